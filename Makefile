@@ -1,0 +1,36 @@
+# The two commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(PY) -m flask --app app
+
+.PHONY: demo test setup chromium bench lint
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+## Set up, migrate, load demo data, and run web + worker on http://127.0.0.1:5000
+demo: setup
+	$(FLASK) db-upgrade
+	$(FLASK) seed-demo
+	$(FLASK) serve
+
+## Debian's chromium for the browser tests (never a downloaded browser)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y chromium || { $$SUDO apt-get update && $$SUDO apt-get install -y chromium; }; }
+
+## Set up and run the whole test suite (SQLite + PostgreSQL if reachable, real Redis, real Chromium)
+test: setup chromium
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) bench/lead_list.py

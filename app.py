@@ -1,0 +1,106 @@
+"""The leadflow app factory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from flask import Flask
+
+DEFAULTS = {
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SECURE": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "leadflow_session",
+    "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    "WTF_CSRF_SSL_STRICT": False,  # the demo serves plain http on localhost
+    "LOGIN_LIMIT_PER_CLIENT": "20 per minute",
+    "LOGIN_LIMIT_PER_ACCOUNT": "5 per minute",
+    "PAGE_SIZE": 50,
+    "QUEUE_PREFIX": "leadflow",
+}
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: read configuration from the environment (then ``config``),
+    bind the database, attach extensions, blueprints and CLI commands."""
+    app = Flask(__name__, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(DEFAULTS)
+    app.config.update(
+        SECRET_KEY=os.environ.get("SECRET_KEY") or _instance_secret(app.instance_path),
+        DATABASE_URL=os.environ.get("DATABASE_URL")
+        or f"sqlite:///{os.path.join(app.instance_path, 'leadflow.db')}",
+        REDIS_URL=os.environ.get("REDIS_URL"),
+    )
+    if os.environ.get("SESSION_COOKIE_SECURE") == "0":
+        app.config["SESSION_COOKIE_SECURE"] = False
+    app.config.update(config or {})
+
+    _bind(app)
+    _register(app)
+    return app
+
+
+def _instance_secret(instance_path: str) -> str:
+    """A per-install random secret kept in ``instance/`` when SECRET_KEY is unset."""
+    path = os.path.join(instance_path, "secret_key")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    with open(path) as fh:
+        return fh.read().strip()
+
+
+def _bind(app: Flask) -> None:
+    from leads.db import bind_database, db
+    from leads.queue import redis_url
+    from web.extensions import csrf, htmx, limiter
+
+    bind_database(app.config["DATABASE_URL"])
+    htmx.init_app(app)
+    csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", _limiter_storage(app, redis_url))
+    limiter.init_app(app)
+
+    @app.before_request
+    def _open_db():
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close_db(exc):
+        if not db.is_closed():
+            db.close()
+
+
+def _limiter_storage(app: Flask, redis_url) -> str:
+    url = redis_url(app)
+    if url.startswith("unix://"):
+        return "redis+unix://" + url[len("unix://") :]
+    return url
+
+
+def _register(app: Flask) -> None:
+    from auth import policy
+    from auth.admin_views import bp as admin_bp
+    from auth.views import bp as auth_bp
+    from leads.api import bp as api_bp
+    from leads.cli import register_cli
+    from leads.views import bp as leads_bp
+    from routing.views import bp as routing_bp
+    from web import errors
+    from web.extensions import csrf
+    from web.security import set_security_headers
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(leads_bp)
+    app.register_blueprint(routing_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # token-authenticated, no cookies
+    policy.init_app(app)
+    errors.register(app)
+    app.after_request(set_security_headers)
+    register_cli(app)

@@ -1,0 +1,1 @@
+"""Users, teams, sessions, API tokens and the one authorization chokepoint."""

@@ -1,0 +1,1 @@
+"""Leads: records, stages, scoring, qualification, matching and intake."""

