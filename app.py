@@ -87,6 +87,7 @@ def _register(app: Flask) -> None:
     from auth.admin_views import bp as admin_bp
     from auth.views import bp as auth_bp
     from leads.api import bp as api_bp
+    from leads.lead_views import bp as lead_bp
     from leads.cli import register_cli
     from leads.views import bp as leads_bp
     from routing.views import bp as routing_bp
@@ -97,6 +98,7 @@ def _register(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(leads_bp)
+    app.register_blueprint(lead_bp)
     app.register_blueprint(routing_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # token-authenticated, no cookies

@@ -121,20 +121,26 @@ def make_app(database_url: str, redis_url: str, tmp_root: str, **config):
 
 
 def truncate_all() -> None:
-    """Empty every table (and reset ids) before a test."""
+    """Empty every table but the migration log (and reset ids) before a test."""
     from leads.db import is_sqlite
-    from leads.models import all_models
 
-    models = all_models()
     db.connect(reuse_if_open=True)
+    tables = [t for t in db.get_tables() if t != "migratehistory"]
     if is_sqlite():
+        db.execute_sql("PRAGMA foreign_keys = OFF")
         with db.atomic():
-            for model in reversed(models):
-                model.delete().execute()
+            for table in tables:
+                db.execute_sql(f'DELETE FROM "{table}"')
+            db.execute_sql("DELETE FROM sqlite_sequence") if "sqlite_sequence" in _sqlite_master() else None
+        db.execute_sql("PRAGMA foreign_keys = ON")
     else:
-        tables = ", ".join(f'"{m._meta.table_name}"' for m in models)
-        db.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        names = ", ".join(f'"{t}"' for t in tables)
+        db.execute_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     _restore_default_qualification_fields()
+
+
+def _sqlite_master() -> set[str]:
+    return {row[0] for row in db.execute_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
 def _restore_default_qualification_fields() -> None:
