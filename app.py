@@ -87,8 +87,8 @@ def _register(app: Flask) -> None:
     from auth.admin_views import bp as admin_bp
     from auth.views import bp as auth_bp
     from leads.api import bp as api_bp
-    from leads.lead_views import bp as lead_bp
     from leads.cli import register_cli
+    from leads.lead_views import bp as lead_bp
     from leads.views import bp as leads_bp
     from routing.views import bp as routing_bp
     from web import errors
