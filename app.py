@@ -89,6 +89,7 @@ def _register(app: Flask) -> None:
     from leads.api import bp as api_bp
     from leads.cli import register_cli
     from leads.lead_views import bp as lead_bp
+    from leads.marketing_views import bp as marketing_bp
     from leads.views import bp as leads_bp
     from routing.views import bp as routing_bp
     from web import errors
@@ -99,6 +100,7 @@ def _register(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(leads_bp)
     app.register_blueprint(lead_bp)
+    app.register_blueprint(marketing_bp)
     app.register_blueprint(routing_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # token-authenticated, no cookies

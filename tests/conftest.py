@@ -97,6 +97,7 @@ def make_app(database_url: str, redis_url: str, tmp_root: str, **config):
     """An app on the given database (migrated once) and Redis, with fresh tables."""
     from app import create_app
     from leads.migrate import upgrade
+    from web.extensions import limiter
 
     prefix = f"lftest-{RUN_ID}-{uuid.uuid4().hex[:8]}"
     app = create_app(
@@ -113,6 +114,7 @@ def make_app(database_url: str, redis_url: str, tmp_root: str, **config):
     )
     app.instance_path = tmp_root
     with app.app_context():
+        limiter.reset()  # the extension is one object for every app: start each test with no hits
         if database_url not in _MIGRATED:
             upgrade()
             _MIGRATED.add(database_url)
@@ -230,3 +232,72 @@ def run_jobs(app):
         worker.work(burst=True)
 
     return run
+
+
+@pytest.fixture
+def live_server(sqlite_app):
+    """The app served over real HTTP on a free local port (for the browser tests)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, sqlite_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "test-artifacts")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (make test does)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium, live_server, request):
+    """A fresh browser context on the live server; its screenshots go to test-artifacts/."""
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    context = chromium.new_context(base_url=live_server)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.js_errors = errors
+    yield page
+    context.close()
+
+
+def new_browser_page(chromium, live_server):
+    """Another browser (its own cookies) on the same live server, for a second user."""
+    context = chromium.new_context(base_url=live_server)
+    context.set_default_timeout(10_000)
+    return context.new_page()
+
+
+def screenshot(page, name: str) -> None:
+    """Keep a screenshot of the journey as a test artifact."""
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"), full_page=True)
