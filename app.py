@@ -90,6 +90,7 @@ def _register(app: Flask) -> None:
     from leads.cli import register_cli
     from leads.lead_views import bp as lead_bp
     from leads.marketing_views import bp as marketing_bp
+    from leads.record_views import bp as records_bp
     from leads.views import bp as leads_bp
     from routing.views import bp as routing_bp
     from web import errors
@@ -101,6 +102,7 @@ def _register(app: Flask) -> None:
     app.register_blueprint(leads_bp)
     app.register_blueprint(lead_bp)
     app.register_blueprint(marketing_bp)
+    app.register_blueprint(records_bp)
     app.register_blueprint(routing_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # token-authenticated, no cookies
