@@ -29,7 +29,7 @@ def bind_database(url: str) -> pw.Database:
     if url.startswith("sqlite"):
         database = connect(url, pragmas=SQLITE_PRAGMAS, timeout=10)
     else:
-        database = connect(url, autorollback=True)
+        database = connect(url)
     db.initialize(database)
     return database
 

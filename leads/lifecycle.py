@@ -144,14 +144,55 @@ def score_received(state: LeadState, actor: Actor = SYSTEM_ACTOR) -> LeadState:
 
 
 def move(state: LeadState, actor: Actor, stage: int) -> LeadState:
-    """P1: an allowed user moves an open lead to any stage by hand."""
+    """P1: an allowed user moves an open lead to any stage by hand.
+
+    The flags follow the stage, so the lead looks as if it had got there the
+    usual way: moving into stage 5 marks it sales-ready (P3); moving back out of
+    it withdraws the hand-off to sales (owner, acceptance), so a rep's views keep
+    showing only sales-ready leads (P8); moving back before a teleprospecting
+    stage clears what that stage had completed."""
     _require_role(actor, STEERING, "move leads between stages")
     _require_open(state)
     if stage not in STAGES:
         raise TransitionError("Unknown stage.")
     if stage == state.stage:
         raise TransitionError(f"The lead is already in {STAGES[stage]}.")
-    return replace(state, stage=stage)
+    if stage == SALES_ACCEPTANCE:
+        return replace(state, stage=stage, sales_ready=True, status_reason=_sales_ready_reason(state))
+    return replace(
+        state,
+        stage=stage,
+        sales_ready=False,
+        sales_accepted=False,
+        owner_id=None if state.stage == SALES_ACCEPTANCE else state.owner_id,
+        ready_for_tp=state.ready_for_tp and stage >= TP_ACCEPTANCE,
+        tp_accepted=state.tp_accepted and stage >= TP_QUALIFICATION,
+        status_reason=_reason_after_moving_back(state, stage),
+    )
+
+
+# The stage whose completion sets each process status reason.
+_REASON_STAGE = {
+    REASON_TP_ACCEPTED: TP_QUALIFICATION,
+    REASON_SALES_READY: SALES_ACCEPTANCE,
+    REASON_SALES_ACCEPTED: SALES_ACCEPTANCE,
+}
+
+
+def _reason_after_moving_back(state: LeadState, stage: int) -> str:
+    """A reason that a later stage set does not survive a move back before it."""
+    if _REASON_STAGE.get(state.status_reason, INQUIRY) <= stage:
+        return state.status_reason
+    if stage == TP_QUALIFICATION and state.tp_accepted:
+        return REASON_TP_ACCEPTED
+    return REASON_NEW
+
+
+def _sales_ready_reason(state: LeadState) -> str:
+    """Sales ready replaces the process reasons before it, not Marketing qualified."""
+    if state.status_reason in (REASON_NEW, REASON_TP_ACCEPTED):
+        return REASON_SALES_READY
+    return state.status_reason
 
 
 def ready_for_teleprospecting(state: LeadState, actor: Actor) -> LeadState:
@@ -173,10 +214,7 @@ def mark_sales_ready(state: LeadState, actor: Actor) -> LeadState:
         raise TransitionError("The lead is already sales-ready.")
     if actor.role == TELEPROSPECTOR:
         _require_stage(state, {TP_ACCEPTANCE, TP_QUALIFICATION}, "be marked sales-ready by a teleprospector")
-    reason = state.status_reason
-    if reason in (REASON_NEW, REASON_TP_ACCEPTED):
-        reason = REASON_SALES_READY
-    return replace(state, stage=SALES_ACCEPTANCE, sales_ready=True, status_reason=reason)
+    return replace(state, stage=SALES_ACCEPTANCE, sales_ready=True, status_reason=_sales_ready_reason(state))
 
 
 def teleprospecting_accept(state: LeadState, actor: Actor) -> LeadState:
@@ -194,11 +232,16 @@ def teleprospecting_accept(state: LeadState, actor: Actor) -> LeadState:
 
 
 def record_qualification(state: LeadState, actor: Actor, values: dict) -> LeadState:
-    """P5: store the call's findings (the configured qualification fields)."""
+    """P5: store the call's findings (the configured qualification fields);
+    a blank value clears that finding."""
     _require_role(actor, {TELEPROSPECTOR, MANAGER, ADMIN, INTEGRATION}, "record qualification findings")
     _require_open(state)
     _require_stage(state, {TP_QUALIFICATION}, "take qualification findings")
-    return replace(state, qualification={**state.qualification, **values})
+    merged = {**state.qualification, **values}
+    # A blank answer is no finding: it clears the key rather than storing "".
+    return replace(
+        state, qualification={key: value for key, value in merged.items() if value not in ("", None)}
+    )
 
 
 def assign(state: LeadState, actor: Actor, owner_id: int) -> LeadState:
@@ -208,7 +251,8 @@ def assign(state: LeadState, actor: Actor, owner_id: int) -> LeadState:
     _require_stage(state, {SALES_ACCEPTANCE}, "be assigned to a salesperson")
     if state.owner_id == owner_id:
         raise TransitionError("The lead is already assigned to that rep.")
-    return replace(state, owner_id=owner_id, sales_accepted=False)
+    reason = REASON_SALES_READY if state.status_reason == REASON_SALES_ACCEPTED else state.status_reason
+    return replace(state, owner_id=owner_id, sales_accepted=False, status_reason=reason)
 
 
 def sales_accept(state: LeadState, actor: Actor) -> LeadState:
@@ -252,17 +296,21 @@ def convert(state: LeadState, actor: Actor) -> LeadState:
 
 
 def disqualify(state: LeadState, actor: Actor, reason: str) -> LeadState:
-    """P6: close the lead as disqualified, with a reason."""
+    """P6: close the lead as disqualified, with a reason.
+
+    A rep closes only a lead they hold and have accepted (an unaccepted one is
+    declined instead); a teleprospector only in the stages they work."""
+    _require_role(actor, STEERING | {REP, TELEPROSPECTOR}, "disqualify leads")
     _require_open(state)
-    if reason not in DISQUALIFY_REASONS:
-        raise TransitionError("Choose a disqualification reason.")
     if actor.role == REP:
         if actor.user_id != state.owner_id:
             raise TransitionError("Only the lead's owner can disqualify it.")
+        if not state.sales_accepted:
+            raise TransitionError("Accept the lead before disqualifying it, or decline it.")
     elif actor.role == TELEPROSPECTOR:
         _require_stage(state, {TP_ACCEPTANCE, TP_QUALIFICATION}, "be disqualified by a teleprospector")
-    else:
-        _require_role(actor, STEERING, "disqualify leads")
+    if reason not in DISQUALIFY_REASONS:
+        raise TransitionError("Choose a disqualification reason.")
     return replace(state, status=DISQUALIFIED, status_reason=reason)
 
 
@@ -282,21 +330,107 @@ ACTIONS = {
 
 def apply(state: LeadState, action: str, actor: Actor, **args) -> tuple[LeadState, list[Change]]:
     """Run one named action; return the new state and what changed (P7)."""
-    try:
-        step = ACTIONS[action]
-    except KeyError:
-        raise TransitionError(f"Unknown action {action!r}.") from None
-    new = step(state, actor, **args)
+    return apply_steps(state, [(action, args)], actor)
+
+
+def apply_steps(
+    state: LeadState, steps: list[tuple[str, dict]], actor: Actor
+) -> tuple[LeadState, list[Change]]:
+    """Run several actions in order as one (e.g. record findings, then sales-ready);
+    all or nothing: the first refusal raises. Returns the final state and what changed."""
+    new = state
+    for action, args in steps:
+        try:
+            step = ACTIONS[action]
+        except KeyError:
+            raise TransitionError(f"Unknown action {action!r}.") from None
+        new = step(new, actor, **args)
     return new, diff(state, new)
 
 
+# Arguments that let ``refusal`` ask whether an action is open at all, whatever
+# the person then chooses (a stage, an owner, a reason).
+_PROBE_ARGS = {"assign": {"owner_id": object()}, "qualify": {"values": {}}, "disqualify": {"reason": "other"}}
+
+
+def refusal(state: LeadState, action: str, actor: Actor) -> str | None:
+    """Why ``actor`` may not use ``action`` on this lead now, or None if they may."""
+    if action == "move":
+        # Open when some stage is; else the reason for the first other stage.
+        if allowed_moves(state, actor):
+            return None
+        args = {"stage": INQUIRY if state.stage != INQUIRY else AUTOMATED_QUALIFICATION}
+    else:
+        args = _PROBE_ARGS.get(action, {})
+    try:
+        apply(state, action, actor, **args)
+    except TransitionError as error:
+        return str(error)
+    return None
+
+
+def available_actions(state: LeadState, actor: Actor) -> set[str]:
+    """The actions ``actor`` may use on this lead now (what the page offers)."""
+    return {action for action in ACTIONS if refusal(state, action, actor) is None}
+
+
+def allowed_moves(state: LeadState, actor: Actor) -> list[int]:
+    """The stages ``actor`` may move this lead to by hand (P1)."""
+    allowed = []
+    for stage in STAGES:
+        try:
+            move(state, actor, stage)
+        except TransitionError:
+            continue
+        allowed.append(stage)
+    return allowed
+
+
+def stage_marks(state: LeadState) -> dict[int, str]:
+    """How the stage bar shows each stage: current, done, skipped, stopped or todo.
+
+    Teleprospecting stages count as done only when a teleprospector accepted the
+    lead; a sales-ready lead that jumped them shows them skipped (P3)."""
+    marks = {}
+    for stage in STAGES:
+        if stage > state.stage:
+            marks[stage] = "todo"
+        elif stage == state.stage:
+            marks[stage] = {OPEN: "current", QUALIFIED: "done"}.get(state.status, "stopped")
+        elif stage in (TP_ACCEPTANCE, TP_QUALIFICATION) and not state.tp_accepted:
+            marks[stage] = "skipped"
+        else:
+            marks[stage] = "done"
+    return marks
+
+
+# Every field of the state, in the order changes are listed (stage first).
+_DIFF_FIELDS = (
+    "stage",
+    "status",
+    "status_reason",
+    "sales_ready",
+    "ready_for_tp",
+    "tp_accepted",
+    "sales_accepted",
+    "owner_id",
+    "teleprospector_id",
+)
+
+
 def diff(old: LeadState, new: LeadState) -> list[Change]:
-    """The changes between two states, stage first."""
+    """The changes between two states, stage first; for the qualification
+    findings, ``new`` lists the keys whose values changed."""
     changes = []
-    for kind in ("stage", "status", "status_reason", "sales_ready", "owner_id", "teleprospector_id"):
+    for kind in _DIFF_FIELDS:
         before, after = getattr(old, kind), getattr(new, kind)
         if before != after:
             changes.append(Change(kind, before, after))
     if old.qualification != new.qualification:
-        changes.append(Change("qualification", None, None))
+        keys = sorted(
+            key
+            for key in old.qualification.keys() | new.qualification.keys()
+            if old.qualification.get(key) != new.qualification.get(key)
+        )
+        changes.append(Change("qualification", None, ",".join(keys)))
     return changes

@@ -35,15 +35,27 @@ def perform(
 
     The write is conditional on the state we read (no lost update when two
     people click at once); ``TransitionError`` says why an action is refused."""
-    if action == "assign":
-        _check_assignee(args.get("owner_id"))
+    return perform_steps(lead, [(action, args)], user, via=via or action.replace("_", " "), note=note)
+
+
+def perform_steps(
+    lead: Lead,
+    steps: list[tuple[str, dict]],
+    user: User | None,
+    via: str | None = None,
+    note: str | None = None,
+) -> Lead:
+    """Apply several actions as one (all or nothing, one history event), e.g. the
+    teleprospector's findings followed by Sales ready (P5); returns the fresh lead."""
     old = lead.state
-    new, changes = lifecycle.apply(old, action, actor_for(user), **args)
+    new, changes = lifecycle.apply_steps(old, steps, actor_for(user))
     if not changes:
         return lead
+    if new.owner_id is not None and new.owner_id != old.owner_id:
+        _check_assignee(new.owner_id)
     with transaction():
-        _store(lead.id, old, new, action)
-        _record(lead.id, changes, user, via or action.replace("_", " "), note)
+        _store(lead.id, old, new)
+        _record(lead.id, changes, user, via or steps[0][0].replace("_", " "), note)
     return Lead.get_by_id(lead.id)
 
 
@@ -53,42 +65,75 @@ def _check_assignee(owner_id) -> None:
         raise TransitionError("Choose an active sales rep.")
 
 
-def _store(lead_id: int, old: lifecycle.LeadState, new: lifecycle.LeadState, action: str) -> None:
-    values = {column: getattr(new, name) for name, column in _COLUMNS.items()}
-    values[Lead.updated_at] = utcnow()
+def _store(lead_id: int, old: lifecycle.LeadState, new: lifecycle.LeadState) -> None:
+    """Write the changed columns, only if the row still holds the state we read."""
+    values = {
+        column: getattr(new, name)
+        for name, column in _COLUMNS.items()
+        if getattr(old, name) != getattr(new, name)
+    }
+    now = utcnow()
+    values[Lead.updated_at] = now
     if new.owner_id != old.owner_id:
-        values[Lead.assigned_at] = utcnow() if new.owner_id else None
+        values[Lead.assigned_at] = now if new.owner_id else None
     guard = (
         (Lead.id == lead_id)
         & (Lead.stage == old.stage)
         & (Lead.status == old.status)
+        & (Lead.status_reason == old.status_reason)
+        & (Lead.sales_ready == old.sales_ready)
         & (Lead.sales_accepted == old.sales_accepted)
-        & (Lead.owner.is_null() if old.owner_id is None else Lead.owner == old.owner_id)
+        & _same(Lead.owner, old.owner_id)
+        & _same(Lead.teleprospector, old.teleprospector_id)
     )
     if Lead.update(values).where(guard).execute() != 1:
         raise TransitionError("Someone else changed this lead meanwhile. Reload and try again.")
 
 
-_HISTORY_KINDS = {"stage", "status", "status_reason", "sales_ready", "owner_id", "qualification"}
+def _same(column, value):
+    return column.is_null() if value is None else column == value
+
+
+# What the timeline shows; the other flags always change together with one of these.
+_HISTORY_KINDS = {
+    "stage",
+    "status",
+    "status_reason",
+    "sales_ready",
+    "sales_accepted",
+    "owner_id",
+    "teleprospector_id",
+    "qualification",
+}
 
 
 def _record(lead_id, changes, user, via, note) -> None:
+    now = utcnow()  # one timestamp: the rows of one action read as one event
     rows = [
         {
             "lead": lead_id,
             "kind": change.kind.removesuffix("_id"),
-            "old_value": None if change.old is None else str(change.old),
-            "new_value": None if change.new is None else str(change.new),
+            "old_value": _text(change.old),
+            "new_value": _text(change.new),
             "actor": user.id if user else None,
             "via": via,
             "note": note,
-            "created_at": utcnow(),
+            "created_at": now,
         }
         for change in changes
         if change.kind in _HISTORY_KINDS
     ]
     if rows:
         LeadHistory.insert_many(rows).execute()
+
+
+def _text(value) -> str | None:
+    """A history value as text (booleans as 1/0, long key lists cut to the column)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)[:100]
 
 
 def record_created(lead: Lead, user: User | None, via: str) -> None:

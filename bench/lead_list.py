@@ -1,0 +1,418 @@
+"""Benchmark of the lead list (GET /leads) at 100,000 leads.
+
+Builds a fresh SQLite file and, when the local server is reachable, a throwaway
+PostgreSQL database; migrates each with ``leads.migrate.upgrade()``; bulk-loads
+100k leads over a few teams, product lines, reps and every stage; signs a
+manager and a rep in through the real sign-in form; then times full HTTP
+requests through the Flask test client (session check, queries, template).
+
+Each backend is measured twice on the same data:
+
+- ``as-is``: the schema of ``migrations/`` (PostgreSQL gets the VACUUM ANALYZE
+  its autovacuum runs after a bulk load; SQLite has no statistics, as in the app).
+- ``proposed``: plus ``bench/proposed_migrations/`` (search indexes) and, on
+  SQLite, planner statistics (``ANALYZE``, what ``PRAGMA optimize`` at
+  connection close would keep up to date).
+- ``proposed+pool``: the same with pooled connections (``sqlite+pool://``,
+  ``postgresql+pool://``) instead of a new connection per request: SQLite keeps
+  its page cache warm, PostgreSQL skips starting a backend per request.
+
+Run from the repository root:  .venv/bin/python bench/lead_list.py [--leads N] [--requests N]
+Results: a table on stdout and ``bench/results/lead_list.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import json
+import os
+import platform
+import random
+import re
+import secrets
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import psycopg2  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("LEADFLOW_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("LEADFLOW_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+RESULTS = os.path.join(ROOT, "bench", "results", "lead_list.json")
+PASSWORD = "bench-password-123"
+GOAL_P95_MS = 50.0
+
+PROPOSED_MIGRATIONS = os.path.join(ROOT, "bench", "proposed_migrations")
+VARIANTS = ("as-is", "proposed", "proposed+pool")
+
+# (case name, path); every case runs for the manager (all leads) and a rep (own leads, G1).
+# The first three are the brief's cases; the goal applies to them.
+CASES = [
+    ("first page", "/leads"),
+    ("filtered", "/leads?stage=5&product_line=1&q=mar"),
+    ("page 500", "/leads?page=500"),
+    ("search only", "/leads?q=mar"),
+    ("sort by stage", "/leads?sort=stage"),
+    ("htmx fragment", "/leads?status=open&team=2"),
+]
+GOAL_CASES = {"first page", "filtered", "page 500"}
+HTMX = {"htmx fragment"}
+
+FIRST = (
+    "Alice Bruno Chloé David Emma Farid Greta Hugo Ines Jonas Karin Liam Maya Noah Olga Pablo Quinn Rosa "
+    "Sven Tara Marie Ana Ben Carla Dmitri Elif Femi Gosia Hana Ivo Jana Kofi Lena Mateo Nadia Oscar Priya "
+    "Rafael Sara Tomás Ulla Vera Wen Xavier Yara Zoe Amir Beatriz Cyril Daria Emil Fatima Gabriel Helga "
+    "Igor Julia Kenji Lucia Mark Nina Omar Paula"
+).split()
+LAST = (
+    "Martin Bernard Dubois Moreau Laurent Simon Michel Leroy Roux Bertrand Morel Fournier Girard Bonnet "
+    "Lambert Fontaine Rousseau Vincent Muller Lefevre Faure Andre Mercier Blanc Guerin Boyer Garnier "
+    "Chevalier Francois Legrand Gauthier Garcia Perrin Robin Clement Morin Nicolas Henry Roussel Mathieu "
+    "Gautier Masson Duval Denis Lemaire Meyer Dumont Marchand Schmitt Colin Vidal Caron Picard Roger "
+    "Fabre Aubert Lemoine Renaud Dumas Lacroix"
+).split()
+COMPANY_A = (
+    "Acme Globex Initech Umbrella Stark Wayne Hooli Vandelay Soylent Tyrell Marlow Cyberdyne Nakatomi "
+    "Oscorp Gringotts Monarch Pied Wonka Duff Sterling Aperture Black Mesa Prestige Virtucon"
+).split()
+COMPANY_B = "Labs Industries Systems Logistics Foods Energy Health Retail Partners Bank".split()
+TOPICS = ["Pricing request", "Demo request", "Webinar follow-up", "Trade show visit", "Whitepaper download"]
+# Where leads sit: (weight, stage, status, status reason, owned by a rep).
+SPREAD = [
+    (18, 1, "open", "new", False),
+    (22, 2, "open", "new", False),
+    (10, 3, "open", "marketing_qualified", False),
+    (10, 4, "open", "tp_accepted", False),
+    (8, 5, "open", "sales_ready", False),
+    (12, 5, "open", "sales_accepted", True),
+    (10, 5, "qualified", "converted", True),
+    (10, 4, "disqualified", "no_budget", False),
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per case")
+    parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument("--no-postgres", action="store_true")
+    options = parser.parse_args()
+
+    report = {
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "leads": options.leads,
+        "requests_per_case": options.requests,
+        "reps": options.reps,
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "goal": f"p95 < {GOAL_P95_MS:g} ms on SQLite for: {', '.join(sorted(GOAL_CASES))}",
+        "backends": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="leadflow-bench-") as tmp:
+        sqlite_url = f"sqlite:///{os.path.join(tmp, 'bench.db')}"
+        report["backends"]["sqlite"] = run_backend("sqlite", sqlite_url, tmp, options)
+        report["backends"]["sqlite"]["version"] = sqlite3.sqlite_version
+    if options.no_postgres:
+        print("PostgreSQL: skipped (--no-postgres)")
+    elif not _pg_reachable():
+        print(f"PostgreSQL: not reachable at {PG_ADMIN_URL}, skipped")
+    else:
+        with throwaway_pg_database() as pg_url:
+            with tempfile.TemporaryDirectory(prefix="leadflow-bench-") as tmp:
+                report["backends"]["postgres"] = run_backend("postgres", pg_url, tmp, options)
+                report["backends"]["postgres"]["version"] = _pg_version(pg_url)
+
+    print_table(report)
+    verdicts = goal_verdicts(report)
+    report["verdicts"] = verdicts
+    for variant, verdict in verdicts.items():
+        print(f"goal on SQLite, {variant}: {verdict}")
+    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
+    with open(RESULTS, "w") as fh:
+        json.dump(report, fh, indent=2)
+    print(f"written: {os.path.relpath(RESULTS, ROOT)}")
+    return 0
+
+
+def run_backend(name: str, database_url: str, tmp: str, options) -> dict:
+    """Migrate, load and measure one backend as-is, then with the proposals."""
+    from leads.db import db
+    from leads.migrate import upgrade
+
+    app = make_app(database_url, tmp)
+    with app.app_context():
+        db.connect(reuse_if_open=True)
+        upgrade()
+        started = time.perf_counter()
+        people = load(options.leads, options.reps)
+        load_seconds = time.perf_counter() - started
+        db.close()
+    print(f"{name}: loaded {options.leads:,} leads in {load_seconds:.1f} s")
+    if name == "postgres":
+        _pg_maintenance(database_url, "VACUUM ANALYZE")  # what autovacuum does after a bulk load
+
+    variants = {}
+    for variant in VARIANTS:
+        if variant == "proposed":
+            apply_proposals(app, name, database_url)
+        if variant == "proposed+pool":
+            scheme, rest = database_url.split("://", 1)
+            app = make_app(f"{scheme}+pool://{rest}?max_connections=4", tmp)
+        print(f"{name}, {variant}: measuring (load average {os.getloadavg()[0]:.1f})…")
+        variants[variant] = {
+            "load_average_before": round(os.getloadavg()[0], 2),
+            "cases": measure_all(app, people, options.requests),
+        }
+    db.close_all() if hasattr(db.obj, "close_all") else None
+    return {"load_seconds": round(load_seconds, 1), "variants": variants}
+
+
+def make_app(database_url: str, tmp: str):
+    """The app on ``database_url``, with its own queue and rate-limit prefixes."""
+    from app import create_app
+
+    prefix = f"leadflow-bench-{os.getpid()}-{secrets.token_hex(3)}"
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": REDIS_URL,
+            "SECRET_KEY": secrets.token_hex(16),
+            "SESSION_COOKIE_SECURE": False,
+            "QUEUE_PREFIX": prefix,
+            "RATELIMIT_KEY_PREFIX": prefix,
+            "RATELIMIT_ENABLED": False,  # the bench signs the same users in once per variant
+        }
+    )
+    app.instance_path = tmp
+    return app
+
+
+def apply_proposals(app, name: str, database_url: str) -> None:
+    """The proposed migrations, and planner statistics on SQLite."""
+    from peewee_migrate import Migrator
+
+    from leads.db import db
+
+    with app.app_context():
+        db.connect(reuse_if_open=True)
+        for filename in sorted(os.listdir(PROPOSED_MIGRATIONS)):
+            if filename.endswith(".py"):
+                migration = _load_module(os.path.join(PROPOSED_MIGRATIONS, filename))
+                migrator = Migrator(db.obj)
+                with db.atomic():
+                    migration.migrate(migrator, db.obj, fake=False)
+                    migrator()
+        if name == "sqlite":
+            db.execute_sql("ANALYZE")  # what PRAGMA optimize at connection close would do
+        db.close()
+    if name == "postgres":
+        _pg_maintenance(database_url, "ANALYZE")
+
+
+def _load_module(path: str):
+    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def measure_all(app, people: dict, requests: int) -> list[dict]:
+    """Every case, for the manager and the rep, each through their own signed-in client."""
+    cases = []
+    for role in ("manager", "rep"):
+        client = app.test_client()
+        sign_in(client, people[role])
+        for case, path in CASES:
+            cases.append(measure(client, role, case, path, requests))
+    return cases
+
+
+def load(count: int, rep_count: int) -> dict:
+    """Bulk-insert users, teams, product lines and ``count`` leads; returns the signed-in users."""
+    from auth.models import MANAGER, REP, Team, User
+    from auth.passwords import hash_password
+    from leads.db import db
+    from leads.models import Lead, ProductLine
+
+    rng = random.Random(42)
+    password_hash = hash_password(PASSWORD)
+    with db.atomic():
+        teams = [Team.create(name=f"Team {n}").id for n in range(1, 4)]
+        lines = [ProductLine.create(name=f"Line {n}", code=f"L{n}").id for n in range(1, 5)]
+        manager = User.create(
+            email="manager@bench.test", name="Max Manager", role=MANAGER, password_hash=password_hash
+        )
+        reps = [
+            User.create(
+                email=f"rep{n}@bench.test",
+                name=f"Rep {n}",
+                role=REP,
+                team=teams[n % len(teams)],
+                password_hash=password_hash,
+            ).id
+            for n in range(1, rep_count + 1)
+        ]
+    weights = [row[0] for row in SPREAD]
+    now = dt.datetime(2025, 6, 1)
+    columns = [
+        Lead.topic, Lead.first_name, Lead.last_name, Lead.email, Lead.company, Lead.country, Lead.source,
+        Lead.product_line, Lead.team, Lead.status, Lead.status_reason, Lead.stage, Lead.sales_ready,
+        Lead.owner, Lead.qualification, Lead.created_at, Lead.updated_at,
+    ]  # fmt: skip
+
+    # Leads arrive over two years, so ids follow creation time as in a real table.
+    ages = sorted((rng.randrange(2 * 365 * 86400) for _ in range(count)), reverse=True)
+
+    def row(n: int) -> tuple:
+        _, stage, status, reason, owned = rng.choices(SPREAD, weights)[0]
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        created = now - dt.timedelta(seconds=ages[n])
+        return (
+            rng.choice(TOPICS), first, last, f"{first.lower()}.{last.lower()}{n}@example.test",
+            f"{rng.choice(COMPANY_A)} {rng.choice(COMPANY_B)}", rng.choice(["FR", "DE", "GB", "US"]), "import",
+            rng.choice(lines), rng.choice(teams), status, reason, stage, stage == 5,
+            rng.choice(reps) if owned else None, {}, created,
+            created + dt.timedelta(seconds=rng.randrange(30 * 86400)),
+        )  # fmt: skip
+
+    batch = 30_000 // len(columns)  # under SQLite's 32,766 bound parameters
+    with db.atomic():
+        for start in range(0, count, batch):
+            rows = [row(n) for n in range(start, min(count, start + batch))]
+            Lead.insert_many(rows, fields=columns).execute()
+    return {"manager": manager, "rep": User.get_by_id(reps[0])}
+
+
+def sign_in(client, user) -> None:
+    """Sign in through the real form (CSRF token included)."""
+    html = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302, response.status_code
+
+
+def measure(client, role: str, case: str, path: str, requests: int) -> dict:
+    """Time ``requests`` GETs of ``path`` (after a short warm-up); returns the figures."""
+    headers = {"HX-Request": "true"} if case in HTMX else {}
+    for _ in range(5):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, (path, response.status_code)
+    timings, cpu = [], []
+    for _ in range(requests):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        response = client.get(path, headers=headers)
+        timings.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+        assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    shown = re.search(r"<strong>([\d,]+)</strong> leads?", html)
+    return {
+        "role": role,
+        "case": case,
+        "path": path + (" (HX-Request)" if headers else ""),
+        "matching": int(shown.group(1).replace(",", "")) if shown else None,
+        "rows": html.count("<tr>") - 1 if "<tbody>" in html else 0,
+        "p50_ms": round(statistics.median(timings), 2),
+        "p95_ms": round(_p95(timings), 2),
+        "max_ms": round(max(timings), 2),
+        # CPU time of this process (app + SQLite, not the PostgreSQL server):
+        # a steadier figure than wall time on a busy machine.
+        "cpu_p50_ms": round(statistics.median(cpu), 2),
+        "cpu_p95_ms": round(_p95(cpu), 2),
+    }
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1]
+
+
+def print_table(report: dict) -> None:
+    """The figures as a plain text table."""
+    print(f"\nGET /leads with {report['leads']:,} leads, {report['requests_per_case']} requests per case")
+    print("wall = response time; cpu = this process's CPU time (app + SQLite; not the PostgreSQL server)\n")
+    header = (
+        f"{'backend':9} {'variant':9} {'role':8} {'case':14} {'matching':>9} {'rows':>5}"
+        f" {'wall p50':>9} {'wall p95':>9} {'cpu p50':>8} {'cpu p95':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for backend, figures in report["backends"].items():
+        for variant, run in figures["variants"].items():
+            for case in run["cases"]:
+                matching = "" if case["matching"] is None else f"{case['matching']:,}"
+                print(
+                    f"{backend:9} {variant:9} {case['role']:8} {case['case']:14} {matching:>9} {case['rows']:>5}"
+                    f" {case['p50_ms']:>9.1f} {case['p95_ms']:>9.1f} {case['cpu_p50_ms']:>8.1f} {case['cpu_p95_ms']:>8.1f}"
+                )
+        print()
+
+
+def goal_verdicts(report: dict) -> dict[str, str]:
+    """Per variant: does every goal case meet p95 < goal on SQLite?"""
+    verdicts = {}
+    for variant, run in report["backends"]["sqlite"]["variants"].items():
+        misses = [
+            f"{case['role']} {case['case']} {case['p95_ms']:.0f} ms"
+            for case in run["cases"]
+            if case["case"] in GOAL_CASES and case["p95_ms"] >= GOAL_P95_MS
+        ]
+        verdicts[variant] = "met" if not misses else "missed: " + ", ".join(misses)
+    return verdicts
+
+
+def _pg_version(database_url: str) -> str:
+    connection = psycopg2.connect(database_url)
+    version = connection.server_version  # e.g. 150020
+    connection.close()
+    return f"{version // 10000}.{version % 10000}"
+
+
+def _pg_maintenance(database_url: str, statement: str) -> None:
+    """Run VACUUM / ANALYZE (they refuse to run inside a transaction)."""
+    connection = psycopg2.connect(database_url)
+    connection.autocommit = True
+    connection.cursor().execute(statement)
+    connection.close()
+
+
+def _pg_reachable() -> bool:
+    try:
+        psycopg2.connect(PG_ADMIN_URL, connect_timeout=2).close()
+        return True
+    except psycopg2.Error:
+        return False
+
+
+@contextmanager
+def throwaway_pg_database():
+    """A fresh PostgreSQL database ``leadflow_bench_<pid>``, dropped afterwards."""
+    name = f"leadflow_bench_{os.getpid()}"
+    admin = psycopg2.connect(PG_ADMIN_URL)
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        from leads.db import db
+
+        if db.obj is not None and not db.is_closed():
+            db.close()
+        cursor = admin.cursor()
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

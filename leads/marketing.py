@@ -1,0 +1,68 @@
+"""Marketing records kept by marketers: product lines and campaigns.
+Names and codes are unique by index; a clash answers with a ``MarketingError``."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from leads.db import db
+from leads.models import Campaign, ProductLine
+
+CAMPAIGN_STATUSES = {"draft": "Draft", "active": "Active", "closed": "Closed"}
+
+
+class MarketingError(ValueError):
+    """A refused change; ``field`` names the form field it concerns."""
+
+    def __init__(self, message: str, field: str = "name"):
+        super().__init__(message)
+        self.field = field
+
+
+def product_lines():
+    """Every product line, by name."""
+    return ProductLine.select().order_by(ProductLine.name)
+
+
+def campaigns():
+    """Every campaign with its product line, newest first."""
+    return (
+        Campaign.select(Campaign, ProductLine)
+        .join(ProductLine, pw.JOIN.LEFT_OUTER)
+        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    )
+
+
+def normalize_code(code: str) -> str:
+    """Product line codes are stored trimmed and upper-case."""
+    return code.strip().upper()
+
+
+def save_product_line(name: str, code: str, line: ProductLine | None = None) -> ProductLine:
+    """Create a product line, or update ``line``."""
+    values = {"name": name.strip(), "code": normalize_code(code)}
+    try:
+        with db.atomic():
+            if line is None:
+                return ProductLine.create(**values)
+            ProductLine.update(**values).where(ProductLine.id == line.id).execute()
+            return ProductLine.get_by_id(line.id)
+    except pw.IntegrityError as error:
+        raise MarketingError("A product line with this name or code already exists.") from error
+
+
+def save_campaign(
+    name: str, product_line_id: int | None, status: str, campaign: Campaign | None = None
+) -> Campaign:
+    """Create a campaign, or update ``campaign``."""
+    if status not in CAMPAIGN_STATUSES:
+        raise MarketingError(f"Unknown status {status!r}.", field="status")
+    values = {"name": name.strip(), "product_line": product_line_id, "status": status}
+    try:
+        with db.atomic():
+            if campaign is None:
+                return Campaign.create(**values)
+            Campaign.update(**values).where(Campaign.id == campaign.id).execute()
+            return Campaign.get_by_id(campaign.id)
+    except pw.IntegrityError as error:
+        raise MarketingError("A campaign with this name already exists.") from error

@@ -1,0 +1,148 @@
+"""G1 hardening: headers on every answer, CSRF, sign-in limits, sessions that end for real."""
+
+import pytest
+
+from auth.models import UserSession
+from auth.sessions import issue_token
+from tests.factories import PASSWORD, csrf_token, login, make_user
+
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _assert_hardened(response):
+    csp = response.headers.get("Content-Security-Policy", "")
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    for name, value in HEADERS.items():
+        assert response.headers.get(name) == value, name
+
+
+@pytest.mark.parametrize(
+    "path, headers, status",
+    [
+        ("/login", {}, 200),
+        ("/healthz", {}, 200),
+        ("/no-such-page", {}, 404),
+        ("/no-such-page", {"HX-Request": "true"}, 404),
+        ("/api/v1/openapi.json", {}, 200),
+        ("/api/v1/leads", {}, 401),
+        ("/leads", {}, 302),
+        ("/leads", {"HX-Request": "true"}, 401),
+    ],
+)
+def test_security_headers_on_pages_fragments_errors_and_api(client, path, headers, status):
+    """G1: the CSP (no inline script, frame-ancestors none), nosniff and Referrer-Policy
+    are on every response, fragments and errors included."""
+    response = client.get(path, headers=headers)
+    assert response.status_code == status
+    _assert_hardened(response)
+
+
+def test_session_cookie_is_httponly_samesite_and_secure_by_default(
+    backend, database_urls, redis_url, tmp_root
+):
+    """G1: secure cookies (HttpOnly, Secure, SameSite) unless explicitly turned off for plain-http dev."""
+    from tests.conftest import make_app
+
+    app = make_app(database_urls[backend], redis_url, tmp_root, SESSION_COOKIE_SECURE=True)
+    user = make_user("manager")
+    client = app.test_client()
+    token = csrf_token(client, "/login")
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
+
+
+def test_a_form_post_without_csrf_token_is_refused(client):
+    """G1: CSRF on every form: a sign-out without the token is refused with a clear message."""
+    login(client, make_user("rep"))
+    response = client.post("/logout")
+    assert response.status_code == 400
+    assert b"Reload the page and try again" in response.data
+    assert UserSession.select().where(UserSession.revoked_at.is_null()).count() == 1
+
+
+def test_an_htmx_post_without_csrf_header_is_refused(client):
+    """G1: CSRF on every htmx request (the token travels in the X-CSRFToken header)."""
+    login(client, make_user("rep"))
+    response = client.post("/logout", headers={"HX-Request": "true"})
+    assert response.status_code == 400
+    ok = client.post("/logout", headers={"HX-Request": "true", "X-CSRFToken": csrf_token(client)})
+    assert ok.status_code == 302
+
+
+def test_sign_in_attempts_are_limited_per_account(client):
+    """G1: after 5 failures a minute on one account, even the right password waits."""
+    user = make_user("rep")
+    token = csrf_token(client, "/login")
+    for _ in range(5):
+        wrong = client.post(
+            "/login", data={"email": user.email, "password": "wrong-wrong-wrong", "csrf_token": token}
+        )
+        assert wrong.status_code == 401
+    blocked = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+    assert blocked.status_code == 429
+    other = make_user("rep")
+    assert (
+        client.post(
+            "/login", data={"email": other.email, "password": PASSWORD, "csrf_token": token}
+        ).status_code
+        == 302
+    )
+
+
+def test_sign_in_attempts_are_limited_per_client(backend, database_urls, redis_url, tmp_root):
+    """G1: one client spraying many accounts is limited too."""
+    from tests.conftest import make_app
+
+    app = make_app(database_urls[backend], redis_url, tmp_root, LOGIN_LIMIT_PER_CLIENT="3 per minute")
+    client = app.test_client()
+    token = csrf_token(client, "/login")
+    answers = [
+        client.post(
+            "/login", data={"email": f"nobody{i}@example.test", "password": "x" * 12, "csrf_token": token}
+        )
+        for i in range(4)
+    ]
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+
+
+def test_password_change_ends_every_other_session(app):
+    """G1: a password change signs out the user's other browsers."""
+    user = make_user("manager")
+    first, second = login(app.test_client(), user), login(app.test_client(), user)
+    token = csrf_token(first)
+    response = first.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": "a-brand-new-secret",
+            "confirm": "a-brand-new-secret",
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert first.get("/account/password").status_code == 200
+    assert second.get("/account/password").status_code == 302
+
+
+def test_integration_users_cannot_sign_in_to_the_web_ui(client):
+    """G1: API-only users have no web session, even with a valid token elsewhere."""
+    user = make_user("integration")
+    issue_token(user, "site")
+    token = csrf_token(client, "/login")
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 401
+
+
+def test_login_redirects_only_to_local_paths(client):
+    """A crafted ?next= never sends a user off-site after sign-in."""
+    user = make_user("manager")
+    token = csrf_token(client, "/login")
+    response = client.post(
+        "/login?next=//evil.example/x", data={"email": user.email, "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 302 and "evil.example" not in response.headers["Location"]
