@@ -15,7 +15,7 @@ from flask import Blueprint, abort, current_app, request
 from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR
 from auth.policy import api, current_user, public
 from leads import api_records as records
-from leads import listing
+from leads import events, listing, scorer
 from leads import records as lead_records
 from leads.api_schema import (
     ACCOUNT,
@@ -31,6 +31,7 @@ from leads.api_schema import (
     account_json,
     contact_json,
     history_json,
+    iso,
     lead_json,
     openapi_document,
     operation,
@@ -75,9 +76,9 @@ def invalid(errors: Errors):
     return api_error(400, None, errors=[{"field": name, "reason": reason} for name, reason in errors])
 
 
-def _body(required: bool = True) -> dict:
+def _body(required: bool = True, allow_list: bool = False) -> dict:
     """The JSON object sent, or abort with a 400 that says what is wrong with it."""
-    data, errors = parse_body(request.get_data(cache=True), request.is_json, required)
+    data, errors = parse_body(request.get_data(cache=True), request.is_json, required, allow_list)
     if errors:
         abort(invalid(errors))
     return data
@@ -352,6 +353,67 @@ def _account_or_404(account_id: int) -> Account:
     if account is None:
         abort(api_error(404, "No such account.", "account_id"))
     return account
+
+
+# --------------------------------------------------------------------------- interactions and scores
+
+
+@bp.route("/interactions", methods=["POST"])
+@api(*WRITERS)
+@operation(
+    summary="Post one interaction, or a batch (a JSON array) of up to 1,000 (E3, S4).",
+    tag="Interactions",
+    body="InteractionIn",
+    response="InteractionResults",
+    errors=(400, 401, 403),
+    description=(
+        "Each event is stored once per (source, external_id): posting it again answers "
+        '"duplicate" and counts nothing twice. The leads it touches are re-scored by the '
+        "workers within seconds. A batch answers 200 with one result per item (good items "
+        "are stored even when others are rejected); a single object answers 201, 200 for "
+        "a duplicate, or 400 with its errors."
+    ),
+)
+def post_interactions():
+    data = _body(allow_list=True)
+    single = not isinstance(data, list)
+    items = [data] if single else data
+    if not items:
+        return invalid([(None, "Send at least one interaction.")])
+    if len(items) > events.MAX_BATCH:
+        return invalid([(None, f"At most {events.MAX_BATCH} interactions per request.")])
+    results = events.record_interactions(items, current_user())
+    if single:
+        result = results[0]
+        if result.status == events.REJECTED:
+            return api_error(400, None, errors=result.errors)
+    counts = {
+        status: sum(1 for r in results if r.status == status)
+        for status in (events.CREATED, events.DUPLICATE, events.REJECTED)
+    }
+    body = {
+        "created": counts[events.CREATED],
+        "duplicates": counts[events.DUPLICATE],
+        "rejected": counts[events.REJECTED],
+        "data": [result.to_dict() for result in results],
+    }
+    return body, 201 if single and counts[events.CREATED] else 200
+
+
+@bp.route("/leads/<int:lead_id>/scores", methods=["GET"])
+@api(*READERS)
+@operation(
+    summary="The lead's score in each model, and why (S6).",
+    tag="Leads",
+    response="LeadScores",
+    errors=(401, 404),
+)
+def lead_scores(lead_id: int):
+    lead = _lead_or_404(lead_id)
+    rows = scorer.scores_for(lead.id)
+    for row in rows:
+        row["computed_at"] = iso(row["computed_at"])
+    return {"data": rows}
 
 
 # --------------------------------------------------------------------------- document

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from auth.models import User
 from leads.db import BaseModel, utcnow
-from leads.models import Account, Contact, LeadHistory
+from leads.jobs import rescore_records
+from leads.models import Account, Contact, Lead, LeadHistory
 from leads.queries import visible_accounts, visible_contacts
 
 
@@ -19,6 +20,8 @@ def update_record(model: type[BaseModel], row_id: int, values: dict) -> BaseMode
     """Set the cleaned ``values`` (only those) on one row and return it fresh."""
     if values:
         model.update(**values, updated_at=utcnow()).where(model.id == row_id).execute()
+        key = {Lead: "lead_ids", Contact: "contact_ids", Account: "account_ids"}[model]
+        rescore_records(f"{model.__name__.lower()} changed", **{key: [row_id]})  # S4
     return model.get_by_id(row_id)
 
 

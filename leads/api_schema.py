@@ -308,8 +308,11 @@ ACTION_HELP = {
 # --------------------------------------------------------------------------- validation
 
 
-def parse_body(raw: bytes, is_json: bool, required: bool = True) -> tuple[dict | None, Errors]:
-    """The request body as a JSON object, or the reason it is not one (field None).
+def parse_body(
+    raw: bytes, is_json: bool, required: bool = True, allow_list: bool = False
+) -> tuple[dict | list | None, Errors]:
+    """The request body as a JSON object (or array, with ``allow_list``), or the
+    reason it is not one (field None).
 
     An empty body is ``{}`` when ``required`` is false (stage actions without arguments)."""
     if not raw.strip():
@@ -320,8 +323,10 @@ def parse_body(raw: bytes, is_json: bool, required: bool = True) -> tuple[dict |
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         return None, [(None, f"Malformed JSON: {error}.")]
+    if isinstance(data, list) and allow_list:
+        return data, []
     if not isinstance(data, dict):
-        return None, [(None, "The body must be a JSON object.")]
+        return None, [(None, "The body must be a JSON object" + (" or array." if allow_list else "."))]
     return data, []
 
 
@@ -769,6 +774,81 @@ OUTPUT_SCHEMAS = {
             "via": _nullable("string", description="The page, API call or rule that made the change."),
             "note": _nullable("string"),
             "created_at": _TIME,
+        }
+    ),
+    "InteractionIn": {
+        "type": "object",
+        "required": ["type", "external_id"],
+        "additionalProperties": False,
+        "description": "Whose it is: lead_id, contact_id or email (a contact's, else the newest lead's).",
+        "properties": {
+            "type": {
+                "type": "string",
+                "maxLength": 50,
+                "description": "email_opened, form_submitted, web_visit… or a custom type.",
+            },
+            "external_id": {
+                "type": "string",
+                "maxLength": 200,
+                "description": "Unique per source: the same event posted twice counts once (E3).",
+            },
+            "source": {"type": "string", "maxLength": 100, "description": 'Defaults to "api".'},
+            "occurred_at": {"type": "string", "format": "date-time", "description": "Defaults to now."},
+            "properties": {"type": "object", "description": "page_id, event_id, campaign_id…"},
+            "lead_id": _INT,
+            "contact_id": _INT,
+            "email": {"type": "string", "format": "email"},
+        },
+    },
+    "InteractionResults": _object(
+        {
+            "created": _INT,
+            "duplicates": _INT,
+            "rejected": _INT,
+            "data": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "index": _INT,
+                        "status": {"type": "string", "enum": ["created", "duplicate", "rejected"]},
+                        "id": _nullable("integer"),
+                        "errors": {
+                            "type": "array",
+                            "items": _object({"field": _nullable("string"), "reason": _STRING}),
+                        },
+                    }
+                ),
+            },
+        }
+    ),
+    "LeadScores": _object(
+        {
+            "data": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "model_id": _INT,
+                        "model": _STRING,
+                        "live": _BOOL,
+                        "score": _INT,
+                        "grade": _nullable("string"),
+                        "sales_ready": _BOOL,
+                        "computed_at": _TIME,
+                        "breakdown": {
+                            "type": "array",
+                            "items": _object(
+                                {
+                                    "rule_id": _STRING,
+                                    "label": _STRING,
+                                    "points": _INT,
+                                    "occurrences": _INT,
+                                    "capped": _BOOL,
+                                }
+                            ),
+                        },
+                    }
+                ),
+            }
         }
     ),
     "Error": _object(

@@ -87,9 +87,12 @@ def worker(burst):
     from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
+    from leads.jobs import schedule_sweeper
     from leads.queue import QUEUE_NAMES, get_queue, get_redis
 
     queues = [get_queue(name) for name in QUEUE_NAMES]
+    if not burst:
+        schedule_sweeper()  # S4: the safety net runs every few seconds, rescheduling itself
     SimpleWorker(queues, connection=get_redis(), serializer=JSONSerializer).work(
         burst=burst, with_scheduler=True
     )

@@ -217,6 +217,15 @@ def mark_sales_ready(state: LeadState, actor: Actor) -> LeadState:
     return replace(state, stage=SALES_ACCEPTANCE, sales_ready=True, status_reason=_sales_ready_reason(state))
 
 
+def marketing_qualify(state: LeadState, actor: Actor = SYSTEM_ACTOR) -> LeadState:
+    """Q2/Q4/Q5: qualification criteria set the status reason Marketing qualified,
+    only over New on an open lead; a reason further along is left as it is."""
+    _require_role(actor, {SYSTEM}, "mark leads marketing-qualified")
+    if state.status != OPEN or state.status_reason != REASON_NEW:
+        return state
+    return replace(state, status_reason=REASON_MARKETING_QUALIFIED)
+
+
 def teleprospecting_accept(state: LeadState, actor: Actor) -> LeadState:
     """P4: a teleprospector picks the lead up; it moves to stage 4."""
     _require_role(actor, {TELEPROSPECTOR, MANAGER, ADMIN}, "accept leads for teleprospecting")
@@ -328,6 +337,13 @@ ACTIONS = {
 }
 
 
+# What the workers do on their own (P1, Q2, S5); never offered to people or the API.
+SYSTEM_ACTIONS = {
+    "score_received": score_received,
+    "marketing_qualify": marketing_qualify,
+}
+
+
 def apply(state: LeadState, action: str, actor: Actor, **args) -> tuple[LeadState, list[Change]]:
     """Run one named action; return the new state and what changed (P7)."""
     return apply_steps(state, [(action, args)], actor)
@@ -341,7 +357,7 @@ def apply_steps(
     new = state
     for action, args in steps:
         try:
-            step = ACTIONS[action]
+            step = ACTIONS[action] if action in ACTIONS else SYSTEM_ACTIONS[action]
         except KeyError:
             raise TransitionError(f"Unknown action {action!r}.") from None
         new = step(new, actor, **args)

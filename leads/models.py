@@ -104,6 +104,7 @@ class Lead(BaseModel):
             (("created_at",), False),
             (("stage", "created_at"), False),
             (("status", "created_at"), False),
+            (("status", "stage", "product_line", "created_at"), False),  # migration 003
             (("owner", "status", "created_at"), False),
             (("product_line", "created_at"), False),
             (("team", "created_at"), False),
@@ -195,6 +196,135 @@ class QualificationField(BaseModel):
     active = pw.BooleanField(default=True)
 
 
+class BackgroundTask(BaseModel):
+    """Long work run by jobs (re-scoring after a publication, imports) and its
+    progress, for the progress bar: ``done`` of ``total`` items."""
+
+    kind = pw.CharField(max_length=40)
+    title = pw.CharField(max_length=200)
+    status = pw.CharField(max_length=20, default="queued")  # queued, running, done, failed
+    total = pw.IntegerField(default=0)
+    done = pw.IntegerField(default=0)
+    detail = JSONField(default=dict)
+    created_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = pw.DateTimeField(default=utcnow)
+    finished_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("kind", "created_at"), False),)
+
+
+class ScoringModel(BaseModel):
+    """S1: a named scoring model; ``definition`` is ``leads.scoring.ScoringModel.to_dict``
+    without id and name. ``version`` grows on every save, so jobs and caches can
+    tell an old definition from the current one."""
+
+    name = pw.CharField(max_length=120, unique=True)
+    description = pw.TextField(default="")
+    status = pw.CharField(max_length=20, default="draft")
+    definition = JSONField(default=dict)
+    version = pw.IntegerField(default=1)
+    created_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+    published_at = pw.DateTimeField(null=True)
+
+
+class LeadScore(BaseModel):
+    """S6: a lead's current score in one model, with its breakdown. Recomputed
+    from the stored events and upserted, never incremented (S4). A lead outside
+    the model's audience has no row."""
+
+    lead = pw.ForeignKeyField(Lead, backref="scores", on_delete="CASCADE")
+    model = pw.ForeignKeyField(ScoringModel, backref="scores", on_delete="CASCADE")
+    score = pw.IntegerField()
+    grade = pw.CharField(max_length=20, null=True)
+    breakdown = JSONField(default=list)
+    sales_ready = pw.BooleanField(default=False)
+    expires_at = pw.DateTimeField(null=True)
+    computed_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("lead", "model"), True),
+            (("model", "score"), False),
+            (("expires_at",), False),
+        )
+
+
+class ScoreChange(BaseModel):
+    """S6: the history of a lead's score in a model: when, why, old → new."""
+
+    lead = pw.ForeignKeyField(Lead, on_delete="CASCADE")
+    model = pw.ForeignKeyField(ScoringModel, on_delete="CASCADE")
+    old_score = pw.IntegerField(null=True)
+    new_score = pw.IntegerField(null=True)
+    cause = pw.CharField(max_length=200)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("lead", "created_at"), False),)
+
+
+class PendingScore(BaseModel):
+    """S4: a lead whose scores must be recomputed. Written in the same transaction
+    as what caused it (an event, a field change, a publication); a job deletes
+    it once applied, only if ``token`` is still the one it read, so a cause that
+    arrives meanwhile is never lost. The sweeper re-enqueues old rows."""
+
+    lead = pw.ForeignKeyField(Lead, primary_key=True, on_delete="CASCADE")
+    token = pw.CharField(max_length=32)
+    cause = pw.CharField(max_length=200)
+    task = pw.ForeignKeyField(BackgroundTask, null=True, on_delete="SET NULL")
+    queued_at = pw.DateTimeField(default=utcnow, index=True)
+
+
+class QualificationCriteria(BaseModel):
+    """Q1–Q3, Q6: ``definition`` is ``leads.qualification.Criteria.to_dict``
+    without id, name and status."""
+
+    name = pw.CharField(max_length=120, unique=True)
+    status = pw.CharField(max_length=20, default="draft")
+    definition = JSONField(default=dict)
+    created_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+    published_at = pw.DateTimeField(null=True)
+
+
+class Webhook(BaseModel):
+    """An outgoing webhook (Q2 follow-ups): ``events`` it wants, signed with ``secret`` (HMAC-SHA256)."""
+
+    name = pw.CharField(max_length=120)
+    url = pw.CharField(max_length=500)
+    secret = pw.CharField(max_length=100)
+    events = JSONField(default=list)
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class WebhookDelivery(BaseModel):
+    """One event for one webhook, retried with backoff until delivered; ``key``
+    makes the same event for the same webhook one delivery."""
+
+    webhook = pw.ForeignKeyField(Webhook, backref="deliveries", on_delete="CASCADE")
+    key = pw.CharField(max_length=200)
+    event = pw.CharField(max_length=40)
+    payload = JSONField(default=dict)
+    status = pw.CharField(max_length=20, default="pending")  # pending, delivered, failed
+    attempts = pw.IntegerField(default=0)
+    last_error = pw.CharField(max_length=300, null=True)
+    next_attempt_at = pw.DateTimeField(default=utcnow)
+    created_at = pw.DateTimeField(default=utcnow)
+    delivered_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("webhook", "key"), True),
+            (("status", "next_attempt_at"), False),
+        )
+
+
 def all_models() -> list[type[BaseModel]]:
     """Every table, in dependency order (tests truncate in reverse)."""
     from auth.models import ApiToken, UserSession
@@ -212,4 +342,12 @@ def all_models() -> list[type[BaseModel]]:
         Interaction,
         LeadHistory,
         QualificationField,
+        BackgroundTask,
+        ScoringModel,
+        LeadScore,
+        ScoreChange,
+        PendingScore,
+        QualificationCriteria,
+        Webhook,
+        WebhookDelivery,
     ]

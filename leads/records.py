@@ -17,6 +17,7 @@ import peewee as pw
 from auth.models import REP, User
 from leads import lifecycle
 from leads.db import transaction, utcnow
+from leads.jobs import rescore_records
 from leads.models import Account, Contact, Lead
 from leads.queries import assignable_reps, visible_accounts, visible_contacts, visible_leads, with_related
 from leads.service import record_created
@@ -280,6 +281,7 @@ def update_contact(contact_id: int, values: dict) -> Contact:
     """Store the cleaned ``values`` on the contact and return it fresh."""
     with transaction():
         Contact.update(**values, updated_at=utcnow()).where(Contact.id == contact_id).execute()
+    rescore_records("contact changed", contact_ids=[contact_id])  # S4
     return Contact.get_by_id(contact_id)
 
 
@@ -293,6 +295,7 @@ def update_account(account_id: int, values: dict) -> Account:
     """Store the cleaned ``values`` on the account and return it fresh."""
     with transaction():
         Account.update(**values, updated_at=utcnow()).where(Account.id == account_id).execute()
+    rescore_records("account changed", account_ids=[account_id])  # S4
     return Account.get_by_id(account_id)
 
 

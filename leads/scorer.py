@@ -1,0 +1,314 @@
+"""Apply the scoring models and qualification criteria to stored leads (S4–S6, Q1–Q6, P1, P3).
+
+The database, not Redis, is the source of truth. Whatever can change a score
+(an interaction, a changed field, a publication, a time window running out)
+first writes a ``PendingScore`` row for each lead it touches, in the same
+transaction as the change itself (``mark_pending``); only then is a job
+enqueued (``leads.jobs``). A job re-scores the leads that still have a pending
+row: it recomputes every live model's score from the stored facts, upserts it
+(never increments), records what changed, applies the qualification criteria
+and the lifecycle moves they call for, and deletes the pending rows it read,
+all in one transaction. Running it twice changes nothing the second time; a
+job that is lost leaves its pending rows for the sweeper.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import peewee as pw
+
+from leads import lifecycle, qualification, scoring
+from leads.db import db, transaction, utcnow
+from leads.facts import load_facts
+from leads.models import BackgroundTask, Lead, LeadScore, PendingScore, QualificationCriteria, ScoreChange
+from leads.models import ScoringModel as ModelRow
+from leads.service import perform_steps
+
+LIVE = scoring.LIVE
+# Compiled once per definition (PERF), keyed by the stored JSON itself, so a
+# new version, or another database reusing the id, never reads a stale one.
+_compiled: dict[int, tuple[str, scoring.ScoringModel]] = {}
+_criteria_cache: dict[int, tuple[str, qualification.Criteria]] = {}
+
+
+def _key(*parts) -> str:
+    return json.dumps(parts, sort_keys=True, default=str)
+
+
+def build_model(row: ModelRow) -> scoring.ScoringModel:
+    """The engine's model for a stored row (compiled once per version, PERF)."""
+    key = _key(row.name, row.definition)
+    held = _compiled.get(row.id)
+    if held is None or held[0] != key:
+        data = {**(row.definition or {}), "id": row.id, "name": row.name}
+        held = (key, scoring.ScoringModel.from_dict(data))
+        _compiled[row.id] = held
+    return held[1]
+
+
+def live_models() -> list[scoring.ScoringModel]:
+    """S1: the live models, in id order."""
+    rows = ModelRow.select().where(ModelRow.status == LIVE).order_by(ModelRow.id)
+    return [build_model(row) for row in rows]
+
+
+def published_criteria(live_ids: Iterable[int]) -> list[qualification.Criteria]:
+    """Q3: the published criteria (a criteria whose models are no longer all live
+    still loads; its terms over a non-live model are simply not met, Q1)."""
+    rows = QualificationCriteria.select().where(QualificationCriteria.status == qualification.PUBLISHED)
+    found = []
+    for row in rows.order_by(QualificationCriteria.id):
+        key = _key(row.name, row.status, row.definition)
+        held = _criteria_cache.get(row.id)
+        if held is None or held[0] != key:
+            data = {**(row.definition or {}), "id": row.id, "name": row.name, "status": row.status}
+            held = (key, qualification.Criteria.from_dict(data))
+            _criteria_cache[row.id] = held
+        found.append(held[1])
+    return found
+
+
+# --- Marking leads for re-scoring --------------------------------------------
+
+
+def mark_pending(lead_ids: Iterable[int], cause: str, task_id: int | None = None) -> list[int]:
+    """S4: note that these leads must be re-scored, in the caller's transaction.
+    A lead already pending gets a new token, so a job that read the old one
+    leaves the row for the next run. Returns the ids, sorted."""
+    ids = sorted(set(lead_ids))
+    now = utcnow()
+    for start in range(0, len(ids), 500):
+        rows = [
+            {
+                "lead": lead_id,
+                "token": uuid.uuid4().hex,
+                "cause": cause[:200],
+                "task": task_id,
+                "queued_at": now,
+            }
+            for lead_id in ids[start : start + 500]
+        ]
+        (
+            PendingScore.insert_many(rows)
+            .on_conflict(
+                conflict_target=[PendingScore.lead],
+                update={
+                    PendingScore.token: pw.EXCLUDED.token,
+                    PendingScore.cause: pw.EXCLUDED.cause,
+                    PendingScore.task: pw.EXCLUDED.task_id,
+                    PendingScore.queued_at: pw.EXCLUDED.queued_at,
+                },
+            )
+            .execute()
+        )
+    return ids
+
+
+# --- Re-scoring ----------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """What one run did, for the job's result and the tests."""
+
+    scored: int = 0
+    changed: int = 0
+    moved: int = 0
+    qualified: list[int] = field(default_factory=list)
+    sales_ready: list[int] = field(default_factory=list)
+
+
+def rescore_pending(lead_ids: Iterable[int], now: dt.datetime | None = None) -> Outcome:
+    """Re-score those of ``lead_ids`` that are still pending, in one transaction."""
+    now = now or utcnow()
+    ids = sorted(set(lead_ids))
+    outcome = Outcome()
+    if not ids:
+        return outcome
+    with transaction():
+        pending = {row.lead_id: row for row in PendingScore.select().where(PendingScore.lead.in_(ids))}
+        if not pending:
+            return outcome
+        causes = {lead_id: row.cause for lead_id, row in pending.items()}
+        retry = _rescore(sorted(pending), causes, now, outcome)
+        for lead_id, row in pending.items():
+            if lead_id in retry:
+                continue  # someone changed the lead meanwhile: the next run decides again
+            PendingScore.delete().where(
+                (PendingScore.lead == lead_id) & (PendingScore.token == row.token)
+            ).execute()
+        _count_task_progress(pending.values())
+    return outcome
+
+
+def _count_task_progress(rows) -> None:
+    per_task: dict[int, int] = {}
+    for row in rows:
+        if row.task_id:
+            per_task[row.task_id] = per_task.get(row.task_id, 0) + 1
+    for task_id, count in per_task.items():
+        BackgroundTask.update(done=BackgroundTask.done + count).where(BackgroundTask.id == task_id).execute()
+        BackgroundTask.update(status="done", finished_at=utcnow()).where(
+            (BackgroundTask.id == task_id) & (BackgroundTask.done >= BackgroundTask.total)
+        ).execute()
+
+
+def _rescore(ids: list[int], causes: dict[int, str], now: dt.datetime, outcome: Outcome) -> set[int]:
+    """Score, store and decide for ``ids``; returns the leads to try again."""
+    models = live_models()
+    live_ids = [model.id for model in models]
+    criteria = published_criteria(live_ids)
+    facts = load_facts(ids)
+    stored = _stored_scores(ids)
+    leads = {lead.id: lead for lead in Lead.select().where(Lead.id.in_(ids))}
+    upserts, removals, changes, retry = [], [], [], set()
+    for lead_id in ids:
+        lead = leads.get(lead_id)
+        if lead is None or lead_id not in facts:
+            continue
+        if lead.status != lifecycle.OPEN:
+            continue  # closed leads keep the scores they had (Q4: nothing more to decide)
+        outcome.scored += 1
+        scores, reached = {}, []
+        for model in models:
+            result = scoring.evaluate(model, facts[lead_id], now)
+            old = stored.get((lead_id, model.id))
+            if not result.in_audience:
+                if old is not None:
+                    removals.append((lead_id, model.id))
+                    changes.append(_change(lead_id, model.id, old.score, None, causes, now))
+                continue
+            scores[model.id] = result.score
+            if result.sales_ready:
+                reached.append(model.id)
+            if old is None or old.score != result.score:
+                changes.append(
+                    _change(lead_id, model.id, None if old is None else old.score, result.score, causes, now)
+                )
+            upserts.append(
+                {
+                    "lead": lead_id,
+                    "model": model.id,
+                    "score": result.score,
+                    "grade": result.grade,
+                    "breakdown": [rule._asdict() for rule in result.breakdown],
+                    "sales_ready": result.sales_ready,
+                    "expires_at": result.expires_at,
+                    "computed_at": now,
+                }
+            )
+        decision = qualification.decide(
+            criteria,
+            lead.state,
+            scores,
+            facts[lead_id],
+            now,
+            live_model_ids=live_ids,
+            thresholds_reached=reached,
+        )
+        if decision.actions and not _apply(lead, decision, outcome):
+            retry.add(lead_id)
+    outcome.changed += len(changes)
+    _write_scores(upserts, removals, changes)
+    return retry
+
+
+def _stored_scores(ids: list[int]) -> dict[tuple[int, int], LeadScore]:
+    rows = LeadScore.select(LeadScore.id, LeadScore.lead, LeadScore.model, LeadScore.score)
+    return {(row.lead_id, row.model_id): row for row in rows.where(LeadScore.lead.in_(ids))}
+
+
+def _change(lead_id, model_id, old, new, causes, now) -> dict:
+    return {
+        "lead": lead_id,
+        "model": model_id,
+        "old_score": old,
+        "new_score": new,
+        "cause": causes.get(lead_id, "re-score")[:200],
+        "created_at": now,
+    }
+
+
+def _write_scores(upserts: list[dict], removals: list[tuple[int, int]], changes: list[dict]) -> None:
+    for start in range(0, len(upserts), 200):
+        (
+            LeadScore.insert_many(upserts[start : start + 200])
+            .on_conflict(
+                conflict_target=[LeadScore.lead, LeadScore.model],
+                update={
+                    LeadScore.score: pw.EXCLUDED.score,
+                    LeadScore.grade: pw.EXCLUDED.grade,
+                    LeadScore.breakdown: pw.EXCLUDED.breakdown,
+                    LeadScore.sales_ready: pw.EXCLUDED.sales_ready,
+                    LeadScore.expires_at: pw.EXCLUDED.expires_at,
+                    LeadScore.computed_at: pw.EXCLUDED.computed_at,
+                },
+            )
+            .execute()
+        )
+    for lead_id, model_id in removals:
+        LeadScore.delete().where((LeadScore.lead == lead_id) & (LeadScore.model == model_id)).execute()
+    for start in range(0, len(changes), 500):
+        ScoreChange.insert_many(changes[start : start + 500]).execute()
+
+
+def _apply(lead: Lead, decision: qualification.Decision, outcome: Outcome) -> bool:
+    """P1, P3, Q2: the lifecycle moves of a decision, as the system, in a savepoint
+    (the caller runs the hooks after commit). False when the lead changed under us."""
+    steps = [(action, {}) for action in decision.actions]
+    via = "; ".join(decision.via[action] for action in decision.actions)[:200]
+    before = lead.state
+    try:
+        with db.atomic():
+            after = perform_steps(lead, steps, None, via=via)
+    except lifecycle.TransitionError:
+        return False
+    if after.stage != before.stage:
+        outcome.moved += 1
+    if decision.qualifies:
+        outcome.qualified.append(lead.id)
+    if after.sales_ready and not before.sales_ready:
+        outcome.sales_ready.append(lead.id)
+    return True
+
+
+# --- What the UI reads ---------------------------------------------------------
+
+
+def scores_for(lead_id: int) -> list[dict]:
+    """S6: the lead's score in every model that scored it, with the why, live models first."""
+    query = (
+        LeadScore.select(LeadScore, ModelRow)
+        .join(ModelRow)
+        .where(LeadScore.lead == lead_id)
+        .order_by(ModelRow.status != LIVE, ModelRow.name)
+    )
+    return [
+        {
+            "model_id": row.model.id,
+            "model": row.model.name,
+            "live": row.model.status == LIVE,
+            "score": row.score,
+            "grade": row.grade,
+            "breakdown": row.breakdown,
+            "sales_ready": row.sales_ready,
+            "computed_at": row.computed_at,
+        }
+        for row in query
+    ]
+
+
+def score_history(lead_id: int, limit: int = 50) -> list[ScoreChange]:
+    """S6: the latest changes of the lead's scores, newest first."""
+    return list(
+        ScoreChange.select(ScoreChange, ModelRow)
+        .join(ModelRow)
+        .where(ScoreChange.lead == lead_id)
+        .order_by(ScoreChange.created_at.desc(), ScoreChange.id.desc())
+        .limit(limit)
+    )
