@@ -33,6 +33,7 @@ def create_app(config: dict | None = None) -> Flask:
         DATABASE_URL=os.environ.get("DATABASE_URL")
         or f"sqlite:///{os.path.join(app.instance_path, 'leadflow.db')}",
         REDIS_URL=os.environ.get("REDIS_URL"),
+        QUEUE_PREFIX=os.environ.get("QUEUE_PREFIX") or DEFAULTS["QUEUE_PREFIX"],
     )
     if os.environ.get("SESSION_COOKIE_SECURE") == "0":
         app.config["SESSION_COOKIE_SECURE"] = False

@@ -25,7 +25,15 @@ import peewee as pw
 from leads import lifecycle, qualification, scoring
 from leads.db import db, transaction, utcnow
 from leads.facts import load_facts
-from leads.models import BackgroundTask, Lead, LeadScore, PendingScore, QualificationCriteria, ScoreChange
+from leads.models import (
+    BackgroundTask,
+    Lead,
+    LeadHistory,
+    LeadScore,
+    PendingScore,
+    QualificationCriteria,
+    ScoreChange,
+)
 from leads.models import ScoringModel as ModelRow
 from leads.service import perform_steps
 
@@ -100,7 +108,8 @@ def mark_pending(lead_ids: Iterable[int], cause: str, task_id: int | None = None
                 update={
                     PendingScore.token: pw.EXCLUDED.token,
                     PendingScore.cause: pw.EXCLUDED.cause,
-                    PendingScore.task: pw.EXCLUDED.task_id,
+                    # a newer cause keeps the task a lead was counted under
+                    PendingScore.task: pw.fn.COALESCE(pw.EXCLUDED.task_id, PendingScore.task),
                     PendingScore.queued_at: pw.EXCLUDED.queued_at,
                 },
             )
@@ -124,25 +133,39 @@ class Outcome:
 
 
 def rescore_pending(lead_ids: Iterable[int], now: dt.datetime | None = None) -> Outcome:
-    """Re-score those of ``lead_ids`` that are still pending, in one transaction."""
+    """Re-score those of ``lead_ids`` that are still pending.
+
+    The reading and computing happen outside the write lock; the writes happen
+    in one short transaction that first checks each pending row still holds
+    the token read (a newer cause is left for its own job) and writes lifecycle
+    moves only over the state that was read (``leads.service``)."""
     now = now or utcnow()
     ids = sorted(set(lead_ids))
     outcome = Outcome()
-    if not ids:
+    pending = (
+        {row.lead_id: row for row in PendingScore.select().where(PendingScore.lead.in_(ids))} if ids else {}
+    )
+    if not pending:
         return outcome
+    plan = _plan(sorted(pending), {lead_id: row.cause for lead_id, row in pending.items()}, now, outcome)
     with transaction():
-        pending = {row.lead_id: row for row in PendingScore.select().where(PendingScore.lead.in_(ids))}
-        if not pending:
+        current = dict(
+            PendingScore.select(PendingScore.lead, PendingScore.token)
+            .where(PendingScore.lead.in_(list(pending)))
+            .tuples()
+        )
+        fresh = {lead_id for lead_id, row in pending.items() if current.get(lead_id) == row.token}
+        if not fresh:
             return outcome
-        causes = {lead_id: row.cause for lead_id, row in pending.items()}
-        retry = _rescore(sorted(pending), causes, now, outcome)
-        for lead_id, row in pending.items():
-            if lead_id in retry:
-                continue  # someone changed the lead meanwhile: the next run decides again
+        retry = _write(plan, fresh, outcome)
+        applied = [row for lead_id, row in pending.items() if lead_id in fresh and lead_id not in retry]
+        for start in range(0, len(applied), 500):
+            chunk = applied[start : start + 500]
             PendingScore.delete().where(
-                (PendingScore.lead == lead_id) & (PendingScore.token == row.token)
+                PendingScore.lead.in_([row.lead_id for row in chunk])
+                & PendingScore.token.in_([row.token for row in chunk])
             ).execute()
-        _count_task_progress(pending.values())
+        _count_task_progress(applied)
     return outcome
 
 
@@ -158,20 +181,28 @@ def _count_task_progress(rows) -> None:
         ).execute()
 
 
-def _rescore(ids: list[int], causes: dict[int, str], now: dt.datetime, outcome: Outcome) -> set[int]:
-    """Score, store and decide for ``ids``; returns the leads to try again."""
+@dataclass
+class _Plan:
+    """What a run computed, to be written in one transaction."""
+
+    upserts: list[dict] = field(default_factory=list)
+    removals: list[tuple[int, int]] = field(default_factory=list)
+    changes: list[dict] = field(default_factory=list)
+    decisions: dict[int, tuple[Lead, qualification.Decision]] = field(default_factory=dict)
+
+
+def _plan(ids: list[int], causes: dict[int, str], now: dt.datetime, outcome: Outcome) -> _Plan:
+    """Score and decide for ``ids`` from the stored facts (reads only)."""
     models = live_models()
     live_ids = [model.id for model in models]
     criteria = published_criteria(live_ids)
     facts = load_facts(ids)
     stored = _stored_scores(ids)
     leads = {lead.id: lead for lead in Lead.select().where(Lead.id.in_(ids))}
-    upserts, removals, changes, retry = [], [], [], set()
+    plan = _Plan()
     for lead_id in ids:
         lead = leads.get(lead_id)
-        if lead is None or lead_id not in facts:
-            continue
-        if lead.status != lifecycle.OPEN:
+        if lead is None or lead_id not in facts or lead.status != lifecycle.OPEN:
             continue  # closed leads keep the scores they had (Q4: nothing more to decide)
         outcome.scored += 1
         scores, reached = {}, []
@@ -180,17 +211,16 @@ def _rescore(ids: list[int], causes: dict[int, str], now: dt.datetime, outcome: 
             old = stored.get((lead_id, model.id))
             if not result.in_audience:
                 if old is not None:
-                    removals.append((lead_id, model.id))
-                    changes.append(_change(lead_id, model.id, old.score, None, causes, now))
+                    plan.removals.append((lead_id, model.id))
+                    plan.changes.append(_change(lead_id, model.id, old.score, None, causes, now))
                 continue
             scores[model.id] = result.score
             if result.sales_ready:
                 reached.append(model.id)
             if old is None or old.score != result.score:
-                changes.append(
-                    _change(lead_id, model.id, None if old is None else old.score, result.score, causes, now)
-                )
-            upserts.append(
+                before = None if old is None else old.score
+                plan.changes.append(_change(lead_id, model.id, before, result.score, causes, now))
+            plan.upserts.append(
                 {
                     "lead": lead_id,
                     "model": model.id,
@@ -211,11 +241,69 @@ def _rescore(ids: list[int], causes: dict[int, str], now: dt.datetime, outcome: 
             live_model_ids=live_ids,
             thresholds_reached=reached,
         )
-        if decision.actions and not _apply(lead, decision, outcome):
+        if decision.actions:
+            plan.decisions[lead_id] = (lead, decision)
+    return plan
+
+
+def _write(plan: _Plan, fresh: set[int], outcome: Outcome) -> set[int]:
+    """Store the plan for the ``fresh`` leads; returns those to try again."""
+    retry = set()
+    first_scores = [
+        lead_id
+        for lead_id, (lead, decision) in plan.decisions.items()
+        if lead_id in fresh and decision.actions == (qualification.SCORE_RECEIVED,)
+    ]
+    moved = _move_to_stage_2(first_scores, plan.decisions)
+    outcome.moved += len(moved)  # a lead no longer in stage 1 needs no move (P1)
+    for lead_id, (lead, decision) in plan.decisions.items():
+        if lead_id in fresh and lead_id not in first_scores and not _apply(lead, decision, outcome):
             retry.add(lead_id)
-    outcome.changed += len(changes)
-    _write_scores(upserts, removals, changes)
+    outcome.changed += sum(1 for change in plan.changes if change["lead"] in fresh)
+    _write_scores(
+        [row for row in plan.upserts if row["lead"] in fresh],
+        [pair for pair in plan.removals if pair[0] in fresh],
+        [row for row in plan.changes if row["lead"] in fresh],
+    )
     return retry
+
+
+def _move_to_stage_2(lead_ids: list[int], decisions) -> set[int]:
+    """P1 in bulk (the common case of a publication): stage 1 → 2 for the leads
+    still in stage 1 and open, with their history rows; returns those moved."""
+    if not lead_ids:
+        return set()
+    now = utcnow()
+    moved = set()
+    for start in range(0, len(lead_ids), 500):
+        chunk = lead_ids[start : start + 500]
+        still = {
+            lead_id
+            for (lead_id,) in Lead.select(Lead.id)
+            .where(Lead.id.in_(chunk) & (Lead.stage == lifecycle.INQUIRY) & (Lead.status == lifecycle.OPEN))
+            .tuples()
+        }
+        if not still:
+            continue
+        Lead.update(stage=lifecycle.AUTOMATED_QUALIFICATION, updated_at=now).where(
+            Lead.id.in_(sorted(still)) & (Lead.stage == lifecycle.INQUIRY)
+        ).execute()
+        LeadHistory.insert_many(
+            [
+                {
+                    "lead": lead_id,
+                    "kind": "stage",
+                    "old_value": str(lifecycle.INQUIRY),
+                    "new_value": str(lifecycle.AUTOMATED_QUALIFICATION),
+                    "actor": None,
+                    "via": decisions[lead_id][1].via[qualification.SCORE_RECEIVED][:200],
+                    "created_at": now,
+                }
+                for lead_id in sorted(still)
+            ]
+        ).execute()
+        moved |= still
+    return moved
 
 
 def _stored_scores(ids: list[int]) -> dict[tuple[int, int], LeadScore]:
