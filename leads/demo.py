@@ -14,6 +14,7 @@ from auth.admin import create_user
 from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR, Team, User
 from leads import lifecycle
 from leads.db import db
+from leads.demo_scoring import seed_scoring
 from leads.models import Account, Campaign, Contact, Lead, ProductLine
 from leads.service import perform, record_created
 
@@ -69,13 +70,15 @@ def seed(lead_count: int = 500, rng_seed: int = 7) -> dict[str, int]:
         ]
         lines = [ProductLine.create(name=name, code=code) for name, code in PRODUCT_LINES]
         campaigns = [
-            Campaign.create(name=f"{line.name} webinar", product_line=line, status="active") for line in lines
-        ] + [Campaign.create(name="Autumn trade show", status="active")]
+            Campaign.create(name=f"{line.name} webinar", product_line=line, status="launched")
+            for line in lines
+        ] + [Campaign.create(name="Autumn trade show", status="launched")]
         accounts = _accounts(rng, users)
         contacts = _contacts(rng, accounts)
     staff = _staff(users)
     for index in range(lead_count):
         _lead(rng, index, contacts, lines, campaigns, teams, staff)
+    interactions = seed_scoring(rng, next(u for u in users if u.role == MARKETER))
     return {
         "users": len(users),
         "teams": len(teams),
@@ -83,6 +86,7 @@ def seed(lead_count: int = 500, rng_seed: int = 7) -> dict[str, int]:
         "accounts": len(accounts),
         "contacts": len(contacts),
         "leads": lead_count,
+        "interactions": interactions,
     }
 
 
