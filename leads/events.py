@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import peewee as pw
 
 from auth.models import User
+from leads import bulk
 from leads.db import transaction, utcnow
 from leads.facts import leads_touched_by
 from leads.jobs import enqueue_scoring
@@ -219,7 +220,20 @@ def record_interactions(items: Sequence, user: User, default_source: str = "api"
     return [results[index] for index in sorted(results)]
 
 
+_FIELDS = (
+    Interaction.type,
+    Interaction.external_id,
+    Interaction.source,
+    Interaction.occurred_at,
+    Interaction.properties,
+    Interaction.lead,
+    Interaction.contact,
+    Interaction.created_at,
+)
+
+
 def _store(good: list[tuple[int, dict]], results: dict[int, Result]) -> set[int]:
+    now = utcnow()
     keys = {(values["source"], values["external_id"]) for _, values in good}
     existing = _ids_by_key(keys)
     rows, seen = [], set()
@@ -229,19 +243,18 @@ def _store(good: list[tuple[int, dict]], results: dict[int, Result]) -> set[int]
             continue  # E3: the same event again counts once
         seen.add(key)
         rows.append(
-            {
-                "type": values["type"],
-                "external_id": values["external_id"],
-                "source": values["source"],
-                "occurred_at": values["occurred_at"],
-                "properties": values["properties"],
-                "lead": values["lead_id"],
-                "contact": values["contact_id"],
-                "created_at": utcnow(),
-            }
+            (
+                values["type"],
+                values["external_id"],
+                values["source"],
+                values["occurred_at"],
+                values["properties"],
+                values["lead_id"],
+                values["contact_id"],
+                now,
+            )
         )
-    for start in range(0, len(rows), 200):
-        Interaction.insert_many(rows[start : start + 200]).on_conflict_ignore().execute()
+    bulk.insert(Interaction, _FIELDS, rows, conflict=(Interaction.source, Interaction.external_id))
     stored = _ids_by_key(seen)
     first_index: dict[tuple, int] = {}
     for index, values in good:

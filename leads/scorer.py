@@ -20,9 +20,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import peewee as pw
-
-from leads import lifecycle, qualification, scoring
+from leads import bulk, lifecycle, qualification, scoring
 from leads.db import db, transaction, utcnow
 from leads.facts import load_facts
 from leads.models import (
@@ -90,31 +88,21 @@ def mark_pending(lead_ids: Iterable[int], cause: str, task_id: int | None = None
     leaves the row for the next run. Returns the ids, sorted."""
     ids = sorted(set(lead_ids))
     now = utcnow()
-    for start in range(0, len(ids), 500):
-        rows = [
-            {
-                "lead": lead_id,
-                "token": uuid.uuid4().hex,
-                "cause": cause[:200],
-                "task": task_id,
-                "queued_at": now,
-            }
-            for lead_id in ids[start : start + 500]
-        ]
-        (
-            PendingScore.insert_many(rows)
-            .on_conflict(
-                conflict_target=[PendingScore.lead],
-                update={
-                    PendingScore.token: pw.EXCLUDED.token,
-                    PendingScore.cause: pw.EXCLUDED.cause,
-                    # a newer cause keeps the task a lead was counted under
-                    PendingScore.task: pw.fn.COALESCE(pw.EXCLUDED.task_id, PendingScore.task),
-                    PendingScore.queued_at: pw.EXCLUDED.queued_at,
-                },
-            )
-            .execute()
-        )
+    fields = (
+        PendingScore.lead,
+        PendingScore.token,
+        PendingScore.cause,
+        PendingScore.task,
+        PendingScore.queued_at,
+    )
+    bulk.insert(
+        PendingScore,
+        fields,
+        [(lead_id, uuid.uuid4().hex, cause[:200], task_id, now) for lead_id in ids],
+        conflict=(PendingScore.lead,),
+        update=fields[1:],
+        keep_if_null=(PendingScore.task,),  # a newer cause keeps the task a lead was counted under
+    )
     return ids
 
 
@@ -322,27 +310,41 @@ def _change(lead_id, model_id, old, new, causes, now) -> dict:
     }
 
 
+_SCORE_FIELDS = (
+    LeadScore.lead,
+    LeadScore.model,
+    LeadScore.score,
+    LeadScore.grade,
+    LeadScore.breakdown,
+    LeadScore.sales_ready,
+    LeadScore.expires_at,
+    LeadScore.computed_at,
+)
+_CHANGE_FIELDS = (
+    ScoreChange.lead,
+    ScoreChange.model,
+    ScoreChange.old_score,
+    ScoreChange.new_score,
+    ScoreChange.cause,
+    ScoreChange.created_at,
+)
+
+
 def _write_scores(upserts: list[dict], removals: list[tuple[int, int]], changes: list[dict]) -> None:
-    for start in range(0, len(upserts), 200):
-        (
-            LeadScore.insert_many(upserts[start : start + 200])
-            .on_conflict(
-                conflict_target=[LeadScore.lead, LeadScore.model],
-                update={
-                    LeadScore.score: pw.EXCLUDED.score,
-                    LeadScore.grade: pw.EXCLUDED.grade,
-                    LeadScore.breakdown: pw.EXCLUDED.breakdown,
-                    LeadScore.sales_ready: pw.EXCLUDED.sales_ready,
-                    LeadScore.expires_at: pw.EXCLUDED.expires_at,
-                    LeadScore.computed_at: pw.EXCLUDED.computed_at,
-                },
-            )
-            .execute()
-        )
+    """Upsert the scores (never increment, S4), drop those of leads that left an
+    audience, and append the history of changes (S6)."""
+    bulk.insert(
+        LeadScore,
+        _SCORE_FIELDS,
+        [tuple(row[field.name] for field in _SCORE_FIELDS) for row in upserts],
+        conflict=(LeadScore.lead, LeadScore.model),
+        update=_SCORE_FIELDS[2:],
+    )
     for lead_id, model_id in removals:
         LeadScore.delete().where((LeadScore.lead == lead_id) & (LeadScore.model == model_id)).execute()
-    for start in range(0, len(changes), 500):
-        ScoreChange.insert_many(changes[start : start + 500]).execute()
+    bulk.insert(
+        ScoreChange, _CHANGE_FIELDS, [tuple(row[field.name] for field in _CHANGE_FIELDS) for row in changes]
+    )
 
 
 def _apply(lead: Lead, decision: qualification.Decision, outcome: Outcome) -> bool:
