@@ -84,16 +84,15 @@ def create_token(email, name):
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(burst):
     """Run an RQ worker (no fork per job) on the app's queues."""
-    from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
     from leads.jobs import schedule_sweeper
-    from leads.queue import QUEUE_NAMES, get_queue, get_redis
+    from leads.queue import QUEUE_NAMES, AppWorker, get_queue, get_redis
 
     queues = [get_queue(name) for name in QUEUE_NAMES]
     if not burst:
         schedule_sweeper()  # S4: the safety net runs every few seconds, rescheduling itself
-    SimpleWorker(queues, connection=get_redis(), serializer=JSONSerializer).work(
+    AppWorker(queues, connection=get_redis(), serializer=JSONSerializer).work(
         burst=burst, with_scheduler=True
     )
 

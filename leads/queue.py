@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 
 import redis
-from flask import current_app
-from rq import Queue, Retry
+from flask import current_app, has_app_context
+from rq import Queue, Retry, SimpleWorker
 from rq.serializers import JSONSerializer
 
 QUEUE_NAMES = ("default",)
@@ -57,3 +57,25 @@ def enqueue(func_path: str, *args, job_id: str | None = None, queue: str = "defa
         retry=Retry(max=3, interval=[1, 5, 30]),
         **kwargs,
     )
+
+
+class AppWorker(SimpleWorker):
+    """An RQ worker that runs each job inside the app context (database bound,
+    configuration read from the environment), without forking (PERF), so that
+    plain ``rq worker`` processes can serve leadflow's queues:
+
+        rq worker -w leads.queue.AppWorker -S rq.serializers.JSONSerializer \\
+            --with-scheduler leadflow-default
+    """
+
+    _app = None
+
+    def perform_job(self, *args, **kwargs):
+        if has_app_context():
+            return super().perform_job(*args, **kwargs)
+        if AppWorker._app is None:
+            from app import create_app
+
+            AppWorker._app = create_app()
+        with AppWorker._app.app_context():
+            return super().perform_job(*args, **kwargs)
