@@ -1,21 +1,13 @@
-"""Benchmark of the lead list (GET /leads) at 100,000 leads.
+"""Benchmark of the lead list (GET /leads) at 100,000 leads, as the app is.
 
 Builds a fresh SQLite file and, when the local server is reachable, a throwaway
 PostgreSQL database; migrates each with ``leads.migrate.upgrade()``; bulk-loads
 100k leads over a few teams, product lines, reps and every stage; signs a
-manager and a rep in through the real sign-in form; then times full HTTP
-requests through the Flask test client (session check, queries, template).
-
-Each backend is measured twice on the same data:
-
-- ``as-is``: the schema of ``migrations/`` (PostgreSQL gets the VACUUM ANALYZE
-  its autovacuum runs after a bulk load; SQLite has no statistics, as in the app).
-- ``proposed``: plus ``bench/proposed_migrations/`` (search indexes) and, on
-  SQLite, planner statistics (``ANALYZE``, what ``PRAGMA optimize`` at
-  connection close would keep up to date).
-- ``proposed+pool``: the same with pooled connections (``sqlite+pool://``,
-  ``postgresql+pool://``) instead of a new connection per request: SQLite keeps
-  its page cache warm, PostgreSQL skips starting a backend per request.
+manager and a rep in through the real sign-in form; then times full requests
+through the Flask test client (session check, queries, template, teardown),
+with the app's own database setup: pooled connections, and on SQLite
+``PRAGMA optimize`` at each request's end (which gathers the planner statistics
+after the bulk load, as it would in production).
 
 Run from the repository root:  .venv/bin/python bench/lead_list.py [--leads N] [--requests N]
 Results: a table on stdout and ``bench/results/lead_list.json``.
@@ -25,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import json
 import os
 import platform
@@ -49,9 +40,6 @@ REDIS_URL = os.environ.get("LEADFLOW_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0
 RESULTS = os.path.join(ROOT, "bench", "results", "lead_list.json")
 PASSWORD = "bench-password-123"
 GOAL_P95_MS = 50.0
-
-PROPOSED_MIGRATIONS = os.path.join(ROOT, "bench", "proposed_migrations")
-VARIANTS = ("as-is", "proposed", "proposed+pool")
 
 # (case name, path); every case runs for the manager (all leads) and a rep (own leads, G1).
 # The first three are the brief's cases; the goal applies to them.
@@ -131,10 +119,8 @@ def main() -> int:
                 report["backends"]["postgres"]["version"] = _pg_version(pg_url)
 
     print_table(report)
-    verdicts = goal_verdicts(report)
-    report["verdicts"] = verdicts
-    for variant, verdict in verdicts.items():
-        print(f"goal on SQLite, {variant}: {verdict}")
+    report["verdict"] = goal_verdict(report)
+    print(f"goal on SQLite: {report['verdict']}")
     os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
     with open(RESULTS, "w") as fh:
         json.dump(report, fh, indent=2)
@@ -143,7 +129,7 @@ def main() -> int:
 
 
 def run_backend(name: str, database_url: str, tmp: str, options) -> dict:
-    """Migrate, load and measure one backend as-is, then with the proposals."""
+    """Migrate, load and measure one backend."""
     from leads.db import db
     from leads.migrate import upgrade
 
@@ -158,21 +144,17 @@ def run_backend(name: str, database_url: str, tmp: str, options) -> dict:
     print(f"{name}: loaded {options.leads:,} leads in {load_seconds:.1f} s")
     if name == "postgres":
         _pg_maintenance(database_url, "VACUUM ANALYZE")  # what autovacuum does after a bulk load
-
-    variants = {}
-    for variant in VARIANTS:
-        if variant == "proposed":
-            apply_proposals(app, name, database_url)
-        if variant == "proposed+pool":
-            scheme, rest = database_url.split("://", 1)
-            app = make_app(f"{scheme}+pool://{rest}?max_connections=4", tmp)
-        print(f"{name}, {variant}: measuring (load average {os.getloadavg()[0]:.1f})…")
-        variants[variant] = {
-            "load_average_before": round(os.getloadavg()[0], 2),
-            "cases": measure_all(app, people, options.requests),
-        }
-    db.close_all() if hasattr(db.obj, "close_all") else None
-    return {"load_seconds": round(load_seconds, 1), "variants": variants}
+    load_before = os.getloadavg()[0]
+    print(f"{name}: measuring (load average {load_before:.1f})…")
+    cases = measure_all(app, people, options.requests)
+    load_after = os.getloadavg()[0]
+    db.close_all()  # the pool's connections, before the file or database goes away
+    return {
+        "load_seconds": round(load_seconds, 1),
+        "load_average_before": round(load_before, 2),
+        "load_average_after": round(load_after, 2),
+        "cases": cases,
+    }
 
 
 def make_app(database_url: str, tmp: str):
@@ -188,40 +170,11 @@ def make_app(database_url: str, tmp: str):
             "SESSION_COOKIE_SECURE": False,
             "QUEUE_PREFIX": prefix,
             "RATELIMIT_KEY_PREFIX": prefix,
-            "RATELIMIT_ENABLED": False,  # the bench signs the same users in once per variant
+            "RATELIMIT_ENABLED": False,
         }
     )
     app.instance_path = tmp
     return app
-
-
-def apply_proposals(app, name: str, database_url: str) -> None:
-    """The proposed migrations, and planner statistics on SQLite."""
-    from peewee_migrate import Migrator
-
-    from leads.db import db
-
-    with app.app_context():
-        db.connect(reuse_if_open=True)
-        for filename in sorted(os.listdir(PROPOSED_MIGRATIONS)):
-            if filename.endswith(".py"):
-                migration = _load_module(os.path.join(PROPOSED_MIGRATIONS, filename))
-                migrator = Migrator(db.obj)
-                with db.atomic():
-                    migration.migrate(migrator, db.obj, fake=False)
-                    migrator()
-        if name == "sqlite":
-            db.execute_sql("ANALYZE")  # what PRAGMA optimize at connection close would do
-        db.close()
-    if name == "postgres":
-        _pg_maintenance(database_url, "ANALYZE")
-
-
-def _load_module(path: str):
-    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def measure_all(app, people: dict, requests: int) -> list[dict]:
@@ -299,18 +252,38 @@ def sign_in(client, user) -> None:
     assert response.status_code == 302, response.status_code
 
 
+class SqlTimer:
+    """Counts the statements a request runs and the time spent in them (peewee's
+    query hooks: from sending a statement to its first row; the rest of the
+    rows are read while peewee builds the objects)."""
+
+    def __init__(self):
+        self.queries, self.seconds = 0, 0.0
+
+    def __call__(self, event) -> None:
+        self.queries += 1
+        self.seconds += event.duration
+
+
 def measure(client, role: str, case: str, path: str, requests: int) -> dict:
     """Time ``requests`` GETs of ``path`` (after a short warm-up); returns the figures."""
+    from leads.db import db
+
     headers = {"HX-Request": "true"} if case in HTMX else {}
     for _ in range(5):
         response = client.get(path, headers=headers)
         assert response.status_code == 200, (path, response.status_code)
-    timings, cpu = [], []
+    timings, cpu, sql_ms, queries = [], [], [], []
     for _ in range(requests):
+        timer = SqlTimer()
+        db.obj.query_hooks.append(timer)
         started, started_cpu = time.perf_counter(), time.process_time()
         response = client.get(path, headers=headers)
         timings.append((time.perf_counter() - started) * 1000)
         cpu.append((time.process_time() - started_cpu) * 1000)
+        db.obj.query_hooks.remove(timer)
+        sql_ms.append(timer.seconds * 1000)
+        queries.append(timer.queries)
         assert response.status_code == 200
     html = response.get_data(as_text=True)
     shown = re.search(r"<strong>([\d,]+)</strong> leads?", html)
@@ -327,6 +300,8 @@ def measure(client, role: str, case: str, path: str, requests: int) -> dict:
         # a steadier figure than wall time on a busy machine.
         "cpu_p50_ms": round(statistics.median(cpu), 2),
         "cpu_p95_ms": round(_p95(cpu), 2),
+        "queries": statistics.median(queries),
+        "sql_p50_ms": round(statistics.median(sql_ms), 2),
     }
 
 
@@ -337,35 +312,33 @@ def _p95(values: list[float]) -> float:
 def print_table(report: dict) -> None:
     """The figures as a plain text table."""
     print(f"\nGET /leads with {report['leads']:,} leads, {report['requests_per_case']} requests per case")
-    print("wall = response time; cpu = this process's CPU time (app + SQLite; not the PostgreSQL server)\n")
+    print("wall = response time; cpu = this process's CPU time (app + SQLite; not the PostgreSQL server);")
+    print("sql = median time in the database calls of one request; q = statements per request\n")
     header = (
-        f"{'backend':9} {'variant':9} {'role':8} {'case':14} {'matching':>9} {'rows':>5}"
-        f" {'wall p50':>9} {'wall p95':>9} {'cpu p50':>8} {'cpu p95':>8}"
+        f"{'backend':9} {'role':8} {'case':14} {'matching':>9} {'rows':>5}"
+        f" {'wall p50':>9} {'wall p95':>9} {'cpu p50':>8} {'cpu p95':>8} {'sql p50':>8} {'q':>3}"
     )
     print(header)
     print("-" * len(header))
     for backend, figures in report["backends"].items():
-        for variant, run in figures["variants"].items():
-            for case in run["cases"]:
-                matching = "" if case["matching"] is None else f"{case['matching']:,}"
-                print(
-                    f"{backend:9} {variant:9} {case['role']:8} {case['case']:14} {matching:>9} {case['rows']:>5}"
-                    f" {case['p50_ms']:>9.1f} {case['p95_ms']:>9.1f} {case['cpu_p50_ms']:>8.1f} {case['cpu_p95_ms']:>8.1f}"
-                )
+        for case in figures["cases"]:
+            matching = "" if case["matching"] is None else f"{case['matching']:,}"
+            print(
+                f"{backend:9} {case['role']:8} {case['case']:14} {matching:>9} {case['rows']:>5}"
+                f" {case['p50_ms']:>9.1f} {case['p95_ms']:>9.1f} {case['cpu_p50_ms']:>8.1f}"
+                f" {case['cpu_p95_ms']:>8.1f} {case['sql_p50_ms']:>8.1f} {case['queries']:>3g}"
+            )
         print()
 
 
-def goal_verdicts(report: dict) -> dict[str, str]:
-    """Per variant: does every goal case meet p95 < goal on SQLite?"""
-    verdicts = {}
-    for variant, run in report["backends"]["sqlite"]["variants"].items():
-        misses = [
-            f"{case['role']} {case['case']} {case['p95_ms']:.0f} ms"
-            for case in run["cases"]
-            if case["case"] in GOAL_CASES and case["p95_ms"] >= GOAL_P95_MS
-        ]
-        verdicts[variant] = "met" if not misses else "missed: " + ", ".join(misses)
-    return verdicts
+def goal_verdict(report: dict) -> str:
+    """Does every goal case meet p95 < goal on SQLite?"""
+    misses = [
+        f"{case['role']} {case['case']} {case['p95_ms']:.0f} ms"
+        for case in report["backends"]["sqlite"]["cases"]
+        if case["case"] in GOAL_CASES and case["p95_ms"] >= GOAL_P95_MS
+    ]
+    return "met" if not misses else "missed: " + ", ".join(misses)
 
 
 def _pg_version(database_url: str) -> str:
@@ -401,10 +374,6 @@ def throwaway_pg_database():
     try:
         yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     finally:
-        from leads.db import db
-
-        if db.obj is not None and not db.is_closed():
-            db.close()
         cursor = admin.cursor()
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
