@@ -20,6 +20,7 @@ from auth.policy import allow, current_user
 from leads import lifecycle
 from leads.actions import Outcome, submit
 from leads.forms import ActionForm, action_form
+from leads.lifecycle import TransitionError
 from leads.models import Lead
 from leads.queries import (
     assignable_reps,
@@ -31,6 +32,8 @@ from leads.queries import (
     with_related,
 )
 from leads.service import actor_for
+from routing import assign as routing_assign
+from routing.forms import DeclineForm
 from web.render import render, render_fragment, wants_fragment
 
 bp = Blueprint("routing", __name__)
@@ -171,7 +174,10 @@ def _act(queue: Queue, lead_id: int, action: str):
     if lead is None:
         abort(404)
     shared = queue.shared()
-    outcome = submit(lead, action, user, prefix=_prefix(lead_id), **shared)
+    if action == "decline":
+        outcome = _decline(lead, user)  # R6: with a reason, then routed to someone else
+    else:
+        outcome = submit(lead, action, user, prefix=_prefix(lead_id), **shared)
     row = _answer_row(queue, user, outcome, shared)
     if wants_fragment():
         return render_fragment(queue.row_template, status=outcome.status, row=row, queue=queue)
@@ -179,6 +185,23 @@ def _act(queue: Queue, lead_id: int, action: str):
         flash(f"{row.lead.name}: {outcome.message}")
         return redirect(url_for(f"routing.{queue.endpoint}"))
     return _page(queue, status=outcome.status, override=row)
+
+
+def _decline(lead: Lead, user: User) -> Outcome:
+    """R6: decline with a reason; the lead is routed again without this rep."""
+    form = DeclineForm(prefix=_prefix(lead.id))
+    refused = lifecycle.refusal(lead.state, "decline", actor_for(user))
+    if refused:
+        return Outcome(lead, 409, refused)
+    if not form.validate():
+        return Outcome(lead, 422, "Say why you decline it.", {"decline": form})
+    try:
+        fresh = routing_assign.decline(lead, user, form.reason.data.strip())
+    except TransitionError as error:
+        return Outcome(lead, 409, str(error), {"decline": form})
+    return Outcome(
+        fresh, 200, "Declined: the lead is back in the unassigned queue until it is routed to another rep."
+    )
 
 
 def _answer_row(queue: Queue, user: User, outcome: Outcome, shared: dict) -> Row:
@@ -207,7 +230,15 @@ def _page(queue: Queue, status: int = 200, override: Row | None = None):
         ]
         total = len(rows) if len(rows) < QUEUE_LIMIT else query.count()
         sections.append(Section(title, rows, total))
-    return render("routing/queue.html", status=status, queue=queue, sections=sections, limit=QUEUE_LIMIT)
+    reasons = routing_assign.last_reasons([row.lead.id for s in sections for row in s.rows])
+    return render(
+        "routing/queue.html",
+        status=status,
+        queue=queue,
+        sections=sections,
+        limit=QUEUE_LIMIT,
+        reasons=reasons,
+    )
 
 
 def _row(queue: Queue, lead: Lead, user: User, shared: dict, bound: dict | None = None) -> Row:
@@ -215,11 +246,17 @@ def _row(queue: Queue, lead: Lead, user: User, shared: dict, bound: dict | None 
     available = lifecycle.available_actions(lead.state, actor_for(user))
     bound = bound or {}
     forms = {
-        action: bound.get(action) or action_form(action, lead, bound=False, prefix=_prefix(lead.id), **shared)
+        action: bound.get(action) or _blank_form(action, lead, shared)
         for action in queue.actions
         if action in available
     }
     return Row(lead, forms, available)
+
+
+def _blank_form(action: str, lead: Lead, shared: dict):
+    if action == "decline":
+        return DeclineForm(formdata=None, prefix=_prefix(lead.id))
+    return action_form(action, lead, bound=False, prefix=_prefix(lead.id), **shared)
 
 
 def _prefix(lead_id: int) -> str:

@@ -1,0 +1,347 @@
+"""Managers' routing pages (R1–R6) and everyone's notifications (R2).
+
+- ``/routing/rules``: the ordered assignment rules (add, edit, up/down, on/off)
+  and "test this rule set on a lead" (the decision trace, nothing stored).
+- ``/routing/reps``: reps' capacity, time away and product lines.
+- ``/routing/load``: open leads per rep against capacity (an SVG chart), the
+  unassigned count and the median time to acceptance.
+- ``/routing/rerun/<lead>``: route an unassigned lead again now.
+- ``/notifications``: the signed-in user's notifications; a badge fragment
+  polled every 5 s shows the unread count.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+
+from auth.models import ADMIN, MANAGER, REP, Team, User
+from auth.policy import allow, current_user, signed_in
+from leads.db import utcnow
+from leads.models import Lead, ProductLine, ScoringModel
+from leads.queries import assignable_reps
+from routing import assign, manage
+from routing.forms import RepProfileForm, RuleForm, TestLeadForm
+from routing.models import AssignmentRule, Notification
+from web.render import render, render_fragment
+
+bp = Blueprint("routing_rules", __name__)
+
+MANAGERS = (MANAGER, ADMIN)
+NOTIFICATIONS_SHOWN = 100
+
+
+# --- Rules -----------------------------------------------------------------------
+
+
+@bp.route("/routing/rules")
+@allow(*MANAGERS)
+def rules():
+    """R4: the rules in order, and the rule-set test on a lead (a GET: nothing stored)."""
+    test = TestLeadForm(request.args)
+    decision, lead = None, None
+    if request.args.get("lead_id") is not None and test.validate():
+        lead = Lead.get_or_none(Lead.id == test.lead_id.data)
+        if lead is None:
+            test.lead_id.errors.append("No such lead.")
+        else:
+            decision = assign.decide(lead.id)
+    return render(
+        "routing/rules.html",
+        rows=list(manage.ordered_rules()),
+        test=test,
+        decision=decision,
+        lead=lead,
+        names=_rep_names(decision),
+    )
+
+
+def _rep_names(decision) -> dict:
+    if decision is None or decision.rep_id is None:
+        return {}
+    return {decision.rep_id: User.get_by_id(decision.rep_id).name}
+
+
+@bp.route("/routing/rules/new", methods=["GET", "POST"])
+@allow(*MANAGERS)
+def rule_new():
+    """R4: add a rule (it goes last)."""
+    return _rule_form(None)
+
+
+@bp.route("/routing/rules/<int:rule_id>", methods=["GET", "POST"])
+@allow(*MANAGERS)
+def rule_edit(rule_id: int):
+    """R4: edit a rule."""
+    row = AssignmentRule.get_or_none(AssignmentRule.id == rule_id)
+    if row is None:
+        abort(404)
+    return _rule_form(row)
+
+
+def _rule_form(row: AssignmentRule | None):
+    form = RuleForm()
+    if row is not None and request.method == "GET":
+        form = RuleForm(formdata=None)
+        form.fill(row)
+    form.set_choices(
+        Team.select().order_by(Team.name),
+        assignable_reps(),
+        dict(ScoringModel.select(ScoringModel.id, ScoringModel.name).order_by(ScoringModel.name).tuples()),
+    )
+    status, general = 200, []
+    if form.validate_on_submit():
+        data, row_of_item = form.definition()
+        try:
+            manage.save_rule(data, form.accept_within_hours.data, row.id if row else None)
+        except manage.ManageError as error:
+            general = _place_errors(form, error.errors, row_of_item)
+            status = 422
+        else:
+            flash(f"Rule “{data['name'].strip()}” saved.")
+            return redirect(url_for("routing_rules.rules"))
+    elif request.method == "POST":
+        status = 422
+    return render("routing/rule_form.html", status=status, form=form, row=row, general=general)
+
+
+def _place_errors(form: RuleForm, errors, row_of_item: list[int]) -> list[str]:
+    """Put each ``FieldError`` next to its field (condition errors on their row);
+    returns those that belong to no field."""
+    general = []
+    for error in errors:
+        path = error.field or ""
+        if path.startswith("conditions.items["):
+            index = int(path[len("conditions.items[") :].split("]", 1)[0])
+            rest = path.split("]", 1)[1].lstrip(".")
+            name = rest.split("[", 1)[0] or "field"
+            row = form.conditions[row_of_item[index]].form if index < len(row_of_item) else None
+            if row is not None:
+                target = {"entity": "field"}.get(name, name)
+                getattr(row, target, row.value).errors.append(error.reason)
+                continue
+        head = path.split(".", 1)[0].split("[", 1)[0]
+        field = getattr(form, head, None) if head in form._fields else None
+        if field is not None and head != "conditions":
+            field.errors = [*field.errors, error.reason]
+        else:
+            general.append(error.reason)
+    return general
+
+
+@bp.route("/routing/rules/<int:rule_id>/move/<direction>", methods=["POST"])
+@allow(*MANAGERS)
+def rule_move(rule_id: int, direction: str):
+    """R4: move a rule one place up or down."""
+    if direction not in ("up", "down"):
+        abort(404)
+    manage.move_rule(rule_id, -1 if direction == "up" else 1)
+    return redirect(url_for("routing_rules.rules"))
+
+
+@bp.route("/routing/rules/<int:rule_id>/switch/<state>", methods=["POST"])
+@allow(*MANAGERS)
+def rule_switch(rule_id: int, state: str):
+    """R4: switch a rule on or off."""
+    if state not in ("on", "off"):
+        abort(404)
+    manage.set_enabled(rule_id, state == "on")
+    return redirect(url_for("routing_rules.rules"))
+
+
+@bp.route("/routing/rules/<int:rule_id>/delete", methods=["POST"])
+@allow(*MANAGERS)
+def rule_delete(rule_id: int):
+    """Remove a rule."""
+    manage.delete_rule(rule_id)
+    flash("Rule removed.")
+    return redirect(url_for("routing_rules.rules"))
+
+
+# --- Reps -----------------------------------------------------------------------
+
+
+@bp.route("/routing/reps")
+@allow(*MANAGERS)
+def reps():
+    """R3: every rep's capacity, load, time away and product lines."""
+    return render("routing/reps.html", rows=manage.rep_rows(), now=utcnow())
+
+
+@bp.route("/routing/reps/<int:user_id>", methods=["GET", "POST"])
+@allow(*MANAGERS)
+def rep_profile(user_id: int):
+    """R3: edit a rep's capacity, time away and product lines."""
+    user = User.get_or_none((User.id == user_id) & (User.role == REP))
+    if user is None:
+        abort(404)
+    profile, lines = manage.profile_of(user)
+    form = RepProfileForm()
+    form.product_lines.choices = list(ProductLine.select(ProductLine.id, ProductLine.name).tuples())
+    if request.method == "GET":
+        form.capacity.data = profile.capacity if profile else manage.DEFAULT_CAPACITY
+        form.away_from.data = profile.away_from if profile else None
+        form.away_until.data = profile.away_until if profile else None
+        form.product_lines.data = lines
+    elif form.validate_on_submit():
+        manage.save_profile(
+            user, form.capacity.data, form.away_from.data, form.away_until.data, form.product_lines.data
+        )
+        flash(f"{user.name}'s profile saved.")
+        return redirect(url_for("routing_rules.reps"))
+    status = 422 if request.method == "POST" else 200
+    return render("routing/rep_form.html", status=status, form=form, rep=user)
+
+
+# --- Load, re-run ------------------------------------------------------------------
+
+
+@bp.route("/routing/load")
+@allow(*MANAGERS)
+def load():
+    """R3/R6: open leads per rep vs capacity, unassigned count, acceptance times."""
+    summary = manage.load_summary()
+    return render("routing/load.html", chart=_chart(summary["reps"]), **summary)
+
+
+BAR_HEIGHT, BAR_GAP, LABEL_WIDTH, CHART_WIDTH = 22, 8, 160, 640
+
+
+def _chart(rows) -> dict:
+    """Bar geometry for the SVG (no inline styles: classes and attributes only)."""
+    top = max([row.capacity for row in rows] + [row.open_leads for row in rows] + [1])
+    scale = (CHART_WIDTH - LABEL_WIDTH - 60) / top
+    bars = []
+    for index, row in enumerate(rows):
+        y = index * (BAR_HEIGHT + BAR_GAP)
+        bars.append(
+            {
+                "row": row,
+                "y": y,
+                "text_y": y + BAR_HEIGHT - 6,
+                "load": round(row.open_leads * scale, 1),
+                "capacity": round(row.capacity * scale, 1),
+            }
+        )
+    height = max(len(rows), 1) * (BAR_HEIGHT + BAR_GAP)
+    return {"bars": bars, "width": CHART_WIDTH, "height": height, "x0": LABEL_WIDTH, "bar": BAR_HEIGHT}
+
+
+@bp.route("/routing/rerun/<int:lead_id>", methods=["POST"])
+@allow(*MANAGERS)
+def rerun(lead_id: int):
+    """R4: route an unassigned lead again now, with the current rules and reps."""
+    if Lead.get_or_none(Lead.id == lead_id) is None:
+        abort(404)
+    outcome = assign.route_lead(lead_id, force=True)
+    if outcome.status == "assigned":
+        flash(f"Lead {lead_id} assigned to {User.get_by_id(outcome.decision.rep_id).name}.")
+    elif outcome.status == "unassigned":
+        flash(f"Lead {lead_id} is still unassigned: {_reason(outcome.decision.reason)}.")
+    else:
+        flash(f"Lead {lead_id} is not waiting for a rep any more.")
+    return redirect(url_for("routing.unassigned"))
+
+
+def _reason(code: str) -> str:
+    from routing.router import REASONS
+
+    return REASONS.get(code, code)
+
+
+# --- Notifications ---------------------------------------------------------------
+
+
+def unread_count(user) -> int:
+    """The user's unread notifications."""
+    return (
+        Notification.select().where((Notification.user == user.id) & Notification.read_at.is_null()).count()
+    )
+
+
+@bp.app_context_processor
+def _notification_badge():
+    """``unread_notifications()`` for the header badge (one COUNT when it renders)."""
+
+    def unread_notifications():
+        user = current_user()
+        return unread_count(user) if user is not None else 0
+
+    return {"unread_notifications": unread_notifications}
+
+
+@bp.route("/notifications")
+@signed_in
+def notifications():
+    """R2: the user's notifications, newest first."""
+    user = current_user()
+    rows = list(
+        Notification.select()
+        .where(Notification.user == user.id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(NOTIFICATIONS_SHOWN)
+    )
+    return render("routing/notifications.html", rows=rows, unread=unread_count(user))
+
+
+@bp.route("/notifications/badge")
+@signed_in
+def notification_badge():
+    """The unread count, polled by the header every 5 s."""
+    return render_fragment("routing/_notify_badge.html", count=unread_count(current_user()))
+
+
+@bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
+@signed_in
+def notification_read(notification_id: int):
+    """Mark one of the user's notifications read (another's: 404)."""
+    updated = (
+        Notification.update(read_at=utcnow())
+        .where((Notification.id == notification_id) & (Notification.user == current_user().id))
+        .execute()
+    )
+    if not updated:
+        abort(404)
+    return redirect(url_for("routing_rules.notifications"))
+
+
+@bp.route("/notifications/read-all", methods=["POST"])
+@signed_in
+def notifications_read_all():
+    """Mark all the user's notifications read."""
+    Notification.update(read_at=utcnow()).where(
+        (Notification.user == current_user().id) & Notification.read_at.is_null()
+    ).execute()
+    return redirect(url_for("routing_rules.notifications"))
+
+
+# --- Template filters -------------------------------------------------------------
+
+
+@bp.app_template_filter("rule_title")
+def _rule_title(row: AssignmentRule) -> str:
+    """A stored rule's conditions in words."""
+    try:
+        return assign.rule_from_row(row).title
+    except ValueError:
+        return "(invalid conditions)"
+
+
+@bp.app_template_filter("rule_strategy")
+def _rule_strategy(row: AssignmentRule) -> str:
+    """A stored rule's strategy in words (with its fallback and pool)."""
+    from routing.router import POOLS, STRATEGIES
+
+    definition = row.definition or {}
+    words = STRATEGIES.get(definition.get("strategy"), "?")
+    if definition.get("fallback"):
+        words += f", else {STRATEGIES[definition['fallback']].lower()}"
+    if definition.get("pool"):
+        words += f" · {POOLS.get(definition['pool'], definition['pool']).lower()}"
+        if definition.get("team_id"):
+            words += f" (team {definition['team_id']})"
+    return words
+
+
+@bp.app_template_filter("reason_label")
+def _reason_label(code: str) -> str:
+    return _reason(code)
