@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import peewee as pw
 
+from leads.campaigns import DRAFT, STATUSES
+from leads.conditions import validate_segment
 from leads.db import db
 from leads.models import Campaign, ProductLine
 
-CAMPAIGN_STATUSES = {"draft": "Draft", "active": "Active", "closed": "Closed"}
+CAMPAIGN_STATUSES = STATUSES
 
 
 class MarketingError(ValueError):
@@ -51,13 +53,16 @@ def save_product_line(name: str, code: str, line: ProductLine | None = None) -> 
         raise MarketingError("A product line with this name or code already exists.") from error
 
 
-def save_campaign(
-    name: str, product_line_id: int | None, status: str, campaign: Campaign | None = None
-) -> Campaign:
-    """Create a campaign, or update ``campaign``."""
-    if status not in CAMPAIGN_STATUSES:
-        raise MarketingError(f"Unknown status {status!r}.", field="status")
-    values = {"name": name.strip(), "product_line": product_line_id, "status": status}
+def save_campaign(values: dict, campaign: Campaign | None = None) -> Campaign:
+    """Create a draft campaign from ``values`` (name, product_line, segment,
+    subject, body), or update ``campaign`` while it is a draft."""
+    if campaign is not None and campaign.status != DRAFT:
+        raise MarketingError("A launched campaign can no longer be changed.")
+    if values.get("segment") is not None:
+        errors = validate_segment(values["segment"], "segment")
+        if errors:
+            raise MarketingError("; ".join(f"{e.field}: {e.reason}" for e in errors), field="segment")
+    values = {**values, "name": values["name"].strip()}
     try:
         with db.atomic():
             if campaign is None:

@@ -1,20 +1,30 @@
-"""Marketing records: product lines and campaigns (marketers and admins; G2: reps,
-teleprospectors and managers are refused)."""
+"""Marketing pages: product lines and campaigns with their launch (marketers
+and admins only; G2: every other role is refused, reps included), campaign
+requests (G3: sales roles ask, marketers decide) and the replies routed back to
+reps (R8)."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import json
+
+from flask import Blueprint, abort, flash, redirect, url_for
 
 from auth.admin_views import get_or_404, saved
-from auth.models import ADMIN, MARKETER
-from auth.policy import allow
-from leads import marketing
+from auth.models import ADMIN, MANAGER, MARKETER, REP, TELEPROSPECTOR
+from auth.policy import allow, current_user, signed_in
+from leads import campaign_requests, marketing
+from leads import campaigns as launching
+from leads.campaign_models import CampaignRequest
+from leads.campaign_requests import RequestError
+from leads.campaigns import CampaignError
 from leads.marketing import MarketingError
-from leads.marketing_forms import CampaignForm, ProductLineForm
-from leads.models import Campaign, ProductLine
-from web.render import render
+from leads.marketing_forms import CampaignForm, CampaignRequestForm, DeclineForm, ProductLineForm
+from leads.models import BackgroundTask, Campaign, ProductLine
+from web.render import render, render_fragment, wants_fragment
 
-bp = Blueprint("marketing", __name__, url_prefix="/marketing")
+bp = Blueprint("marketing", __name__)
+MARKETING = (MARKETER, ADMIN)
+REQUESTERS = (REP, MANAGER, TELEPROSPECTOR)
 
 
 def _save(form, save) -> bool:
@@ -43,14 +53,14 @@ def _product_lines_page(form=None, notice=None, status=200):
     )
 
 
-@bp.route("/product-lines")
-@allow(MARKETER, ADMIN)
+@bp.route("/marketing/product-lines")
+@allow(*MARKETING)
 def product_lines():
     return _product_lines_page()
 
 
-@bp.route("/product-lines", methods=["POST"])
-@allow(MARKETER, ADMIN)
+@bp.route("/marketing/product-lines", methods=["POST"])
+@allow(*MARKETING)
 def create_product_line():
     form = ProductLineForm()
     if not _save(form, lambda: marketing.save_product_line(form.name.data, form.code.data)):
@@ -70,14 +80,14 @@ def _product_line_page(line, form=None, notice=None, status=200):
     )
 
 
-@bp.route("/product-lines/<int:line_id>")
-@allow(MARKETER, ADMIN)
+@bp.route("/marketing/product-lines/<int:line_id>")
+@allow(*MARKETING)
 def product_line(line_id):
     return _product_line_page(get_or_404(ProductLine, line_id))
 
 
-@bp.route("/product-lines/<int:line_id>", methods=["POST"])
-@allow(MARKETER, ADMIN)
+@bp.route("/marketing/product-lines/<int:line_id>", methods=["POST"])
+@allow(*MARKETING)
 def update_product_line(line_id):
     line = get_or_404(ProductLine, line_id)
     form = ProductLineForm(record_id=line.id)
@@ -107,18 +117,18 @@ def _campaigns_page(form=None, notice=None, status=200):
     )
 
 
-@bp.route("/campaigns")
-@allow(MARKETER, ADMIN)
+@bp.route("/marketing/campaigns")
+@allow(*MARKETING)
 def campaigns():
     return _campaigns_page()
 
 
 def _save_campaign(form, campaign=None):
-    return lambda: marketing.save_campaign(form.name.data, form.product_line_id, form.status.data, campaign)
+    return lambda: marketing.save_campaign(form.values, campaign)
 
 
-@bp.route("/campaigns", methods=["POST"])
-@allow(MARKETER, ADMIN)
+@bp.route("/marketing/campaigns", methods=["POST"])
+@allow(*MARKETING)
 def create_campaign():
     form = CampaignForm()
     if not _save(form, _save_campaign(form)):
@@ -127,30 +137,49 @@ def create_campaign():
     return saved(message, lambda: _campaigns_page(notice=message), "marketing.campaigns")
 
 
-def _campaign_page(campaign, form=None, notice=None, status=200):
-    data = {
+def _campaign_form_data(campaign) -> dict:
+    return {
         "name": campaign.name,
         "product_line": str(campaign.product_line_id or ""),
-        "status": campaign.status,
+        "segment": json.dumps(campaign.segment, indent=2) if campaign.segment else "",
+        "subject": campaign.subject,
+        "body": campaign.body,
     }
+
+
+def _campaign_page(campaign, form=None, notice=None, status=200):
     return render(
         "marketing/campaign.html",
         "marketing/_campaign_form.html",
         status,
         campaign=campaign,
-        form=form or CampaignForm(formdata=None, data=data),
+        form=form or CampaignForm(formdata=None, data=_campaign_form_data(campaign)),
         notice=notice,
+        **_launch_context(campaign),
     )
 
 
-@bp.route("/campaigns/<int:campaign_id>")
-@allow(MARKETER, ADMIN)
+def _launch_context(campaign) -> dict:
+    task = (
+        BackgroundTask.get_or_none(BackgroundTask.id == campaign.launch_task)
+        if campaign.launch_task
+        else None
+    )
+    return {
+        "task": task,
+        "sent": launching.message_counts([campaign.id]).get(campaign.id, 0),
+        "statuses": marketing.CAMPAIGN_STATUSES,
+    }
+
+
+@bp.route("/marketing/campaigns/<int:campaign_id>")
+@allow(*MARKETING)
 def campaign(campaign_id):
     return _campaign_page(get_or_404(Campaign, campaign_id))
 
 
-@bp.route("/campaigns/<int:campaign_id>", methods=["POST"])
-@allow(MARKETER, ADMIN)
+@bp.route("/marketing/campaigns/<int:campaign_id>", methods=["POST"])
+@allow(*MARKETING)
 def update_campaign(campaign_id):
     campaign = get_or_404(Campaign, campaign_id)
     form = CampaignForm(record_id=campaign.id)
@@ -163,3 +192,161 @@ def update_campaign(campaign_id):
         "marketing.campaign",
         campaign_id=campaign_id,
     )
+
+
+# Launching (G2) ---------------------------------------------------------------------
+
+
+@bp.route("/marketing/campaigns/<int:campaign_id>/launch")
+@allow(*MARKETING)
+def launch_page(campaign_id):
+    campaign = get_or_404(Campaign, campaign_id)
+    members = launching.audience(campaign) if campaign.status == launching.DRAFT else []
+    return render(
+        "marketing/launch.html",
+        None,
+        campaign=campaign,
+        audience_size=len(members),
+        with_rep=sum(1 for m in members if m.rep_id),
+    )
+
+
+@bp.route("/marketing/campaigns/<int:campaign_id>/launch", methods=["POST"])
+@allow(*MARKETING)
+def launch(campaign_id):
+    campaign = get_or_404(Campaign, campaign_id)
+    try:
+        launching.launch(campaign, current_user())
+    except CampaignError as error:
+        flash(str(error))
+        return redirect(url_for("marketing.campaign", campaign_id=campaign_id))
+    message = f"Campaign {campaign.name} is launching."
+    return saved(
+        message,
+        lambda: _launch_region(Campaign.get_by_id(campaign_id)),
+        "marketing.campaign",
+        campaign_id=campaign_id,
+    )
+
+
+def _launch_region(campaign, status=200):
+    return render_fragment(
+        "marketing/_campaign_launch.html", status, campaign=campaign, **_launch_context(campaign)
+    )
+
+
+@bp.route("/marketing/campaigns/<int:campaign_id>/progress")
+@allow(*MARKETING)
+def launch_progress(campaign_id):
+    return _launch_region(get_or_404(Campaign, campaign_id))
+
+
+@bp.route("/marketing/campaigns/<int:campaign_id>/complete", methods=["POST"])
+@allow(*MARKETING)
+def complete(campaign_id):
+    campaign = get_or_404(Campaign, campaign_id)
+    if not launching.complete(campaign):
+        abort(409, "Only a launched campaign can be completed.")
+    return saved(
+        "Campaign completed.",
+        lambda: _launch_region(Campaign.get_by_id(campaign_id)),
+        "marketing.campaign",
+        campaign_id=campaign_id,
+    )
+
+
+# Campaign requests (G3) ----------------------------------------------------------------
+
+
+def _my_requests_page(form=None, notice=None, status=200):
+    return render(
+        "marketing/my_requests.html",
+        "marketing/_my_requests.html",
+        status,
+        requests=list(campaign_requests.requests_of(current_user())),
+        statuses=campaign_requests.STATUSES,
+        form=form or CampaignRequestForm(formdata=None),
+        notice=notice,
+    )
+
+
+@bp.route("/campaign-requests")
+@allow(*REQUESTERS)
+def my_requests():
+    return _my_requests_page()
+
+
+@bp.route("/campaign-requests", methods=["POST"])
+@allow(*REQUESTERS)
+def submit_request():
+    form = CampaignRequestForm()
+    if not form.validate_on_submit():
+        return _my_requests_page(form, status=422)
+    campaign_requests.submit(current_user(), form.goal.data, form.audience.data, form.timing.data)
+    message = "Your request was sent to marketing."
+    return saved(message, lambda: _my_requests_page(notice=message), "marketing.my_requests")
+
+
+@bp.route("/marketing/campaign-requests")
+@allow(*MARKETING)
+def requests():
+    return render(
+        "marketing/requests.html",
+        None,
+        requests=list(campaign_requests.all_requests()),
+        statuses=campaign_requests.STATUSES,
+        decline_form=DeclineForm(formdata=None),
+    )
+
+
+def _request_row(request_id, form=None, alert=None, status=200):
+    row = campaign_requests.all_requests().where(CampaignRequest.id == request_id).get()
+    return render_fragment(
+        "marketing/_request_row.html",
+        status,
+        r=row,
+        statuses=campaign_requests.STATUSES,
+        form=form or DeclineForm(formdata=None),
+        alert=alert,
+    )
+
+
+def _decided(request_id, message):
+    if wants_fragment():
+        return _request_row(request_id)
+    flash(message)
+    return redirect(url_for("marketing.requests"))
+
+
+@bp.route("/marketing/campaign-requests/<int:request_id>/approve", methods=["POST"])
+@allow(*MARKETING)
+def approve_request(request_id):
+    request_row = get_or_404(CampaignRequest, request_id)
+    try:
+        campaign = campaign_requests.approve(request_row, current_user())
+    except RequestError as error:
+        return _request_row(request_id, alert=str(error), status=409)
+    return _decided(request_id, f"Approved: draft campaign {campaign.name} was created.")
+
+
+@bp.route("/marketing/campaign-requests/<int:request_id>/decline", methods=["POST"])
+@allow(*MARKETING)
+def decline_request(request_id):
+    request_row = get_or_404(CampaignRequest, request_id)
+    form = DeclineForm()
+    if not form.validate_on_submit():
+        return _request_row(request_id, form=form, status=422)
+    try:
+        campaign_requests.decline(request_row, current_user(), form.reason.data)
+    except RequestError as error:
+        return _request_row(request_id, alert=str(error), status=409)
+    return _decided(request_id, "Request declined.")
+
+
+# Replies routed back to reps (R8) -------------------------------------------------------
+
+
+@bp.route("/replies")
+@signed_in
+def replies():
+    return render("marketing/replies.html", None, replies=list(launching.replies_for(current_user())))

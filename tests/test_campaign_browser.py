@@ -1,0 +1,71 @@
+"""Campaign governance in real headless Chromium (G2, G3): a rep cannot open a
+campaign's launch page; a rep's campaign request is approved by a marketer and
+the rep sees it."""
+
+import pytest
+from playwright.sync_api import expect
+
+from leads.campaign_models import CampaignRequest
+from leads.models import Campaign
+from tests.conftest import new_browser_page, screenshot
+from tests.factories import PASSWORD, make_user
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(page, user):
+    page.goto("/login")
+    page.fill("input[name=email]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/leads**")
+
+
+def test_g2_a_rep_is_refused_the_campaign_launch_page(browser_page):
+    """G2: typing the launch page's address answers the 403 page, and the rep's
+    menu has no campaign pages."""
+    campaign = Campaign.create(name="Spring", subject="Hi", body="Hello")
+    rep = make_user("rep", name="Rita Rep")
+    page = browser_page
+    sign_in(page, rep)
+    expect(page.locator("nav.mainnav")).not_to_contain_text("Campaigns")
+    response = page.goto(f"/marketing/campaigns/{campaign.id}/launch")
+    assert response.status == 403
+    expect(page.locator("main")).to_contain_text("403")
+    assert page.locator("text=Launch campaign").count() == 0
+    screenshot(page, "campaign-launch-refused-to-rep")
+    assert Campaign.get_by_id(campaign.id).status == "draft"
+
+
+def test_g3_a_rep_requests_a_campaign_and_a_marketer_approves_it(browser_page, chromium, live_server):
+    """G3: the rep submits goal, audience and timing; the marketer approves it
+    (a draft campaign is created); the rep sees it approved."""
+    rep = make_user("rep", name="Rita Rep")
+    marketer = make_user("marketer", name="Mia Marketer")
+    page = browser_page
+    sign_in(page, rep)
+    page.get_by_role("link", name="Campaign requests").click()
+    page.fill("textarea[name=goal]", "Webinar for CFOs in France")
+    page.fill("textarea[name=audience]", "CFOs of our French accounts")
+    page.fill("input[name=timing]", "Before the June trade show")
+    page.click("text=Send request")
+    expect(page.locator("#my-requests")).to_contain_text("Waiting for marketing")
+
+    other = new_browser_page(chromium, live_server)
+    try:
+        sign_in(other, marketer)
+        other.get_by_role("link", name="Campaign requests").click()
+        request_id = CampaignRequest.get().id
+        row = other.locator(f"#request-{request_id}")
+        expect(row).to_contain_text("Webinar for CFOs in France")
+        row.get_by_role("button", name="Approve").click()
+        expect(other.locator(f"#request-{request_id}")).to_contain_text("Approved")
+        screenshot(other, "campaign-request-approved")
+    finally:
+        other.context.close()
+
+    page.reload()
+    expect(page.locator("#my-requests")).to_contain_text("Approved")
+    expect(page.locator("#my-requests")).to_contain_text("Webinar for CFOs in France (request #")
+    assert Campaign.select().where(Campaign.status == "draft").count() == 1
+    assert page.js_errors == []
