@@ -18,6 +18,7 @@ DEFAULTS = {
     "LOGIN_LIMIT_PER_CLIENT": "20 per minute",
     "LOGIN_LIMIT_PER_ACCOUNT": "5 per minute",
     "PAGE_SIZE": 50,
+    "MAX_CONTENT_LENGTH": 40 * 1024 * 1024,  # request bodies (CSV uploads are checked at 10 MB)
     "QUEUE_PREFIX": "leadflow",
 }
 
@@ -38,6 +39,7 @@ def create_app(config: dict | None = None) -> Flask:
     if os.environ.get("SESSION_COOKIE_SECURE") == "0":
         app.config["SESSION_COOKIE_SECURE"] = False
     app.config.update(config or {})
+    app.config.setdefault("SALES_READY_JOBS", ["routing.jobs.route_lead"])  # R1
 
     _bind(app)
     _register(app)
@@ -72,8 +74,9 @@ def _bind(app: Flask) -> None:
 
     @app.teardown_request
     def _close_db(exc):
-        if not db.is_closed():
-            db.close()
+        from leads.db import close_connection
+
+        close_connection()  # back to the pool; PRAGMA optimize first on SQLite
 
 
 def _limiter_storage(app: Flask, redis_url) -> str:
@@ -103,8 +106,24 @@ def _register(app: Flask) -> None:
     app.register_blueprint(leads_bp)
     app.register_blueprint(lead_bp)
     app.register_blueprint(marketing_bp)
+    from leads.intake_views import bp as intake_bp
+
+    app.register_blueprint(intake_bp)  # the capture view exempts itself from CSRF
+    from leads.scoring_views import bp as scoring_bp
+
+    app.register_blueprint(scoring_bp)
+    from leads.import_views import bp as imports_bp
+    from leads.import_views import exports_bp
+
+    app.register_blueprint(imports_bp)
+    app.register_blueprint(exports_bp)
     app.register_blueprint(records_bp)
     app.register_blueprint(routing_bp)
+    from routing.rule_views import bp as routing_rules_bp
+
+    app.register_blueprint(routing_rules_bp)
+    import leads.api_campaigns  # noqa: F401  (adds the campaign routes to the api blueprint)
+
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # token-authenticated, no cookies
     policy.init_app(app)

@@ -57,6 +57,9 @@ def submit(lead: Lead, action: str, user: User, *, prefix: str = "", reps=None, 
         fresh = perform_steps(lead, form.steps(), user, via=VIA, note=form.note)
     except TransitionError as error:
         return Outcome(lead, 409, str(error), {action: form})
+    from routing.assign import after_action
+
+    after_action(action, fresh, user, form.note)  # R6: assignments follow the action
     return Outcome(fresh, 200, done_message(form.steps(), fresh))
 
 

@@ -66,6 +66,16 @@ LEAD_LIST_PARAMS = (
     Param("owner", {"type": "string"}, f'Owner user id, or "{listing.UNASSIGNED}" for unassigned leads.'),
     Param("product_line", {"type": "integer", "minimum": 1}, "Product line id."),
     Param("team", {"type": "integer", "minimum": 1}, "Team id."),
+    Param(
+        "score_model",
+        {"type": "integer", "minimum": 1},
+        "Scoring model whose score min_score and sort=score read (default: the first live model).",
+    ),
+    Param(
+        "min_score",
+        {"type": "integer", "minimum": -listing.MAX_SCORE, "maximum": listing.MAX_SCORE},
+        "Only leads whose score in that model is at least this (R7).",
+    ),
     Param("sort", {"type": "string", "enum": list(listing.SORTS), "default": "-created_at"}, "Sort key."),
     *PAGE_PARAMS,
 )

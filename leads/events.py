@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import peewee as pw
 
 from auth.models import User
-from leads import bulk
+from leads import auto_leads, bulk
 from leads.db import transaction, utcnow
 from leads.facts import leads_touched_by
 from leads.jobs import enqueue_scoring
@@ -267,7 +267,11 @@ def _store(good: list[tuple[int, dict]], results: dict[int, Result]) -> set[int]
         else:
             results[index] = Result(index, DUPLICATE, id=existing.get(key) or stored.get(key))
     new_rows = list(Interaction.select().where(Interaction.id.in_([stored[k] for k in first_index])))
+    auto_leads.apply(new_rows)  # C6: leads created by rule, in this same transaction
     touched = leads_touched_by(new_rows)
+    from routing.assign import notify_engaged
+
+    notify_engaged(new_rows)  # R2: the owner rep hears their lead or contact engaged
     if touched:
         mark_pending(
             touched,

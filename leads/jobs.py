@@ -115,6 +115,10 @@ def sweep(now: dt.datetime | None = None, reschedule: bool = False) -> dict:
     ]
     for delivery_id in due:
         _enqueue_delivery(delivery_id)
+    from routing.jobs import reroute_overdue, send_queued_emails
+
+    reroute_overdue(now)  # R6: leads not accepted in time are routed again
+    send_queued_emails()  # the outbox, when SMTP is configured
     if reschedule:
         schedule_sweeper()
     return {"expired": len(expired), "requeued": len(lost), "jobs": jobs, "webhooks": len(due)}
@@ -165,7 +169,7 @@ def leads_qualified(qualified: list[int], sales_ready: list[int]) -> None:
         _enqueue_delivery(delivery_id)
     for path in current_app.config.get("SALES_READY_JOBS", ()):
         for lead_id in sales_ready:
-            enqueue(path, lead_id, job_id=f"{path}-{lead_id}")
+            enqueue(path, lead_id, job_id=f"{path.replace('.', '_')}-{lead_id}")  # RQ ids: no dots
 
 
 def _payload(event: str, lead_id: int) -> dict:

@@ -4,15 +4,23 @@ Three regions swap: ``#lead-body`` (summary, stages and history; every action
 returns it), ``#lead-stages`` (the bar and the selected stage's panel; a click
 on a stage returns it) and, when an action takes the lead out of the user's
 view, ``_lead_gone.html`` in place of the body.
+
+While the page is open, ``#lead-live`` (the scores panel, S6) polls
+``/leads/<id>/live`` every few seconds with the fingerprints of what it shows:
+nothing changed → 204 (no swap); scores or interactions changed → the panel
+and ``#interactions``; the lead itself changed (a rule moved it, P1, P3) →
+also the summary, the stages and the history, out of band.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 
 from auth.models import REP, TELEPROSPECTOR
 from auth.policy import current_user, signed_in
-from leads import lifecycle, timeline
+from leads import activity, lifecycle, timeline
 from leads.actions import panel_forms, submit
 from leads.queries import history_for, lead_for, qualification_labels, user_names
 from web.render import render, render_fragment, wants_fragment
@@ -21,6 +29,7 @@ bp = Blueprint("lead", __name__)
 
 PAGE = "leads/lead.html"
 BODY = "leads/_lead_body.html"
+LIVE = "leads/_lead_live.html"
 
 
 @bp.route("/leads/<int:lead_id>")
@@ -39,6 +48,28 @@ def stage_panel(lead_id: int, stage: int):
         abort(404)
     lead = _visible_lead(lead_id)
     return render(PAGE, "leads/_stages.html", **_context(lead, stage, history=not wants_fragment()))
+
+
+@bp.route("/leads/<int:lead_id>/live")
+@signed_in
+def live(lead_id: int):
+    """The scores panel, re-rendered when the lead's scores, interactions or
+    stage changed since the fingerprints in ``?v=`` (204 when nothing did).
+    A plain visit goes to the lead page."""
+    lead = _visible_lead(lead_id)
+    if not wants_fragment():
+        return redirect(url_for("lead.show", lead_id=lead_id))
+    seen_state, seen_scores = activity.split_version(request.args.get("v"))
+    now = activity.lead_activity(lead)
+    state_changed = now.state_version != seen_state
+    if not state_changed and now.scores_version == seen_scores:
+        response = current_app.response_class(status=204)
+        response.vary.add("HX-Request")
+        return response
+    context = {"lead": lead, "live": now, "oob": True, "state_changed": state_changed}
+    if state_changed:
+        context.update(_context(lead, _selected_stage(lead), live=now))
+    return render_fragment(LIVE, **context)
 
 
 @bp.route("/leads/<int:lead_id>/actions/<action>", methods=["POST"])
@@ -75,8 +106,21 @@ def _posted_panel(lead) -> int:
     return panel if panel in lifecycle.STAGES else lead.stage
 
 
-def _context(lead, selected: int, *, history: bool = True, message=None, failed=False, bound=None) -> dict:
-    """What the page and its partials need; the timeline only when shown."""
+def _selected_stage(lead) -> int:
+    """The stage whose panel the polling page has open: the one in its address
+    (``/leads/<id>/stages/<n>``), else the lead's current stage."""
+    path = urlsplit(request.headers.get("HX-Current-URL", "")).path
+    for stage in lifecycle.STAGES:
+        if path == url_for("lead.stage_panel", lead_id=lead.id, stage=stage):
+            return stage
+    return lead.stage
+
+
+def _context(
+    lead, selected: int, *, history: bool = True, message=None, failed=False, bound=None, live=None
+) -> dict:
+    """What the page and its partials need; the timeline, scores and
+    interactions only when shown."""
     forms, available = panel_forms(lead, current_user(), selected, bound)
     context = {
         "lead": lead,
@@ -92,6 +136,7 @@ def _context(lead, selected: int, *, history: bool = True, message=None, failed=
     }
     if history:
         context["events"] = _timeline(lead.id, context["labels"])
+        context["live"] = live or activity.lead_activity(lead)
     return context
 
 

@@ -8,9 +8,15 @@ their own leads (G1).
 Search is a case-insensitive *prefix* match per word, as CRM quick-finds do:
 ``mar`` finds Martin, marie@…, Marlow Inc (not Omar). Every word must match
 the first name, last name, email or company. Unlike a substring match, a
-prefix can be answered from an index (``bench/proposed_migrations/``); the
+prefix can be answered from an index (``migrations/003_lead_search_indexes.py``); the
 figures are in ``bench/README.md``. SQLite folds ASCII case only (``élodie``
 does not find ``Élodie`` there); PostgreSQL folds every letter.
+
+Scores (R7, S6): each row carries its score in one model, the chosen
+``score_model`` or else the first live one; ``min_score`` keeps the leads whose
+score in it is at least that ("score above X"), and ``sort=-score`` puts the
+best first (unscored leads last). The filter joins ``lead_score`` on
+``(model, score)``, which its index answers.
 """
 
 from __future__ import annotations
@@ -27,13 +33,15 @@ import peewee as pw
 from auth.models import REP, Team, User
 from leads import lifecycle
 from leads.db import is_sqlite
-from leads.models import Lead, ProductLine
+from leads.models import Lead, LeadScore, ProductLine, ScoringModel
 from leads.queries import assignable_reps, visible_leads
+from leads.scoring import LIVE
 
 MAX_QUERY_LENGTH = 100
 MAX_QUERY_WORDS = 5
 MAX_PAGE = 1_000_000
 MAX_ID = 2**31 - 1
+MAX_SCORE = 1_000_000
 UNASSIGNED = "none"
 
 # Stage filter values: an open lead's stage, or a terminal outcome (P1–P8).
@@ -48,6 +56,8 @@ STATUS_FILTERS = dict(lifecycle.STATUSES)
 SEARCHED = (Lead.first_name, Lead.last_name, Lead.email, Lead.company)
 
 Owner = User.alias("owner")
+# The row's score in the list's scoring model (joined on lead and model).
+ListScore = LeadScore.alias("list_score")
 
 # Where the stage column sorts a lead: open stages 1–5, then converted, then
 # disqualified (the order the stage bar reads in).
@@ -72,7 +82,10 @@ SORTS = {
     "-stage": (_STAGE_ORDER.desc(), Lead.id.desc()),
     "updated_at": (Lead.updated_at.asc(), Lead.id.asc()),
     "-updated_at": (Lead.updated_at.desc(), Lead.id.desc()),
+    "score": (ListScore.score.asc(nulls="LAST"), Lead.id.asc()),
+    "-score": (ListScore.score.desc(nulls="LAST"), Lead.id.desc()),
 }
+SCORE_SORTS = ("score", "-score")
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,8 @@ class ListParams:
     owner: str = ""
     product_line: int | None = None
     team: int | None = None
+    score_model: int | None = None
+    min_score: int | None = None
     sort: str = "-created_at"
     page: int = 1
     per_page: int = 50
@@ -100,7 +115,7 @@ class ListParams:
     @property
     def filtered(self) -> bool:
         """True when a search or a filter narrows the list."""
-        narrowing = ("q", "stage", "status", "owner", "product_line", "team")
+        narrowing = ("q", "stage", "status", "owner", "product_line", "team", "min_score")
         return any(getattr(self, name) not in ("", None) for name in narrowing)
 
 
@@ -112,6 +127,7 @@ class ListPage:
     total: int
     page: int
     per_page: int
+    score_model: ScoringModel | None = None  # whose score the rows show (id and name)
 
     @property
     def pages(self) -> int:
@@ -138,6 +154,7 @@ class FilterOptions:
     owners: list[tuple[str, str]]
     product_lines: list[tuple[int, str]]
     teams: list[tuple[int, str]]
+    score_models: list[tuple[int, str]] = ()
 
 
 def parse_list_args(
@@ -166,6 +183,8 @@ def parse_list_args(
     check("owner", _parse_owner)
     check("product_line", lambda raw: _whole_number(raw, "Product line", 1, MAX_ID))
     check("team", lambda raw: _whole_number(raw, "Team", 1, MAX_ID))
+    check("score_model", lambda raw: _whole_number(raw, "Scoring model", 1, MAX_ID))
+    check("min_score", _parse_score)
     check("sort", lambda raw: _choice(raw, SORTS, "Sort"))
     check("page", lambda raw: _whole_number(raw, "Page", 1, MAX_PAGE))
     check("per_page", lambda raw: _whole_number(raw, "Rows per page", 1, max_per_page))
@@ -193,6 +212,15 @@ def _whole_number(raw: str, label: str, low: int, high: int) -> int:
     return int(raw)
 
 
+def _parse_score(raw: str) -> int:
+    negative = raw.startswith("-")
+    try:
+        value = _whole_number(raw[1:] if negative else raw, "Minimum score", 0, MAX_SCORE)
+    except ValueError:
+        raise ValueError(f"Minimum score must be a whole number from {-MAX_SCORE} to {MAX_SCORE}.") from None
+    return -value if negative else value
+
+
 def _parse_owner(raw: str) -> str:
     if raw.lower() == UNASSIGNED:
         return UNASSIGNED
@@ -202,13 +230,37 @@ def _parse_owner(raw: str) -> str:
         raise ValueError(f'Owner must be a user id or "{UNASSIGNED}" (unassigned).') from None
 
 
-def matching_leads(user: User, params: ListParams):
+def matching_leads(user: User, params: ListParams, score_model_id: int | None = None):
     """Leads ``user`` may see that match the search and filters of ``params``
-    (a query of ``Lead`` rows, unordered)."""
+    (a query of ``Lead`` rows, unordered). With a minimum score or a score
+    sort, the leads' score in ``score_model_id`` is joined as ``ListScore``
+    (a minimum score without a model matches nothing: no lead has a score)."""
     query = visible_leads(user)
     for condition in _conditions(params):
         query = query.where(condition)
+    if params.min_score is not None:
+        if score_model_id is None:
+            return query.where(False)
+        query = _join_score(query, score_model_id, pw.JOIN.INNER).where(ListScore.score >= params.min_score)
+    elif params.sort in SCORE_SORTS and score_model_id is not None:
+        query = _join_score(query, score_model_id, pw.JOIN.LEFT_OUTER)
     return query
+
+
+def _join_score(query, model_id: int, how):
+    # ``ListScore.model`` would be the aliased class itself: spell the column ``model_id``.
+    on = (ListScore.lead == Lead.id) & (ListScore.model_id == model_id)
+    return query.join_from(Lead, ListScore, how, on=on, attr="list_score")
+
+
+def list_score_model(params: ListParams) -> ScoringModel | None:
+    """The model whose score the list shows and filters on: the chosen one if it
+    exists, else (none chosen) the first live model; None when there is none."""
+    columns = (ScoringModel.id, ScoringModel.name)
+    if params.score_model is not None:
+        return ScoringModel.select(*columns).where(ScoringModel.id == params.score_model).first()
+    live = ScoringModel.select(*columns).where(ScoringModel.status == LIVE)
+    return live.order_by(ScoringModel.id).first()
 
 
 def _conditions(params: ListParams) -> list:
@@ -262,19 +314,24 @@ def list_leads(user: User, params: ListParams) -> ListPage:
     first in a subquery that touches only the sort and filter columns (often an
     index alone), so a deep page or a sort does not read and join every
     skipped row."""
-    matching = matching_leads(user, params)
-    order = SORTS[params.sort]
+    model = list_score_model(params)
+    model_id = model.id if model is not None else None
+    matching = matching_leads(user, params, model_id)
+    order = SORTS[params.sort if model_id is not None or params.sort not in SCORE_SORTS else "-created_at"]
     total = matching.select(pw.fn.COUNT(pw.SQL("*"))).scalar() or 0
     page_ids = matching.select(Lead.id).order_by(*order).paginate(params.page, params.per_page)
-    rows = list(
+    query = (
         Lead.select(Lead, Owner.id, Owner.name, ProductLine.id, ProductLine.name, Team.id, Team.name)
         .join_from(Lead, Owner, pw.JOIN.LEFT_OUTER, on=(Lead.owner == Owner.id), attr="owner")
         .join_from(Lead, ProductLine, pw.JOIN.LEFT_OUTER, on=(Lead.product_line == ProductLine.id))
         .join_from(Lead, Team, pw.JOIN.LEFT_OUTER, on=(Lead.team == Team.id))
-        .where(Lead.id.in_(page_ids))
-        .order_by(*order)
     )
-    return ListPage(rows=rows, total=total, page=params.page, per_page=params.per_page)
+    if model_id is not None:
+        query = _join_score(
+            query.select_extend(ListScore.id, ListScore.score, ListScore.grade), model_id, pw.JOIN.LEFT_OUTER
+        )
+    rows = list(query.where(Lead.id.in_(page_ids)).order_by(*order))
+    return ListPage(rows=rows, total=total, page=params.page, per_page=params.per_page, score_model=model)
 
 
 def filter_options(user: User) -> FilterOptions:
@@ -288,4 +345,10 @@ def filter_options(user: User) -> FilterOptions:
         owners=owners,
         product_lines=[(line.id, line.name) for line in ProductLine.select().order_by(ProductLine.name)],
         teams=[(team.id, team.name) for team in Team.select().order_by(Team.name)],
+        score_models=[
+            (model.id, model.name)
+            for model in ScoringModel.select(ScoringModel.id, ScoringModel.name)
+            .where(ScoringModel.status == LIVE)
+            .order_by(ScoringModel.name)
+        ],
     )

@@ -19,9 +19,20 @@ class ProductLine(BaseModel):
 
 
 class Campaign(BaseModel):
+    """A marketing campaign (G2): an audience ``segment`` (a ``leads.conditions``
+    group over lead, contact and account; None: every contact with an email) and
+    a message; draft → launched → completed. Extra columns: migration 008."""
+
     name = pw.CharField(max_length=150, unique=True)
     product_line = pw.ForeignKeyField(ProductLine, null=True, on_delete="SET NULL")
     status = pw.CharField(max_length=20, default="draft")
+    segment = JSONField(null=True)
+    subject = pw.CharField(max_length=200, default="")
+    body = pw.TextField(default="")
+    launched_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    launched_at = pw.DateTimeField(null=True)
+    launch_task = pw.IntegerField(null=True)  # the BackgroundTask of the launch (progress bar)
+    completed_at = pw.DateTimeField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
 
     def __str__(self):

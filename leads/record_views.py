@@ -12,7 +12,7 @@ from peewee import IntegrityError
 
 from auth.models import ADMIN, MANAGER, MARKETER, REP
 from auth.policy import allow, current_user, signed_in
-from leads import records
+from leads import activity, records
 from leads.record_forms import AccountForm, ContactForm, LeadForm
 from web.render import render, render_fragment, wants_fragment
 
@@ -67,13 +67,16 @@ def contacts():
 @bp.route("/contacts/<int:contact_id>")
 @signed_in
 def contact(contact_id: int):
-    """A contact with its account, owner and the leads the user may see (E2)."""
+    """A contact with its account, owner, the leads the user may see (E2) and
+    its latest interactions, newest first."""
     user = current_user()
     found = records.contact_for(user, contact_id) or abort(404)
     return render(
         "records/contact.html",
         contact=found,
         leads=list(records.leads_of_contact(user, contact_id)),
+        interactions=activity.shown(activity.contact_interactions(contact_id)),
+        interactions_limit=activity.SHOWN,
         can_edit=_can_edit(),
     )
 

@@ -68,6 +68,8 @@ def describe(
         return "Sales accepted" if _yes(new) else "Sales acceptance withdrawn"
     if kind in ("owner", "teleprospector"):
         return _person_change(kind.capitalize(), old, new, names)
+    if kind == "routing":
+        return f"Routing: {new or '—'}"
     if kind == "qualification":
         keys = [key for key in (new or "").split(",") if key]
         which = ", ".join(labels.get(key, key) for key in keys)

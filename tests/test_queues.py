@@ -190,7 +190,7 @@ def test_p6_accept_then_convert_from_the_queue(app):
 def test_r6_declining_hands_the_lead_back_to_the_managers(app):
     client, rep = as_user(app, "rep")
     lead = make_lead(stage=5, sales_ready=True, owner=rep)
-    response = row_post(client, "mine", lead.id, "decline")
+    response = row_post(client, "mine", lead.id, "decline", {"reason": "Not my territory"})  # R6
     assert response.status_code == 200 and "back in the unassigned queue" in text(response)
     assert reload(lead).owner_id is None
     manager, _ = as_user(app, "manager")
