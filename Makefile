@@ -32,5 +32,13 @@ test: setup chromium
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
+## Every benchmark of bench/ (about 15 minutes; figures in bench/results/ and the README)
 bench: setup
 	$(PY) bench/lead_list.py
+	$(PY) bench/scoring_engine.py
+	$(PY) bench/scoring_pipeline.py
+	$(PY) bench/router.py
+	$(PY) bench/routing.py
+	$(PY) bench/csv_parse.py
+	$(PY) bench/import_csv.py
+	$(PY) bench/capture.py

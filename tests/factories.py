@@ -73,3 +73,64 @@ def csrf_token(client: FlaskClient, path: str = "/account/password") -> str:
 
     html = client.get(path).get_data(as_text=True)
     return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+# A scoring model definition the scoring tests share: a director title and email clicks.
+ENGAGEMENT = {
+    "attribute_rules": [
+        {
+            "id": "director",
+            "label": "Director",
+            "condition": {
+                "entity": "contact",
+                "field": "job_title",
+                "operator": "contains",
+                "value": "director",
+            },
+            "points": 20,
+        }
+    ],
+    "behaviour_rules": [
+        {
+            "id": "clicks",
+            "label": "Email clicks",
+            "type": "email_clicked",
+            "filters": [],
+            "window_days": 30,
+            "per_occurrence": True,
+            "cap": 30,
+            "points": 10,
+        }
+    ],
+    "sales_ready_threshold": None,
+    "grades": [{"label": "A", "min_score": 40}, {"label": "B", "min_score": 20}],
+}
+
+
+class count_queries:
+    """Collect the SQL run inside the block (peewee logs every query at DEBUG)."""
+
+    def __enter__(self):
+        import logging
+
+        self.logger = logging.getLogger("peewee")
+        self.level = self.logger.level
+        self.records = []
+        self.handler = logging.Handler()
+        self.handler.emit = lambda record: self.records.append(record.getMessage())
+        self.logger.addHandler(self.handler)
+        self.logger.setLevel(logging.DEBUG)
+        return self.records
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self.handler)
+        self.logger.setLevel(self.level)
+
+
+def sign_in(page, user):
+    """Sign ``user`` in through the real form in a Playwright page."""
+    page.goto("/login")
+    page.fill("input[name=email]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/leads**")

@@ -9,17 +9,9 @@ from leads import lifecycle
 from leads.models import Lead, LeadHistory
 from leads.service import perform
 from tests.conftest import new_browser_page, screenshot
-from tests.factories import PASSWORD, make_lead, make_user
+from tests.factories import make_lead, make_user, sign_in
 
 pytestmark = pytest.mark.browser
-
-
-def sign_in(page, user):
-    page.goto("/login")
-    page.fill("input[name=email]", user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/leads**")
 
 
 def test_sign_in_and_out_in_the_browser(browser_page):

@@ -8,17 +8,9 @@ from playwright.sync_api import expect
 from leads.campaign_models import CampaignRequest
 from leads.models import Campaign
 from tests.conftest import new_browser_page, screenshot
-from tests.factories import PASSWORD, make_user
+from tests.factories import make_user, sign_in
 
 pytestmark = pytest.mark.browser
-
-
-def sign_in(page, user):
-    page.goto("/login")
-    page.fill("input[name=email]", user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/leads**")
 
 
 def test_g2_a_rep_is_refused_the_campaign_launch_page(browser_page):

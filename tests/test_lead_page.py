@@ -9,7 +9,15 @@ import re
 
 from leads import lifecycle as lc
 from leads.models import Campaign, Lead, LeadHistory, QualificationField
-from tests.factories import csrf_token, login, make_contact, make_lead, make_product_line, make_user
+from tests.factories import (
+    count_queries,
+    csrf_token,
+    login,
+    make_contact,
+    make_lead,
+    make_product_line,
+    make_user,
+)
 
 HX = {"HX-Request": "true"}
 FINDINGS = {
@@ -49,26 +57,6 @@ def stage_link(html, stage):
     """The class attribute of the stage bar's link to ``stage``."""
     match = re.search(rf'href="/leads/\d+/stages/{stage}"[^>]*class="([^"]+)"', html, re.S)
     return match.group(1).split()
-
-
-class count_queries:
-    """Collect the SQL run inside the block (peewee logs every query at DEBUG)."""
-
-    def __enter__(self):
-        import logging
-
-        self.logger = logging.getLogger("peewee")
-        self.level = self.logger.level
-        self.records = []
-        self.handler = logging.Handler()
-        self.handler.emit = lambda record: self.records.append(record.getMessage())
-        self.logger.addHandler(self.handler)
-        self.logger.setLevel(logging.DEBUG)
-        return self.records
-
-    def __exit__(self, *exc):
-        self.logger.removeHandler(self.handler)
-        self.logger.setLevel(self.level)
 
 
 # -- the page --------------------------------------------------------------------

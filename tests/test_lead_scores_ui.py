@@ -16,37 +16,8 @@ from auth.admin import issue_token
 from auth.models import ADMIN, MANAGER, MARKETER, REP, TELEPROSPECTOR
 from leads import lifecycle, scoring_admin
 from leads.models import Lead, LeadScore
-from tests.factories import login, make_account, make_contact, make_lead, make_user
+from tests.factories import ENGAGEMENT, login, make_account, make_contact, make_lead, make_user
 
-ENGAGEMENT = {
-    "attribute_rules": [
-        {
-            "id": "director",
-            "label": "Director",
-            "condition": {
-                "entity": "contact",
-                "field": "job_title",
-                "operator": "contains",
-                "value": "director",
-            },
-            "points": 20,
-        }
-    ],
-    "behaviour_rules": [
-        {
-            "id": "clicks",
-            "label": "Email clicks",
-            "type": "email_clicked",
-            "filters": [],
-            "window_days": 30,
-            "per_occurrence": True,
-            "cap": 30,
-            "points": 10,
-        }
-    ],
-    "sales_ready_threshold": None,
-    "grades": [{"label": "A", "min_score": 40}, {"label": "B", "min_score": 20}],
-}
 FIT = {
     "attribute_rules": [
         {

@@ -4,11 +4,9 @@ refusals by policy (403) and by record access (404), errors inline (422)."""
 
 from __future__ import annotations
 
-import logging
-
 from leads import lifecycle as lc
 from leads.models import Lead, LeadHistory
-from tests.factories import csrf_token, login, make_lead, make_product_line, make_user
+from tests.factories import count_queries, csrf_token, login, make_lead, make_product_line, make_user
 
 HX = {"HX-Request": "true"}
 REQUIRED = {"budget": "Over 250k", "authority": "Signs the budget", "need": "Two sites", "timeframe": "Later"}
@@ -41,24 +39,6 @@ def text(response):
 
 def row_id(lead):
     return f'id="queue-row-{lead.id}"'
-
-
-class count_queries:
-    """Collect the SQL run inside the block (peewee logs every query at DEBUG)."""
-
-    def __enter__(self):
-        self.logger = logging.getLogger("peewee")
-        self.level = self.logger.level
-        self.records = []
-        self.handler = logging.Handler()
-        self.handler.emit = lambda record: self.records.append(record.getMessage())
-        self.logger.addHandler(self.handler)
-        self.logger.setLevel(logging.DEBUG)
-        return self.records
-
-    def __exit__(self, *exc):
-        self.logger.removeHandler(self.handler)
-        self.logger.setLevel(self.level)
 
 
 # -- who may open which queue ---------------------------------------------------------

@@ -16,6 +16,7 @@ from auth.models import ADMIN, MANAGER, MARKETER, REP, TELEPROSPECTOR
 from leads import lifecycle
 from leads.models import Account, Campaign, Contact, Lead, LeadHistory
 from tests.factories import (
+    count_queries,
     csrf_token,
     login,
     make_account,
@@ -46,26 +47,6 @@ def post(client, path, data, htmx=True):
 
 def text(response) -> str:
     return response.get_data(as_text=True)
-
-
-class count_queries:
-    """Collect the SQL run inside the block (peewee logs every query at DEBUG)."""
-
-    def __enter__(self):
-        import logging
-
-        self.logger = logging.getLogger("peewee")
-        self.level = self.logger.level
-        self.records = []
-        self.handler = logging.Handler()
-        self.handler.emit = lambda record: self.records.append(record.getMessage())
-        self.logger.addHandler(self.handler)
-        self.logger.setLevel(logging.DEBUG)
-        return self.records
-
-    def __exit__(self, *exc):
-        self.logger.removeHandler(self.handler)
-        self.logger.setLevel(self.level)
 
 
 # Contacts -------------------------------------------------------------------------

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 from leads.models import LeadScore
-from tests.factories import make_contact, make_lead, make_user
-from tests.test_scoring_pipeline import ENGAGEMENT, admin
+from tests.factories import ENGAGEMENT, make_contact, make_lead, make_user
+from tests.test_scoring_pipeline import admin
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

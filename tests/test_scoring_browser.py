@@ -14,17 +14,9 @@ from leads import lifecycle
 from leads.models import Lead
 from leads.models import ScoringModel as ModelRow
 from tests.conftest import screenshot
-from tests.factories import PASSWORD, make_contact, make_lead, make_user
+from tests.factories import make_contact, make_lead, make_user, sign_in
 
 pytestmark = pytest.mark.browser
-
-
-def sign_in(page, user):
-    page.goto("/login")
-    page.fill("input[name=email]", user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/leads**")
 
 
 def worker(app):

@@ -20,8 +20,8 @@ from auth.admin import issue_token
 from leads.db import utcnow
 from leads.jobs import sweep
 from leads.models import BackgroundTask, Contact, Interaction, Lead, LeadScore, PendingScore
-from tests.factories import make_user
-from tests.test_scoring_pipeline import ENGAGEMENT, admin
+from tests.factories import ENGAGEMENT, make_user
+from tests.test_scoring_pipeline import admin
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LEADS = 3000

@@ -22,37 +22,7 @@ from leads.models import (
     ScoreChange,
     WebhookDelivery,
 )
-from tests.factories import make_account, make_contact, make_lead, make_user
-
-ENGAGEMENT = {
-    "attribute_rules": [
-        {
-            "id": "director",
-            "label": "Director",
-            "condition": {
-                "entity": "contact",
-                "field": "job_title",
-                "operator": "contains",
-                "value": "director",
-            },
-            "points": 20,
-        }
-    ],
-    "behaviour_rules": [
-        {
-            "id": "clicks",
-            "label": "Email clicks",
-            "type": "email_clicked",
-            "filters": [],
-            "window_days": 30,
-            "per_occurrence": True,
-            "cap": 30,
-            "points": 10,
-        }
-    ],
-    "sales_ready_threshold": None,
-    "grades": [{"label": "A", "min_score": 40}, {"label": "B", "min_score": 20}],
-}
+from tests.factories import ENGAGEMENT, make_account, make_contact, make_lead, make_user
 
 
 def admin(app, name, *args):
