@@ -15,36 +15,13 @@ from leads import lifecycle, scoring_admin
 from leads.models import Campaign, Lead, LeadHistory
 from routing.models import Assignment, AssignmentRule, Notification, RepProductLine
 from tests.conftest import new_browser_page, screenshot
-from tests.factories import PASSWORD, make_contact, make_lead, make_product_line, make_user
+from tests.factories import ENGAGEMENT, make_contact, make_lead, make_product_line, make_user, sign_in
 
 pytestmark = pytest.mark.browser
 
 BADGE_POLL = 10_000  # ms: the header badge polls every 5 s
-SALES_READY_ON_CLICK = {
-    "attribute_rules": [],
-    "behaviour_rules": [
-        {
-            "id": "clicks",
-            "label": "Email clicks",
-            "type": "email_clicked",
-            "filters": [],
-            "window_days": 30,
-            "per_occurrence": True,
-            "cap": 30,
-            "points": 30,
-        }
-    ],
-    "sales_ready_threshold": 30,
-    "grades": [],
-}
-
-
-def sign_in(page, user):
-    page.goto("/login")
-    page.fill("input[name=email]", user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/leads**")
+# The shared definition (email clicks: 10 points each) with a threshold one click reaches.
+SALES_READY_ON_CLICK = {**ENGAGEMENT, "sales_ready_threshold": 10}
 
 
 def worker(app):
