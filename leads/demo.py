@@ -17,6 +17,7 @@ from leads.db import db
 from leads.demo_scoring import seed_scoring
 from leads.models import Account, Campaign, Contact, Lead, ProductLine
 from leads.service import perform, record_created
+from routing.demo import route_waiting_leads, seed_routing
 
 DEMO_PASSWORD = "leadflow-demo"
 
@@ -78,7 +79,9 @@ def seed(lead_count: int = 500, rng_seed: int = 7) -> dict[str, int]:
     staff = _staff(users)
     for index in range(lead_count):
         _lead(rng, index, contacts, lines, campaigns, teams, staff)
+    seed_routing(users, lines)
     interactions = seed_scoring(rng, next(u for u in users if u.role == MARKETER))
+    route_waiting_leads()
     return {
         "users": len(users),
         "teams": len(teams),

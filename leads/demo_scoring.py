@@ -19,6 +19,7 @@ TYPES = [
     ("form_submitted", 1),
     ("event_registered", 1),
 ]
+DEMO_REQUESTS = 0.04  # share of engaged contacts who asked for a demo (sales-ready at once)
 PAGES = ["pricing", "docs", "blog", "careers", "demo"]
 
 ENGAGEMENT = {
@@ -137,6 +138,18 @@ def seed_scoring(rng: random.Random, marketer: User) -> int:
                         "created_at": now,
                     }
                 )
+        if rng.random() < DEMO_REQUESTS:
+            rows.append(
+                {
+                    "contact": contact,
+                    "type": "demo_requested",
+                    "occurred_at": now - dt.timedelta(days=rng.uniform(0, 10)),
+                    "properties": {},
+                    "source": "demo",
+                    "external_id": f"demo-{contact}-demo_requested",
+                    "created_at": now,
+                }
+            )
     with db.atomic():
         for start in range(0, len(rows), 500):
             Interaction.insert_many(rows[start : start + 500]).execute()
