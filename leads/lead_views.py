@@ -35,8 +35,13 @@ LIVE = "leads/_lead_live.html"
 @bp.route("/leads/<int:lead_id>")
 @signed_in
 def show(lead_id: int):
-    """The lead page, its current stage's panel open."""
+    """The lead page, its current stage's panel open (``?n=``: opened from that
+    notification of the user's, which is then marked read)."""
     lead = _visible_lead(lead_id)
+    if "n" in request.args:
+        from routing.assign import mark_opened  # routing builds on leads: import when used
+
+        mark_opened(current_user().id, lead.id, request.args["n"])
     return render(PAGE, BODY, **_context(lead, lead.stage))
 
 

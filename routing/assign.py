@@ -345,6 +345,28 @@ def notify(user_id: int, kind: str, text: str, lead_id: int | None = None, key: 
     ).on_conflict_ignore().execute()
 
 
+def mark_opened(user_id: int, lead_id: int, notification_id) -> bool:
+    """R2: the user opened lead ``lead_id`` from notification ``notification_id``
+    (the ``?n=`` of its link): mark it read when it is the user's own unread
+    notification about that lead; anything else changes nothing. Returns
+    whether it was marked (the badge shows it on its next poll)."""
+    try:
+        number = int(notification_id)
+    except (TypeError, ValueError):
+        return False
+    marked = (
+        Notification.update(read_at=utcnow())
+        .where(
+            (Notification.id == number)
+            & (Notification.user == user_id)
+            & (Notification.lead == lead_id)
+            & Notification.read_at.is_null()
+        )
+        .execute()
+    )
+    return bool(marked)
+
+
 def queue_email(to: str, subject: str, body: str, reply_to: str | None = None) -> int:
     """An email in the outbox; sent by ``routing.jobs.send_outbox`` when SMTP is configured."""
     return Outbox.insert(

@@ -3,6 +3,8 @@ conditions), a rep's profile, a decline with its reason."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -19,22 +21,92 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from leads.conditions import ACCOUNT, CONTACT, FIELDS, LEAD, OPERATORS, is_empty
+from leads.conditions import (
+    ACCOUNT,
+    BOOL,
+    CONTACT,
+    DATE,
+    FIELDS,
+    LEAD,
+    NUMBER,
+    OPERATORS,
+    UNARY,
+    is_empty,
+)
 from routing import router
 
 CONDITION_ROWS = 5
+MAX_CONDITION_ROWS = 20
 ENTITY_LABELS = {LEAD: "Lead", CONTACT: "Contact", ACCOUNT: "Account"}
 
+# Id fields a condition row offers as a select of names (the posted value stays
+# the id, so the stored rule format is unchanged), and what the names are.
+PRODUCT_LINES, TEAMS, CAMPAIGNS, REPS, ACCOUNTS = "product_lines", "teams", "campaigns", "reps", "accounts"
+ID_FIELDS = {
+    (LEAD, "product_line_id"): (PRODUCT_LINES, "product line"),
+    (LEAD, "team_id"): (TEAMS, "team"),
+    (LEAD, "campaign_id"): (CAMPAIGNS, "campaign"),
+    (LEAD, "owner_id"): (REPS, "owner"),
+    (CONTACT, "owner_id"): (REPS, "owner"),
+    (CONTACT, "account_id"): (ACCOUNTS, "account"),
+    (ACCOUNT, "owner_id"): (REPS, "owner"),
+}
+BOOL_CHOICES = [("true", "yes"), ("false", "no")]
 
-def field_choices(model_names: dict[int, str]) -> list[tuple[str, str]]:
-    """``entity:field`` choices for a condition row, scores included."""
+
+def field_label(entity: str, name: str, model_names: dict | None = None) -> str:
+    """A condition field in words: "Lead product line", "Score in Fit"."""
+    if entity == LEAD and name.startswith(router.SCORE_PREFIX):
+        model_id = name[len(router.SCORE_PREFIX) :]
+        known = (model_names or {}).get(as_int(model_id))
+        return f"Score in {known}" if known else f"Score in model {model_id}"
+    words = ID_FIELDS[(entity, name)][1] if (entity, name) in ID_FIELDS else name.replace("_", " ")
+    return f"{ENTITY_LABELS.get(entity, entity)} {words}"
+
+
+def as_int(value) -> int | None:
+    """``value`` as an int, or None when it is not one."""
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def field_choices(live_models: dict[int, str], keep: dict[int, str] | None = None) -> list[tuple[str, str]]:
+    """``entity:field`` choices for a condition row: the record fields, then
+    "Score in <model>" for each live scoring model (and for ``keep``, models a
+    stored rule already names that are no longer live)."""
     choices = [("", "—")]
     for entity in (LEAD, CONTACT, ACCOUNT):
         for name in FIELDS[entity]:
-            choices.append((f"{entity}:{name}", f"{ENTITY_LABELS[entity]} {name.replace('_', ' ')}"))
-    for model_id, name in model_names.items():
-        choices.append((f"{LEAD}:{router.score_field(model_id)}", f"Lead score in {name}"))
+            choices.append((f"{entity}:{name}", field_label(entity, name)))
+    for model_id, name in {**live_models, **(keep or {})}.items():
+        suffix = "" if model_id in live_models else " (not live)"
+        choices.append((f"{LEAD}:{router.score_field(model_id)}", f"Score in {name}{suffix}"))
     return choices
+
+
+@dataclass(frozen=True)
+class ValueWidget:
+    """How a condition row asks for its value: ``kind`` is "select", "text" or
+    "none" (unary operators); a select lists ``choices`` (id, name)."""
+
+    kind: str
+    choices: tuple[tuple[str, str], ...] = ()
+    multiple: bool = False
+    hint: str = ""
+    placeholder: str = ""
+    inputmode: str = ""
+
+
+class ValueField(StringField):
+    """The value of a condition row; a multiple select posts several values,
+    kept as the comma-separated list the row's text input would send."""
+
+    def process_formdata(self, valuelist):
+        if len(valuelist) > 1:
+            valuelist = [", ".join(value for value in valuelist if value.strip())]
+        super().process_formdata(valuelist)
 
 
 class ConditionRow(Form):
@@ -42,7 +114,7 @@ class ConditionRow(Form):
 
     field = SelectField("Field", choices=[], validate_choice=False)
     operator = SelectField("Operator", choices=[("", "—"), *OPERATORS.items()], validate_choice=False)
-    value = StringField("Value", validators=[Optional(), Length(max=500)])
+    value = ValueField("Value", validators=[Optional(), Length(max=500)])
 
     def is_blank(self) -> bool:
         return not self.field.data and not self.operator.data and is_empty(self.value.data)
@@ -50,6 +122,50 @@ class ConditionRow(Form):
     def to_dict(self) -> dict:
         entity, _, name = (self.field.data or "").partition(":")
         return {"entity": entity, "field": name, "operator": self.operator.data, "value": self.value.data}
+
+    def id_kind(self) -> str | None:
+        """Which names the value is an id of (``ID_FIELDS``), or None."""
+        entity, _, name = (self.field.data or "").partition(":")
+        return ID_FIELDS.get((entity, name), (None,))[0]
+
+    def values(self) -> list[str]:
+        """The value as a list of trimmed strings (a list value: its items)."""
+        value = self.value.data
+        items = value if isinstance(value, list | tuple) else str(value or "").split(",")
+        return [str(item).strip() for item in items if str(item).strip()]
+
+    def widget_for(self, options: dict[str, list[tuple[int, str]]]) -> ValueWidget:
+        """The value input that fits the chosen field and operator; ``options``
+        maps an ``ID_FIELDS`` kind to its (id, name) pairs (a kind missing: too
+        many names to list, the id is typed)."""
+        entity, _, name = (self.field.data or "").partition(":")
+        operator = self.operator.data
+        if operator in UNARY:
+            return ValueWidget("none")
+        multiple = operator == "in_list"
+        kind = self.id_kind()
+        if kind is not None and kind in options:
+            known = [(str(key), label) for key, label in options[kind]]
+            ids = {key for key, _ in known}
+            stale = [(v, f"id {v} (not in the list)") for v in self.values() if v not in ids]
+            blank = [] if multiple else [("", "Choose…")]
+            return ValueWidget("select", tuple(blank + stale + known), multiple=multiple)
+        if kind is not None:
+            return ValueWidget("text", hint=f"The {ID_FIELDS[(entity, name)][1]}'s id.", inputmode="numeric")
+        if name == "country":
+            return ValueWidget(
+                "text", hint="2-letter country code, e.g. FR (lists: FR, BE).", placeholder="FR"
+            )
+        field_kind = FIELDS.get(entity, {}).get(name)
+        if field_kind == BOOL and not multiple:
+            return ValueWidget("select", (("", "Choose…"), *BOOL_CHOICES))
+        if name.startswith(router.SCORE_PREFIX) or field_kind == NUMBER:
+            return ValueWidget(
+                "text", placeholder="50" if name.startswith(router.SCORE_PREFIX) else "", inputmode="decimal"
+            )
+        if field_kind == DATE:
+            return ValueWidget("text", placeholder="YYYY-MM-DD")
+        return ValueWidget("text")
 
 
 def _id_or_none(value):
@@ -64,7 +180,9 @@ class RuleForm(FlaskForm):
     match = SelectField(
         "Conditions", choices=[("and", "All must hold"), ("or", "Any may hold")], validate_choice=False
     )
-    conditions = FieldList(FormField(ConditionRow), min_entries=CONDITION_ROWS, max_entries=20)
+    conditions = FieldList(
+        FormField(ConditionRow), min_entries=CONDITION_ROWS, max_entries=MAX_CONDITION_ROWS
+    )
     strategy = SelectField("Strategy", choices=list(router.STRATEGIES.items()), validate_choice=False)
     pool = SelectField("Pool", choices=list(router.POOLS.items()), validate_choice=False)
     team_id = SelectField("Team", coerce=_id_or_none, validate_choice=False)
@@ -83,12 +201,15 @@ class RuleForm(FlaskForm):
         validators=[Optional(), NumberRange(min=1, max=24 * 60, message="Between 1 and 1440 hours.")],
     )
 
-    def set_choices(self, teams, reps, model_names) -> None:
+    def set_choices(self, teams, reps, field_choices: list[tuple[str, str]]) -> None:
         self.team_id.choices = [("", "Any team")] + [(team.id, team.name) for team in teams]
         self.user_id.choices = [("", "Choose a rep…")] + [(rep.id, rep.name) for rep in reps]
-        choices = field_choices(model_names)
         for row in self.conditions:
-            row.form.field.choices = choices
+            row.form.field.choices = field_choices
+
+    def condition_rows(self) -> list[ConditionRow]:
+        """The condition rows' forms, in order."""
+        return [entry.form for entry in self.conditions]
 
     def definition(self) -> tuple[dict, list[int]]:
         """The rule as ``Rule.from_dict`` reads it, and which form row each

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 import peewee as pw
 
 from auth.models import REP, Team, User
-from leads import lifecycle
-from leads.conditions import DefinitionError, FieldError
+from leads import lifecycle, scoring
+from leads.conditions import LEAD, OPERATORS, UNARY, DefinitionError, FieldError, Group
 from leads.db import transaction, utcnow
-from leads.models import ProductLine, ScoringModel
+from leads.models import Account, Campaign, ProductLine, ScoringModel
 from leads.queries import unassigned_sales_ready
-from routing import router
+from routing import assign, forms, router
 from routing.assign import open_leads_by_rep
 from routing.models import DEFAULT_CAPACITY, Assignment, AssignmentRule, RepProductLine, RepProfile
 
@@ -38,6 +38,162 @@ def known_ids() -> dict:
             .where((User.role == REP) & (User.is_active == True))  # noqa: E712
             .tuples()
         },
+    }
+
+
+# --- Names of the ids a rule names ---------------------------------------------------
+
+# More names than this and a condition row asks for the id instead of a select.
+MAX_ID_CHOICES = 500
+
+_NAMED = {
+    forms.PRODUCT_LINES: (ProductLine, ProductLine.name),
+    forms.TEAMS: (Team, Team.name),
+    forms.CAMPAIGNS: (Campaign, Campaign.name),
+    forms.REPS: (User, User.name),
+    forms.ACCOUNTS: (Account, Account.name),
+}
+
+
+def _names_query(kind: str):
+    model, name = _NAMED[kind]
+    query = model.select(model.id, name).order_by(name, model.id)
+    if kind == forms.REPS:
+        query = query.where((User.role == REP) & (User.is_active == True))  # noqa: E712
+    return query
+
+
+def id_options(kinds) -> dict[str, list[tuple[int, str]]]:
+    """(id, name) pairs a condition row offers for each ``forms.ID_FIELDS`` kind in
+    ``kinds`` (reps: the active ones); a kind with more than ``MAX_ID_CHOICES``
+    names is left out (the row then asks for the id). One query per kind."""
+    options = {}
+    for kind in sorted(set(kinds) - {None}):
+        pairs = list(_names_query(kind).limit(MAX_ID_CHOICES + 1).tuples())
+        if len(pairs) <= MAX_ID_CHOICES:
+            options[kind] = pairs
+    return options
+
+
+def live_model_names() -> dict[int, str]:
+    """Live scoring models by id, named: the scores a rule's condition offers."""
+    query = (
+        ScoringModel.select(ScoringModel.id, ScoringModel.name)
+        .where(ScoringModel.status == scoring.LIVE)
+        .order_by(ScoringModel.name)
+    )
+    return dict(query.tuples())
+
+
+def names_of(ids: dict[str, set]) -> dict[str, dict[int, str]]:
+    """Names of the ids in ``ids`` (``ID_FIELDS`` kind, or "models", → ids): one
+    query per kind that has any; every user kind is looked up, active or not."""
+    names: dict[str, dict[int, str]] = {}
+    for kind, wanted in ids.items():
+        wanted = {number for number in (forms.as_int(value) for value in wanted) if number is not None}
+        if not wanted:
+            continue
+        model, name = (ScoringModel, ScoringModel.name) if kind == "models" else _NAMED[kind]
+        names[kind] = dict(model.select(model.id, name).where(model.id.in_(sorted(wanted))).tuples())
+    return names
+
+
+def _conditions(node):
+    """Every condition under ``node`` (a group or a condition; None: none)."""
+    if node is None:
+        return
+    if isinstance(node, Group):
+        for item in node.items:
+            yield from _conditions(item)
+    else:
+        yield node
+
+
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, list | tuple | set | frozenset) else [value]
+
+
+class RuleWords:
+    """Rules in words, with names for the ids they name ("Lead product line equals
+    Analytics Cloud", "round robin · reps of a team (Team West)"); the names are
+    looked up once for all the rules given (a query per kind named)."""
+
+    def __init__(self, rules: list[router.Rule]):
+        wanted: dict[str, set] = {}
+        for rule in rules:
+            for condition in _conditions(rule.conditions):
+                kind = self._kind(condition)
+                if kind is not None:
+                    ids = _as_list(condition.value) if kind != "models" else [self._model_id(condition)]
+                    wanted.setdefault(kind, set()).update(ids)
+            if rule.team_id is not None:
+                wanted.setdefault(forms.TEAMS, set()).add(rule.team_id)
+            if rule.user_id is not None:
+                wanted.setdefault(forms.REPS, set()).add(rule.user_id)
+        self.names = names_of(wanted)
+
+    @staticmethod
+    def _kind(condition) -> str | None:
+        if condition.entity == LEAD and condition.field.startswith(router.SCORE_PREFIX):
+            return "models"
+        return forms.ID_FIELDS.get((condition.entity, condition.field), (None,))[0]
+
+    @staticmethod
+    def _model_id(condition) -> str:
+        return condition.field[len(router.SCORE_PREFIX) :]
+
+    def name(self, kind: str, value) -> str:
+        """The name of id ``value`` of ``kind``, or "id <value> (unknown)"."""
+        known = self.names.get(kind, {}).get(forms.as_int(value))
+        return known if known is not None else f"id {value} (unknown)"
+
+    def condition(self, condition) -> str | None:
+        """A condition on an id field or a score in words with names; None for others."""
+        kind = self._kind(condition)
+        if kind is None:
+            return None
+        models = self.names.get("models", {})
+        subject = forms.field_label(condition.entity, condition.field, models)
+        verb = OPERATORS[condition.operator]
+        if condition.operator in UNARY:
+            return f"{subject} {verb}"
+        if kind == "models":
+            values = _as_list(condition.value)
+        else:
+            values = [self.name(kind, value) for value in _as_list(condition.value)]
+        return f"{subject} {verb} {', '.join(str(value) for value in values)}"
+
+    def title(self, rule: router.Rule) -> str:
+        """The rule's conditions in words."""
+        return "every lead" if rule.conditions is None else router.describe(rule.conditions, self.condition)
+
+    def strategy(self, rule: router.Rule) -> str:
+        """The rule's strategy in words, with the named rep, the fallback and the pool."""
+        words = router.STRATEGIES.get(rule.strategy, "?")
+        if rule.user_id is not None:
+            words += f" ({self.name(forms.REPS, rule.user_id)})"
+        if rule.fallback:
+            words += f", else {router.STRATEGIES[rule.fallback].lower()}"
+        if rule.pool:
+            words += f" · {router.POOLS.get(rule.pool, rule.pool).lower()}"
+            if rule.team_id is not None:
+                words += f" ({self.name(forms.TEAMS, rule.team_id)})"
+        return words
+
+
+def rule_summaries(rows) -> dict[int, tuple[str, str]]:
+    """Each stored rule's id → (conditions, strategy) in words with names (invalid
+    ones say so)."""
+    built = {}
+    for row in rows:
+        try:
+            built[row.id] = assign.rule_from_row(row)
+        except ValueError:
+            built[row.id] = None
+    words = RuleWords([rule for rule in built.values() if rule is not None])
+    return {
+        row_id: (words.title(rule), words.strategy(rule)) if rule else ("(invalid conditions)", "?")
+        for row_id, rule in built.items()
     }
 
 

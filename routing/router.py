@@ -37,7 +37,7 @@ How the SPEC reads here:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -273,11 +273,15 @@ def _optional_id(value: Any) -> int | None:
     return None if is_empty(value) else as_integer(value)
 
 
-def describe(node: Group | Condition) -> str:
-    """Conditions in words, a score as "score in model 3 ≥ 50"."""
+def describe(node: Group | Condition, words: Callable[[Condition], str | None] | None = None) -> str:
+    """Conditions in words, a score as "score in model 3 ≥ 50". ``words``, when
+    given, may put a condition its own way (names for ids); None keeps these."""
     if isinstance(node, Group):
-        words = f" {node.op.upper()} ".join(describe(item) for item in node.items)
-        return f"({words})" if len(node.items) > 1 else words
+        text = f" {node.op.upper()} ".join(describe(item, words) for item in node.items)
+        return f"({text})" if len(node.items) > 1 else text
+    own = words(node) if words is not None else None
+    if own:
+        return own
     if node.entity != LEAD or not node.field.startswith(SCORE_PREFIX):
         return node.describe()
     subject = f"score in model {node.field[len(SCORE_PREFIX) :]} {OPERATORS[node.operator]}"

@@ -16,11 +16,19 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 
 from auth.models import ADMIN, MANAGER, REP, Team, User
 from auth.policy import allow, current_user, signed_in
+from leads.conditions import LEAD
 from leads.db import utcnow
-from leads.models import Lead, ProductLine, ScoringModel
+from leads.models import Lead, ProductLine
 from leads.queries import assignable_reps
-from routing import assign, manage
-from routing.forms import RepProfileForm, RuleForm, TestLeadForm
+from routing import assign, manage, router
+from routing.forms import (
+    MAX_CONDITION_ROWS,
+    ConditionRow,
+    RepProfileForm,
+    RuleForm,
+    TestLeadForm,
+    field_choices,
+)
 from routing.models import AssignmentRule, Notification
 from web.render import render, render_fragment
 
@@ -45,9 +53,11 @@ def rules():
             test.lead_id.errors.append("No such lead.")
         else:
             decision = assign.decide(lead.id)
+    rows = list(manage.ordered_rules())
     return render(
         "routing/rules.html",
-        rows=list(manage.ordered_rules()),
+        rows=rows,
+        summaries=manage.rule_summaries(rows),
         test=test,
         decision=decision,
         lead=lead,
@@ -84,9 +94,7 @@ def _rule_form(row: AssignmentRule | None):
         form = RuleForm(formdata=None)
         form.fill(row)
     form.set_choices(
-        Team.select().order_by(Team.name),
-        assignable_reps(),
-        dict(ScoringModel.select(ScoringModel.id, ScoringModel.name).order_by(ScoringModel.name).tuples()),
+        Team.select().order_by(Team.name), assignable_reps(), _field_choices(form.condition_rows())
     )
     status, general = 200, []
     if form.validate_on_submit():
@@ -101,7 +109,40 @@ def _rule_form(row: AssignmentRule | None):
             return redirect(url_for("routing_rules.rules"))
     elif request.method == "POST":
         status = 422
-    return render("routing/rule_form.html", status=status, form=form, row=row, general=general)
+    options = manage.id_options(condition.id_kind() for condition in form.condition_rows())
+    widgets = [condition.widget_for(options) for condition in form.condition_rows()]
+    return render(
+        "routing/rule_form.html", status=status, form=form, row=row, general=general, widgets=widgets
+    )
+
+
+def _field_choices(rows: list[ConditionRow]) -> list[tuple[str, str]]:
+    """Condition fields: the record fields and the live models' scores (plus the
+    models the rows already name, live or not, so editing keeps them)."""
+    live = manage.live_model_names()
+    prefix = f"{LEAD}:{router.SCORE_PREFIX}"
+    named = {
+        (row.field.data or "")[len(prefix) :] for row in rows if (row.field.data or "").startswith(prefix)
+    }
+    kept = manage.names_of({"models": named}).get("models", {})
+    return field_choices(live, {key: name for key, name in kept.items() if key not in live})
+
+
+@bp.route("/routing/rules/condition/<int:index>")
+@allow(*MANAGERS)
+def condition_row(index: int):
+    """One condition row of the rule editor, its value input fitting the chosen
+    field and operator (a select of names for an id field). The field and
+    operator selects ask for it when they change; a new field clears the value."""
+    if not 0 <= index < MAX_CONDITION_ROWS:
+        abort(404)
+    prefix = f"conditions-{index}"
+    condition = ConditionRow(request.args, prefix=prefix)
+    condition.field.choices = _field_choices([condition])
+    if request.headers.get("HX-Trigger-Name") == f"{prefix}-field":
+        condition.value.data = ""
+    widget = condition.widget_for(manage.id_options([condition.id_kind()]))
+    return render_fragment("routing/_condition_row.html", condition=condition, index=index, widget=widget)
 
 
 def _place_errors(form: RuleForm, errors, row_of_item: list[int]) -> list[str]:
@@ -315,31 +356,6 @@ def notifications_read_all():
 
 
 # --- Template filters -------------------------------------------------------------
-
-
-@bp.app_template_filter("rule_title")
-def _rule_title(row: AssignmentRule) -> str:
-    """A stored rule's conditions in words."""
-    try:
-        return assign.rule_from_row(row).title
-    except ValueError:
-        return "(invalid conditions)"
-
-
-@bp.app_template_filter("rule_strategy")
-def _rule_strategy(row: AssignmentRule) -> str:
-    """A stored rule's strategy in words (with its fallback and pool)."""
-    from routing.router import POOLS, STRATEGIES
-
-    definition = row.definition or {}
-    words = STRATEGIES.get(definition.get("strategy"), "?")
-    if definition.get("fallback"):
-        words += f", else {STRATEGIES[definition['fallback']].lower()}"
-    if definition.get("pool"):
-        words += f" · {POOLS.get(definition['pool'], definition['pool']).lower()}"
-        if definition.get("team_id"):
-            words += f" (team {definition['team_id']})"
-    return words
 
 
 @bp.app_template_filter("reason_label")

@@ -58,6 +58,15 @@ def other_browser(chromium, live_server):
         page.context.close()
 
 
+def choose_and_wait_for_the_row(page, label: str, option: str) -> None:
+    """Choose ``option`` in a condition row's select, then wait until htmx has
+    swapped in the re-rendered row (the old one, marked here, is gone)."""
+    row = page.locator("tr.condition-row", has=page.get_by_label(label))
+    row.evaluate("row => row.setAttribute('data-stale', '')")
+    page.get_by_label(label).select_option(label=option)
+    expect(page.locator("tr.condition-row[data-stale]")).to_have_count(0)
+
+
 def test_r1_r2_r3_r4_r6_g2_a_product_line_rule_routes_a_sales_ready_lead_to_a_notified_rep_who_accepts_it(
     sqlite_app, browser_page, other_browser
 ):
@@ -95,9 +104,12 @@ def test_r1_r2_r3_r4_r6_g2_a_product_line_rule_routes_a_sales_ready_lead_to_a_no
     page.get_by_role("link", name="Add a rule").click()
     page.wait_for_url("**/routing/rules/new")
     page.get_by_label("Name").fill("Analytics leads")
-    page.get_by_label("Field of condition 1").select_option(label="Lead product line id")
-    page.get_by_label("Operator of condition 1").select_option(label="equals")
-    page.get_by_label("Value of condition 1").fill(str(line.id))
+    # Each select change re-renders the row (htmx) so the value input fits the
+    # field: for the product line, a select of names that posts the line's id.
+    choose_and_wait_for_the_row(page, "Field of condition 1", "Lead product line")
+    choose_and_wait_for_the_row(page, "Operator of condition 1", "equals")
+    expect(page.get_by_label("Field of condition 1")).to_have_value("lead:product_line_id")
+    page.locator("select#conditions-0-value").select_option(label="Analytics")
     page.get_by_label("Strategy").select_option(label="Round robin")
     page.get_by_label("Pool").select_option(label="Reps of the lead's product line")
     screenshot(page, "routing-1-manager-rule-form")
@@ -108,6 +120,7 @@ def test_r1_r2_r3_r4_r6_g2_a_product_line_rule_routes_a_sales_ready_lead_to_a_no
     row = page.locator(f"#rule-{rule.id}")
     expect(row).to_contain_text("Round robin")
     expect(row).to_contain_text("reps of the lead's product line")
+    expect(row).to_contain_text("Lead product line equals Analytics")  # the name, not the id
     expect(row.locator(".badge")).to_have_text("On")
     screenshot(page, "routing-2-manager-rules")
     assert rule.definition["strategy"] == "round_robin" and rule.definition["pool"] == "product_line"
