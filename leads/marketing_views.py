@@ -5,9 +5,7 @@ reps (R8)."""
 
 from __future__ import annotations
 
-import json
-
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 
 from auth.admin_views import get_or_404, saved
 from auth.models import ADMIN, MANAGER, MARKETER, REP, TELEPROSPECTOR
@@ -17,8 +15,15 @@ from leads import campaigns as launching
 from leads.campaign_models import CampaignRequest
 from leads.campaign_requests import RequestError
 from leads.campaigns import CampaignError
+from leads.conditions import build_segment
 from leads.marketing import MarketingError
-from leads.marketing_forms import CampaignForm, CampaignRequestForm, DeclineForm, ProductLineForm
+from leads.marketing_forms import (
+    CampaignForm,
+    CampaignRequestForm,
+    DeclineForm,
+    ProductLineForm,
+    segment_is_editable_here,
+)
 from leads.models import BackgroundTask, Campaign, ProductLine
 from web.render import render, render_fragment, wants_fragment
 
@@ -105,7 +110,7 @@ def update_product_line(line_id):
 # Campaigns ------------------------------------------------------------------------
 
 
-def _campaigns_page(form=None, notice=None, status=200):
+def _campaigns_page(form=None, notice=None, status=200, recount=False):
     return render(
         "marketing/campaigns.html",
         "marketing/_campaigns.html",
@@ -114,6 +119,7 @@ def _campaigns_page(form=None, notice=None, status=200):
         statuses=marketing.CAMPAIGN_STATUSES,
         form=form or CampaignForm(formdata=None),
         notice=notice,
+        recount=recount,
     )
 
 
@@ -137,24 +143,26 @@ def create_campaign():
     return saved(message, lambda: _campaigns_page(notice=message), "marketing.campaigns")
 
 
-def _campaign_form_data(campaign) -> dict:
-    return {
-        "name": campaign.name,
-        "product_line": str(campaign.product_line_id or ""),
-        "segment": json.dumps(campaign.segment, indent=2) if campaign.segment else "",
-        "subject": campaign.subject,
-        "body": campaign.body,
-    }
+def _campaign_form(campaign, formdata=True, data=None) -> CampaignForm:
+    """The edit form of ``campaign``: posted data, ``data``, or the stored campaign."""
+    keep = not segment_is_editable_here(campaign.segment)
+    if formdata is None:
+        return CampaignForm(formdata=None, data=data or CampaignForm.data_for(campaign), keep_segment=keep)
+    return CampaignForm(record_id=campaign.id, keep_segment=keep)
 
 
-def _campaign_page(campaign, form=None, notice=None, status=200):
+def _campaign_page(campaign, form=None, notice=None, status=200, recount=True):
+    is_flat_segment = segment_is_editable_here(campaign.segment)
     return render(
         "marketing/campaign.html",
         "marketing/_campaign_form.html",
         status,
         campaign=campaign,
-        form=form or CampaignForm(formdata=None, data=_campaign_form_data(campaign)),
+        form=form or _campaign_form(campaign, formdata=None),
         notice=notice,
+        recount=recount,
+        # The read-only summary lists a flat segment's conditions.
+        segment=build_segment(campaign.segment) if campaign.segment and is_flat_segment else None,
         **_launch_context(campaign),
     )
 
@@ -182,9 +190,9 @@ def campaign(campaign_id):
 @allow(*MARKETING)
 def update_campaign(campaign_id):
     campaign = get_or_404(Campaign, campaign_id)
-    form = CampaignForm(record_id=campaign.id)
+    form = _campaign_form(campaign)
     if not _save(form, _save_campaign(form, campaign)):
-        return _campaign_page(campaign, form, status=422)
+        return _campaign_page(campaign, form, status=422, recount=False)
     message = "Changes saved."
     return saved(
         message,
@@ -192,6 +200,60 @@ def update_campaign(campaign_id):
         "marketing.campaign",
         campaign_id=campaign_id,
     )
+
+
+# The segment builder: rows and audience size ------------------------------------------
+
+
+@bp.route("/marketing/campaigns/new/rows", methods=["POST"])
+@allow(*MARKETING)
+def new_campaign_rows():
+    """Add or remove one segment row of the new-campaign form, keeping what was
+    typed (nothing is saved; CSRF is checked for every POST)."""
+    data = CampaignForm().with_row_change(request.form.get("row", ""))
+    return _campaigns_page(CampaignForm(formdata=None, data=data), recount=True)
+
+
+@bp.route("/marketing/campaigns/<int:campaign_id>/rows", methods=["POST"])
+@allow(*MARKETING)
+def campaign_rows(campaign_id):
+    """As ``new_campaign_rows`` for a draft campaign's form."""
+    campaign = get_or_404(Campaign, campaign_id)
+    if campaign.status != launching.DRAFT:
+        return _campaign_page(campaign, status=409)
+    data = _campaign_form(campaign).with_row_change(request.form.get("row", ""))
+    return _campaign_page(campaign, _campaign_form(campaign, formdata=None, data=data))
+
+
+def _audience_count(form: CampaignForm, campaign=None):
+    """The inside of the ``#audience-count`` region: the audience size of the
+    segment and product line in ``form`` (the stored segment when the form keeps
+    it), or why it cannot be counted."""
+    count, problem = None, None
+    if form.segment_errors():
+        problem = "Complete or fix the conditions to count the audience."
+    else:
+        segment = campaign.segment if form.keep_segment else form.segment_value
+        draft = Campaign(segment=segment, product_line=form.product_line_id)
+        count = len(launching.audience(draft))
+    return render_fragment("marketing/_audience_count.html", count=count, problem=problem)
+
+
+@bp.route("/marketing/campaigns/new/audience")
+@allow(*MARKETING)
+def new_campaign_audience():
+    """The number of contacts the segment being typed selects (a GET: nothing is saved)."""
+    return _audience_count(CampaignForm(formdata=request.args, meta={"csrf": False}))
+
+
+@bp.route("/marketing/campaigns/<int:campaign_id>/audience")
+@allow(*MARKETING)
+def campaign_audience(campaign_id):
+    """As ``new_campaign_audience`` on a campaign's page."""
+    campaign = get_or_404(Campaign, campaign_id)
+    keep = not segment_is_editable_here(campaign.segment)
+    form = CampaignForm(formdata=request.args, meta={"csrf": False}, keep_segment=keep)
+    return _audience_count(form, campaign)
 
 
 # Launching (G2) ---------------------------------------------------------------------

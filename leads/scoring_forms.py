@@ -10,69 +10,40 @@ removes a row when the builder asks for one (``with_row_change``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     FieldList,
-    Form,
     FormField,
     HiddenField,
-    SelectChoice,
-    SelectField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import Length
 
 from leads import scoring
-from leads.conditions import (
-    AND,
-    FIELDS,
-    OPERATORS,
-    OR,
-    RECORD_ENTITIES,
-    UNARY,
-    FieldError,
-    is_group,
+from leads.condition_forms import (
+    JOIN_CHOICES,
+    OPERATOR_CHOICES,
+    SUBJECTS,
+    BuilderForm,
+    ConditionRow,
+    Row,
+    choice_field,
+    condition_from_row,
+    condition_row_data,
+    is_flat,
 )
+from leads.conditions import AND, is_group
 from leads.scoring import INTERACTION_TYPES, MAX_FILTERS, MAX_RULES
 
 CUSTOM = "custom"
 PER, ONCE = "per", "once"
-SUBJECTS = [
-    SelectChoice(f"{entity}.{name}", name.replace("_", " "), optgroup=entity.capitalize())
-    for entity in RECORD_ENTITIES
-    for name in FIELDS[entity]
-]
-OPERATOR_CHOICES = list(OPERATORS.items())
 TYPE_CHOICES = [*INTERACTION_TYPES.items(), (CUSTOM, "Other (type it)")]
-JOIN_CHOICES = [(AND, "all of (AND)"), (OR, "any of (OR)")]
 
 
-def _select(label: str, choices, **kwargs) -> SelectField:
-    # The domain validators check the values; an unknown one is reported by them.
-    return SelectField(label, choices=choices, validate_choice=False, **kwargs)
-
-
-# --- Rows --------------------------------------------------------------------------
-
-
-class _Row(Form):
-    """A row of a builder (no CSRF of its own). ``aliases`` maps the validators'
-    names to this row's fields (None: look further down the path)."""
-
-    aliases: dict[str, str | None] = {}
-
-
-class ConditionRow(_Row):
-    subject = _select("Field", SUBJECTS)
-    operator = _select("Operator", OPERATOR_CHOICES, default="equals")
-    value = StringField("Value")
-
-    aliases = {"entity": "subject", "field": "subject"}
+# --- Rows (``ConditionRow`` and the shared pieces: leads.condition_forms) ----------
 
 
 class AttributeRuleRow(ConditionRow):
@@ -83,22 +54,22 @@ class AttributeRuleRow(ConditionRow):
     aliases = {"condition": None, "entity": "subject", "field": "subject"}
 
 
-class FilterRow(_Row):
+class FilterRow(Row):
     property = StringField("Property", description="e.g. page_id, event_id, campaign_id")
-    operator = _select("Operator", OPERATOR_CHOICES, default="equals")
+    operator = choice_field("Operator", OPERATOR_CHOICES, default="equals")
     value = StringField("Value")
 
     aliases = {"entity": "property", "field": "property"}
 
 
-class BehaviourRuleRow(_Row):
+class BehaviourRuleRow(Row):
     id = HiddenField()
     label = StringField("Label")
-    type = _select("Interaction", TYPE_CHOICES)
+    type = choice_field("Interaction", TYPE_CHOICES)
     custom_type = StringField("Other type")
     filters = FieldList(FormField(FilterRow), max_entries=MAX_FILTERS)
     window_days = StringField("Within days", description="empty: ever")
-    per_occurrence = _select("Count", [(PER, "per occurrence"), (ONCE, "once")], default=PER)
+    per_occurrence = choice_field("Count", [(PER, "per occurrence"), (ONCE, "once")], default=PER)
     cap = StringField("Cap", description="empty: no cap")
     points = StringField("Points", default="5")
 
@@ -107,23 +78,23 @@ class BehaviourRuleRow(_Row):
         return (self.custom_type.data or "").strip() if self.type.data == CUSTOM else self.type.data
 
 
-class GradeRow(_Row):
+class GradeRow(Row):
     label = StringField("Grade")
     min_score = StringField("From score")
 
 
-class TermRow(_Row):
+class TermRow(Row):
     """One qualification term; ``kind`` (score, interaction, attribute) decides which
     inputs the row shows."""
 
     kind = HiddenField()
-    model_id = _select("Scoring model", [])
+    model_id = choice_field("Scoring model", [])
     min_score = StringField("Score at least")
-    type = _select("Interaction", TYPE_CHOICES)
+    type = choice_field("Interaction", TYPE_CHOICES)
     custom_type = StringField("Other type")
     within_days = StringField("Within days", description="empty: ever")
-    subject = _select("Field", SUBJECTS)
-    operator = _select("Operator", OPERATOR_CHOICES, default="equals")
+    subject = choice_field("Field", SUBJECTS)
+    operator = choice_field("Operator", OPERATOR_CHOICES, default="equals")
     value = StringField("Value")
 
     aliases = {"condition": None, "entity": "subject", "field": "subject"}
@@ -134,31 +105,6 @@ class TermRow(_Row):
 
 
 # --- Turning rows into definitions and back --------------------------------------
-
-
-def _condition(row, entity: str | None = None) -> dict:
-    if entity is None:
-        entity, _, name = (row.subject.data or "").partition(".")
-    else:
-        name = row.property.data
-    operator = row.operator.data
-    return {
-        "entity": entity,
-        "field": name,
-        "operator": operator,
-        "value": None if operator in UNARY else row.value.data,
-    }
-
-
-def _condition_data(condition: Mapping) -> dict:
-    value = condition.get("value")
-    if isinstance(value, list | tuple):
-        value = ", ".join(str(item) for item in value)
-    return {
-        "subject": f"{condition.get('entity')}.{condition.get('field')}",
-        "operator": condition.get("operator"),
-        "value": "" if value is None else str(value),
-    }
 
 
 def _blank(value) -> str | None:
@@ -176,119 +122,15 @@ def _type_data(interaction_type: str) -> dict:
     return {"type": CUSTOM, "custom_type": interaction_type}
 
 
-def is_flat(group: Mapping | None) -> bool:
-    """Whether the builder can show ``group``: one AND/OR list without nested groups."""
-    if group is None:
-        return True
-    return is_group(group) and not any(is_group(item) for item in group.get("items", ()))
-
-
-class _BuilderForm(FlaskForm):
-    """Shared by both builders: inline errors and row changes."""
-
-    # The validators' top-level names that are not field names here.
-    path_aliases: dict[str, str] = {}
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.general_errors: list[str] = []
-        self.list_errors: dict[str, list[str]] = {}
-
-    # Errors ----------------------------------------------------------------------
-
-    def show_errors(self, errors: Iterable[FieldError]) -> None:
-        """Put each validator error next to the input its path names (e.g.
-        ``behaviour_rules[1].cap``); what no input matches goes on top."""
-        for error in errors:
-            if not self._place(error.field, error.reason):
-                self.general_errors.append(error.reason)
-
-    def _place(self, path: str, reason: str) -> bool:
-        for old, new in self.path_aliases.items():
-            if path == old or path.startswith(old + ".") or path.startswith(old + "["):
-                path = new + path[len(old) :]
-                break
-        tokens = re.findall(r"[A-Za-z_]+|\[\d+\]", path)
-        current, index = self, 0
-        while index < len(tokens):
-            token = tokens[index]
-            name = getattr(current, "aliases", {}).get(token, token)
-            index += 1
-            if name is None:
-                continue
-            field = current._fields.get(name) if hasattr(current, "_fields") else None
-            if field is None:
-                return False
-            if isinstance(field, FieldList):
-                if index < len(tokens) and tokens[index].startswith("["):
-                    position = int(tokens[index][1:-1])
-                    index += 1
-                    if position >= len(field.entries):
-                        return False
-                    current = field.entries[position].form
-                    continue
-                self._add(self.list_errors.setdefault(field.name, []), reason)
-                return True
-            self._add(_errors_of(field), reason)
-            return True
-        return False
-
-    @staticmethod
-    def _add(errors: list, reason: str) -> None:
-        if reason not in errors:
-            errors.append(reason)
-
-    # Rows ------------------------------------------------------------------------
-
-    def with_row_change(self, change: str) -> dict:
-        """This form's data with one row added (``add:<list name>``) or removed
-        (``remove:<row name>``), for a fresh form built from it."""
-        data = self.data
-        data.pop("csrf_token", None)
-        lists, rows = {}, {}
-        _index(self, data, lists, rows)
-        action, _, target = change.partition(":")
-        if action == "add" and target in lists:
-            field, items = lists[target]
-            if field.max_entries is None or len(items) < field.max_entries:
-                items.append(self.new_row(target))
-        elif action == "remove" and target in rows:
-            items, position = rows[target]
-            items.pop(position)
-        return data
-
-    def new_row(self, list_name: str) -> dict:
-        """The first values of a row added to ``list_name``."""
-        return {}
-
-
-def _errors_of(field) -> list:
-    if not isinstance(field.errors, list):
-        field.errors = list(field.errors)
-    return field.errors
-
-
-def _index(form, data: dict, lists: dict, rows: dict) -> None:
-    """Name every list and row of ``form`` to its place in ``data`` (which mirrors it)."""
-    for name, field in form._fields.items():
-        if not isinstance(field, FieldList):
-            continue
-        items = data[name]
-        lists[field.name] = (field, items)
-        for position, entry in enumerate(field.entries):
-            rows[entry.name] = (items, position)
-            _index(entry.form, items[position], lists, rows)
-
-
 # --- The scoring model builder -------------------------------------------------
 
 
-class ModelForm(_BuilderForm):
+class ModelForm(BuilderForm):
     """S1, S2, S5: name, audience, attribute and behaviour rules, threshold, grades."""
 
     name = StringField("Name", validators=[Length(max=120)])
     description = TextAreaField("Description", validators=[Length(max=2000)])
-    audience_op = _select("Leads that match", JOIN_CHOICES, default=AND)
+    audience_op = choice_field("Leads that match", JOIN_CHOICES, default=AND)
     audience = FieldList(FormField(ConditionRow), max_entries=50)
     attribute_rules = FieldList(FormField(AttributeRuleRow), max_entries=MAX_RULES)
     behaviour_rules = FieldList(FormField(BehaviourRuleRow), max_entries=MAX_RULES)
@@ -306,14 +148,14 @@ class ModelForm(_BuilderForm):
 
     def definition(self) -> dict:
         """The model's definition as ``scoring.validate_model`` reads it."""
-        audience = [_condition(row.form) for row in self.audience]
+        audience = [condition_from_row(row.form) for row in self.audience]
         return {
             "audience": {"op": self.audience_op.data, "items": audience} if audience else None,
             "attribute_rules": [
                 {
                     "id": row.form.id.data or None,
                     "label": row.form.label.data or "",
-                    "condition": _condition(row.form),
+                    "condition": condition_from_row(row.form),
                     "points": row.form.points.data,
                 }
                 for row in self.attribute_rules
@@ -335,13 +177,13 @@ class ModelForm(_BuilderForm):
             "name": name,
             "description": description,
             "audience_op": audience.get("op", AND),
-            "audience": [_condition_data(item) for item in audience.get("items", ())],
+            "audience": [condition_row_data(item) for item in audience.get("items", ())],
             "attribute_rules": [
                 {
                     "id": rule.get("id") or "",
                     "label": rule.get("label") or "",
                     "points": _text(rule.get("points")),
-                    **_condition_data(rule["condition"]),
+                    **condition_row_data(rule["condition"]),
                 }
                 for rule in definition.get("attribute_rules") or ()
             ],
@@ -360,7 +202,8 @@ def _behaviour_rule(row: BehaviourRuleRow) -> dict:
         "label": row.label.data or "",
         "type": row.interaction_type,
         "filters": [
-            {k: v for k, v in _condition(f.form, "interaction").items() if k != "entity"} for f in row.filters
+            {k: v for k, v in condition_from_row(f.form, "interaction").items() if k != "entity"}
+            for f in row.filters
         ],
         "window_days": _blank(row.window_days.data),
         "per_occurrence": row.per_occurrence.data != ONCE,
@@ -372,7 +215,7 @@ def _behaviour_rule(row: BehaviourRuleRow) -> dict:
 def _behaviour_data(rule: Mapping) -> dict:
     filters = []
     for condition in rule.get("filters") or ():
-        data = _condition_data({**condition, "entity": "interaction"})
+        data = condition_row_data({**condition, "entity": "interaction"})
         filters.append({"property": condition.get("field"), **data})
     return {
         "id": rule.get("id") or "",
@@ -396,11 +239,11 @@ TERM_KINDS = {
 }
 
 
-class CriteriaForm(_BuilderForm):
+class CriteriaForm(BuilderForm):
     """Q1, Q2, Q6: an AND/OR list of terms and the actions to take."""
 
     name = StringField("Name", validators=[Length(max=120)])
-    rule_op = _select("Qualify leads that meet", JOIN_CHOICES, default=AND)
+    rule_op = choice_field("Qualify leads that meet", JOIN_CHOICES, default=AND)
     terms = FieldList(FormField(TermRow), max_entries=50)
     marketing_qualified = BooleanField("Set status reason: Marketing qualified", default=True)
     sales_ready = BooleanField("Set Sales ready = yes")
@@ -426,7 +269,7 @@ class CriteriaForm(_BuilderForm):
         return {}
 
     def with_row_change(self, change: str) -> dict:
-        """As ``_BuilderForm.with_row_change``; ``add:terms:<kind>`` adds a term of that kind."""
+        """As ``BuilderForm.with_row_change``; ``add:terms:<kind>`` adds a term of that kind."""
         action, _, rest = change.partition(":")
         target, _, kind = rest.partition(":")
         data = super().with_row_change(f"{action}:{target}")
@@ -475,7 +318,7 @@ def _term(row: TermRow) -> dict:
             "filters": [],
             "within_days": _blank(row.within_days.data),
         }
-    return {"kind": row.kind.data, "condition": _condition(row)}
+    return {"kind": row.kind.data, "condition": condition_from_row(row)}
 
 
 def _term_data(term: Mapping) -> dict:
@@ -492,7 +335,7 @@ def _term_data(term: Mapping) -> dict:
             **_type_data(term.get("type", "")),
             "within_days": _text(term.get("within_days")),
         }
-    return {"kind": ATTRIBUTE, **_condition_data(term.get("condition") or {})}
+    return {"kind": ATTRIBUTE, **condition_row_data(term.get("condition") or {})}
 
 
 def model_is_editable_here(definition: Mapping) -> bool:

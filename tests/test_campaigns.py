@@ -28,9 +28,13 @@ from tests.factories import (
 )
 
 API = "/api/v1"
-SEGMENT_FR = (
-    '{"op": "and", "items": [{"entity": "contact", "field": "country", "operator": "equals", "value": "FR"}]}'
-)
+# The segment builder's fields for "contact country equals FR" (one row).
+SEGMENT_FR = {
+    "segment_op": "and",
+    "segment-0-subject": "contact.country",
+    "segment-0-operator": "equals",
+    "segment-0-value": "FR",
+}
 
 
 def signed_in(app, role: str):
@@ -139,7 +143,7 @@ def _launched(app, run_jobs, world) -> Campaign:
         {
             "name": "Spring FR",
             "product_line": str(world["line"].id),
-            "segment": SEGMENT_FR,
+            **SEGMENT_FR,
             "subject": "News",
             "body": "Hello",
         },
