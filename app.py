@@ -122,6 +122,9 @@ def _register(app: Flask) -> None:
     from routing.rule_views import bp as routing_rules_bp
 
     app.register_blueprint(routing_rules_bp)
+    from leads.webhook_views import bp as webhooks_bp
+
+    app.register_blueprint(webhooks_bp)
     import leads.api_campaigns  # noqa: F401  (adds the campaign routes to the api blueprint)
 
     app.register_blueprint(api_bp)

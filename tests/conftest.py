@@ -108,6 +108,11 @@ def make_app(database_url: str, redis_url: str, tmp_root: str, **config):
             "REDIS_URL": redis_url,
             "QUEUE_PREFIX": prefix,
             "RATELIMIT_KEY_PREFIX": prefix,
+            # Flask-Limiter keeps one storage and key prefix per process, whichever app
+            # came first; with a new app per test its Redis counters stopped applying
+            # after a few hundred apps. A fresh in-memory storage per app keeps every
+            # test's limits its own (production builds one app per process, on Redis).
+            "RATELIMIT_STORAGE_URI": "memory://",
             "SESSION_COOKIE_SECURE": False,
             **config,
         }
