@@ -36,6 +36,9 @@ def create_app(config: dict | None = None) -> Flask:
         REDIS_URL=os.environ.get("REDIS_URL"),
         QUEUE_PREFIX=os.environ.get("QUEUE_PREFIX") or DEFAULTS["QUEUE_PREFIX"],
     )
+    for name in ("SMTP_HOST", "SMTP_PORT", "MAIL_FROM", "REPLY_DOMAIN"):  # mail is optional
+        if os.environ.get(name):
+            app.config[name] = os.environ[name]
     if os.environ.get("SESSION_COOKIE_SECURE") == "0":
         app.config["SESSION_COOKIE_SECURE"] = False
     app.config.update(config or {})
