@@ -65,6 +65,9 @@ def choose_and_wait_for_the_row(page, label: str, option: str) -> None:
     row.evaluate("row => row.setAttribute('data-stale', '')")
     page.get_by_label(label).select_option(label=option)
     expect(page.locator("tr.condition-row[data-stale]")).to_have_count(0)
+    # htmx wires the new row's own hx-* attributes while it settles: wait for that,
+    # or a change made right away would fire before anything listens to it.
+    expect(page.locator("tr.condition-row.htmx-added, tr.condition-row.htmx-settling")).to_have_count(0)
 
 
 def test_r1_r2_r3_r4_r6_g2_a_product_line_rule_routes_a_sales_ready_lead_to_a_notified_rep_who_accepts_it(
