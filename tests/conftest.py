@@ -218,9 +218,9 @@ def client(app):
     return app.test_client()
 
 
-@pytest.fixture
-def run_jobs(app):
-    """Run every queued job with a real RQ worker (SimpleWorker, burst mode)."""
+def burst_worker(app):
+    """A function that runs every queued job with a real RQ worker (SimpleWorker,
+    burst mode), as the bundled worker would."""
     from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
@@ -228,15 +228,17 @@ def run_jobs(app):
 
     def run():
         with app.app_context():
-            _work()
+            queues = [get_queue(name) for name in QUEUE_NAMES]
+            SimpleWorker(queues, connection=get_redis(), serializer=JSONSerializer).work(burst=True)
         db.connect(reuse_if_open=True)
 
-    def _work():
-        queues = [get_queue(name) for name in QUEUE_NAMES]
-        worker = SimpleWorker(queues, connection=get_redis(), serializer=JSONSerializer)
-        worker.work(burst=True)
-
     return run
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run every queued job with a real RQ worker (SimpleWorker, burst mode)."""
+    return burst_worker(app)
 
 
 @pytest.fixture
@@ -300,6 +302,25 @@ def new_browser_page(chromium, live_server):
     context = chromium.new_context(base_url=live_server)
     context.set_default_timeout(10_000)
     return context.new_page()
+
+
+@pytest.fixture
+def other_browser(chromium, live_server):
+    """Open another browser (own cookies) for a second user; its console errors
+    (CSP violations included) collect in ``page.js_errors``; closed after the test."""
+    pages = []
+
+    def open_page():
+        page = new_browser_page(chromium, live_server)
+        page.js_errors = []
+        page.on("console", lambda msg: page.js_errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda error: page.js_errors.append(str(error)))
+        pages.append(page)
+        return page
+
+    yield open_page
+    for page in pages:
+        page.context.close()
 
 
 def screenshot(page, name: str) -> None:

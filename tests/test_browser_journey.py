@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from leads import lifecycle
 from leads.models import Lead, LeadHistory
 from leads.service import perform
-from tests.conftest import new_browser_page, screenshot
+from tests.conftest import screenshot
 from tests.factories import make_lead, make_user, sign_in
 
 pytestmark = pytest.mark.browser
@@ -25,25 +25,6 @@ def test_sign_in_and_out_in_the_browser(browser_page):
     browser_page.goto("/leads")
     assert "/login" in browser_page.url
     assert browser_page.js_errors == []
-
-
-@pytest.fixture
-def other_browser(chromium, live_server):
-    """Open another browser (own cookies) for a second user; its console errors
-    (CSP violations included) collect in ``page.js_errors``; closed after the test."""
-    pages = []
-
-    def open_page():
-        page = new_browser_page(chromium, live_server)
-        page.js_errors = []
-        page.on("console", lambda msg: page.js_errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda error: page.js_errors.append(str(error)))
-        pages.append(page)
-        return page
-
-    yield open_page
-    for page in pages:
-        page.context.close()
 
 
 def test_p4_p5_p6_p7_g1_a_lead_goes_from_teleprospecting_to_an_opportunity(browser_page, other_browser):

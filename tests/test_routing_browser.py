@@ -14,7 +14,7 @@ from auth.admin import issue_token
 from leads import lifecycle, scoring_admin
 from leads.models import Campaign, Lead, LeadHistory
 from routing.models import Assignment, AssignmentRule, Notification, RepProductLine
-from tests.conftest import new_browser_page, screenshot
+from tests.conftest import burst_worker, screenshot
 from tests.factories import ENGAGEMENT, make_contact, make_lead, make_product_line, make_user, sign_in
 
 pytestmark = pytest.mark.browser
@@ -22,40 +22,6 @@ pytestmark = pytest.mark.browser
 BADGE_POLL = 10_000  # ms: the header badge polls every 5 s
 # The shared definition (email clicks: 10 points each) with a threshold one click reaches.
 SALES_READY_ON_CLICK = {**ENGAGEMENT, "sales_ready_threshold": 10}
-
-
-def worker(app):
-    """Run the queued jobs with a real RQ SimpleWorker (burst), as the bundled worker would."""
-    from rq import SimpleWorker
-    from rq.serializers import JSONSerializer
-
-    from leads.queue import QUEUE_NAMES, get_queue, get_redis
-
-    def run():
-        with app.app_context():
-            queues = [get_queue(name) for name in QUEUE_NAMES]
-            SimpleWorker(queues, connection=get_redis(), serializer=JSONSerializer).work(burst=True)
-
-    return run
-
-
-@pytest.fixture
-def other_browser(chromium, live_server):
-    """Another browser (own cookies) for a second user; its console errors
-    (CSP violations included) collect in ``page.js_errors``; closed after the test."""
-    pages = []
-
-    def open_page():
-        page = new_browser_page(chromium, live_server)
-        page.js_errors = []
-        page.on("console", lambda msg: page.js_errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda error: page.js_errors.append(str(error)))
-        pages.append(page)
-        return page
-
-    yield open_page
-    for page in pages:
-        page.context.close()
 
 
 def choose_and_wait_for_the_row(page, label: str, option: str) -> None:
@@ -79,7 +45,7 @@ def test_r1_r2_r3_r4_r6_g2_a_product_line_rule_routes_a_sales_ready_lead_to_a_no
     routes it to that rep, the trace is on the timeline; R2: the rep's open page
     shows the unread count without a reload; R6: the rep accepts it from their
     queue; G2: the rep is refused the campaign launch page (403)."""
-    run_jobs = worker(sqlite_app)
+    run_jobs = burst_worker(sqlite_app)
     manager = make_user("manager", name="Max Manager")
     marketer = make_user("marketer", name="Mia Marketer")
     rep = make_user("rep", name="Rita Rep")

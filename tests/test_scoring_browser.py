@@ -13,25 +13,10 @@ from auth.admin import issue_token
 from leads import lifecycle
 from leads.models import Lead
 from leads.models import ScoringModel as ModelRow
-from tests.conftest import screenshot
+from tests.conftest import burst_worker, screenshot
 from tests.factories import make_contact, make_lead, make_user, sign_in
 
 pytestmark = pytest.mark.browser
-
-
-def worker(app):
-    """Run the queued jobs with a real RQ SimpleWorker (burst), as the bundled worker would."""
-    from rq import SimpleWorker
-    from rq.serializers import JSONSerializer
-
-    from leads.queue import QUEUE_NAMES, get_queue, get_redis
-
-    def run():
-        with app.app_context():
-            queues = [get_queue(name) for name in QUEUE_NAMES]
-            SimpleWorker(queues, connection=get_redis(), serializer=JSONSerializer).work(burst=True)
-
-    return run
 
 
 def test_s1_s2_s4_s5_s6_p3_a_marketer_builds_previews_and_publishes_a_model_and_the_lead_page_follows(
@@ -41,7 +26,7 @@ def test_s1_s2_s4_s5_s6_p3_a_marketer_builds_previews_and_publishes_a_model_and_
     htmx); the what-if preview; S4: publishing shows a progress bar that finishes
     once the worker has scored every open lead; S5/P3/S6: an email click posted
     through the API makes the open lead page show the new score and stage 5."""
-    run_jobs = worker(sqlite_app)
+    run_jobs = burst_worker(sqlite_app)
     marketer = make_user("marketer", name="Mia Marketer")
     contact = make_contact(job_title="Sales Director")
     lead = make_lead(contact=contact, first_name="Ada", last_name="Byron")
