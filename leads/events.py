@@ -25,6 +25,7 @@ from leads.jobs import enqueue_scoring
 from leads.models import Contact, Interaction, Lead
 from leads.queries import visible_contacts, visible_leads
 from leads.scorer import mark_pending
+from routing.assign import notify_engaged
 
 MAX_BATCH = 1000
 MAX_PROPERTIES_BYTES = 4000
@@ -269,8 +270,6 @@ def _store(good: list[tuple[int, dict]], results: dict[int, Result]) -> set[int]
     new_rows = list(Interaction.select().where(Interaction.id.in_([stored[k] for k in first_index])))
     auto_leads.apply(new_rows)  # C6: leads created by rule, in this same transaction
     touched = leads_touched_by(new_rows)
-    from routing.assign import notify_engaged
-
     notify_engaged(new_rows)  # R2: the owner rep hears their lead or contact engaged
     if touched:
         mark_pending(

@@ -106,6 +106,12 @@ def _model_editor(row, form=None, status=200, notice=None, alert=None, task=None
     )
 
 
+def _task_from_args() -> BackgroundTask | None:
+    """The task a just-published model or criteria page follows (``?task=<id>``)."""
+    task_id = request.args.get("task", type=int)
+    return BackgroundTask.get_or_none(BackgroundTask.id == task_id) if task_id else None
+
+
 @bp.route("/models/new")
 @allow(*MANAGE)
 def new_model():
@@ -122,8 +128,7 @@ def create_model():
 @allow(*VIEW)
 def model(model_id):
     row = get_or_404(ModelRow, model_id)
-    task_id = request.args.get("task", type=int)
-    found = BackgroundTask.get_or_none(BackgroundTask.id == task_id) if task_id else None
+    found = _task_from_args()
     return _model_editor(row, task=found)
 
 
@@ -336,8 +341,7 @@ def create_criteria():
 @allow(*VIEW)
 def criteria(criteria_id):
     row = get_or_404(QualificationCriteria, criteria_id)
-    task_id = request.args.get("task", type=int)
-    found = BackgroundTask.get_or_none(BackgroundTask.id == task_id) if task_id else None
+    found = _task_from_args()
     return _criteria_editor(row, task=found)
 
 

@@ -29,7 +29,7 @@ from leads import lifecycle
 from leads.db import db, is_sqlite, transaction, utcnow
 from leads.facts import load_facts
 from leads.lifecycle import TransitionError
-from leads.models import Lead, LeadHistory, LeadScore
+from leads.models import Contact, Lead, LeadHistory, LeadScore
 from leads.service import perform, perform_steps
 from routing import router
 from routing.models import (
@@ -414,8 +414,6 @@ def notify_engaged(interactions) -> None:
     contact_ids = {row.contact_id for row in interactions if row.contact_id}
     if not lead_ids and not contact_ids:
         return
-    from leads.models import Contact
-
     people: dict[tuple[int, str], tuple[str, int | None]] = {}
     if lead_ids:
         for lead in Lead.select(Lead.id, Lead.owner, Lead.first_name, Lead.last_name, Lead.email).where(
