@@ -7,6 +7,8 @@ import secrets
 
 from flask import Flask
 
+from leads.base.queue import ContextWorker
+
 DEFAULTS = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SECURE": True,
@@ -42,11 +44,23 @@ def create_app(config: dict | None = None) -> Flask:
     if os.environ.get("SESSION_COOKIE_SECURE") == "0":
         app.config["SESSION_COOKIE_SECURE"] = False
     app.config.update(config or {})
-    app.config.setdefault("SALES_READY_JOBS", ["routing.jobs.route_lead"])  # R1
 
     _bind(app)
     _register(app)
+    _connect_follow_ups()
     return app
+
+
+def _connect_follow_ups() -> None:
+    """O1: the follow-ups connect to the domain's signals once, here (connecting
+    the same receiver again is a no-op, so every app of a process shares them)."""
+    from leads.notify import services as notifications
+    from leads.scoring import jobs as scoring
+    from leads.webhooks import delivery as webhooks
+    from routing import jobs as routing
+
+    for area in (scoring, webhooks, notifications, routing):
+        area.connect()
 
 
 def _instance_secret(instance_path: str) -> str:
@@ -61,8 +75,8 @@ def _instance_secret(instance_path: str) -> str:
 
 
 def _bind(app: Flask) -> None:
-    from leads.db import bind_database, db
-    from leads.queue import redis_url
+    from leads.base.db import bind_database, db
+    from leads.base.queue import redis_url
     from web.extensions import csrf, htmx, limiter
 
     bind_database(app.config["DATABASE_URL"])
@@ -77,7 +91,7 @@ def _bind(app: Flask) -> None:
 
     @app.teardown_request
     def _close_db(exc):
-        from leads.db import close_connection
+        from leads.base.db import close_connection
 
         close_connection()  # back to the pool; PRAGMA optimize first on SQLite
 
@@ -89,50 +103,73 @@ def _limiter_storage(app: Flask, redis_url) -> str:
     return url
 
 
+def _blueprints() -> list:
+    """Every blueprint of the app, in one list (each module defines its own)."""
+    from auth.admin_views import bp as admin
+    from auth.views import bp as sign_in
+    from campaigns.api import bp as campaigns_api
+    from campaigns.views import bp as campaigns
+    from leads.api.views import bp as api
+    from leads.imports.views import bp as imports
+    from leads.imports.views import exports_bp as exports
+    from leads.intake.views import bp as intake  # the capture view exempts itself from CSRF
+    from leads.notify.views import bp as notify
+    from leads.records.list_views import bp as lead_list
+    from leads.records.views import bp as records
+    from leads.scoring.views import bp as scoring
+    from leads.stages.views import bp as lead_page
+    from leads.webhooks.views import bp as webhooks
+    from routing.queue_views import bp as queues
+    from routing.rule_views import bp as routing_rules
+
+    return [
+        sign_in,
+        admin,
+        lead_list,
+        lead_page,
+        campaigns,
+        intake,
+        scoring,
+        imports,
+        exports,
+        records,
+        queues,
+        routing_rules,
+        notify,
+        webhooks,
+        api,
+        campaigns_api,
+    ]
+
+
+API_BLUEPRINTS = ("api", "campaigns_api")  # token-authenticated, no cookies: no CSRF
+
+
 def _register(app: Flask) -> None:
     from auth import policy
-    from auth.admin_views import bp as admin_bp
-    from auth.views import bp as auth_bp
-    from leads.api import bp as api_bp
-    from leads.cli import register_cli
-    from leads.lead_views import bp as lead_bp
-    from leads.marketing_views import bp as marketing_bp
-    from leads.record_views import bp as records_bp
-    from leads.views import bp as leads_bp
-    from routing.views import bp as routing_bp
+    from ops.cli import register_cli
     from web import errors
     from web.extensions import csrf
     from web.security import set_security_headers
 
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(admin_bp)
-    app.register_blueprint(leads_bp)
-    app.register_blueprint(lead_bp)
-    app.register_blueprint(marketing_bp)
-    from leads.intake_views import bp as intake_bp
-
-    app.register_blueprint(intake_bp)  # the capture view exempts itself from CSRF
-    from leads.scoring_views import bp as scoring_bp
-
-    app.register_blueprint(scoring_bp)
-    from leads.import_views import bp as imports_bp
-    from leads.import_views import exports_bp
-
-    app.register_blueprint(imports_bp)
-    app.register_blueprint(exports_bp)
-    app.register_blueprint(records_bp)
-    app.register_blueprint(routing_bp)
-    from routing.rule_views import bp as routing_rules_bp
-
-    app.register_blueprint(routing_rules_bp)
-    from leads.webhook_views import bp as webhooks_bp
-
-    app.register_blueprint(webhooks_bp)
-    import leads.api_campaigns  # noqa: F401  (adds the campaign routes to the api blueprint)
-
-    app.register_blueprint(api_bp)
-    csrf.exempt(api_bp)  # token-authenticated, no cookies
+    for blueprint in _blueprints():
+        app.register_blueprint(blueprint)
+        if blueprint.name in API_BLUEPRINTS:
+            csrf.exempt(blueprint)
     policy.init_app(app)
     errors.register(app)
     app.after_request(set_security_headers)
     register_cli(app)
+
+
+class AppWorker(ContextWorker):
+    """The worker class for plain ``rq worker`` processes: it builds the app
+    from the environment on its first job (see ``leads.base.queue.ContextWorker``):
+
+        rq worker -w app.AppWorker -S rq.serializers.JSONSerializer \\
+            --with-scheduler leadflow-default
+    """
+
+    @staticmethod
+    def make_app():
+        return create_app()

@@ -8,7 +8,7 @@ import peewee as pw
 from auth.models import ADMIN, INTEGRATION, ROLES, ApiToken, Team, User, UserSession
 from auth.passwords import hash_password
 from auth.sessions import issue_token, revoke_all_sessions
-from leads.db import db, is_sqlite, transaction, utcnow
+from leads.base.db import db, is_sqlite, transaction, utcnow
 
 LAST_ADMIN = "This is the last active admin: make another user an active admin first."
 

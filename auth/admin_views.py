@@ -23,8 +23,8 @@ from auth.forms import (
 )
 from auth.models import ADMIN, ApiToken, Team, User
 from auth.policy import allow
-from leads import qualification_fields as fields
-from leads.models import QualificationField
+from leads.stages import fields as fields
+from leads.stages.models import QualificationField
 from web.render import render, render_fragment, wants_fragment
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

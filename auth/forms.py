@@ -12,8 +12,8 @@ from wtforms.validators import DataRequired, EqualTo, Length, Regexp, Validation
 from auth.admin import normalize_email
 from auth.models import INTEGRATION, REP, ROLES, Team, User
 from auth.passwords import MIN_LENGTH
-from leads.models import QualificationField
-from leads.qualification_fields import parse_choices
+from leads.stages.fields import parse_choices
+from leads.stages.models import QualificationField
 
 # Deliberately loose: one @, no spaces, a dot in the domain. Delivery is the real test.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from leads.db import BaseModel, utcnow
+from leads.base.db import BaseModel, utcnow
 
 ADMIN = "admin"
 MARKETER = "marketer"

@@ -4,7 +4,7 @@ Every route declares who may call it with ``@allow(...)``, ``@signed_in``,
 ``@public`` or ``@api(...)``. A ``before_request`` hook reads that declaration
 and refuses everything else; a route that declares nothing is refused (and a
 test fails if any route in the URL map has no policy). Record-level access
-(a rep sees only their own leads) is the job of ``leads.queries.visible_leads``.
+(a rep sees only their own leads) is the job of ``leads.records.queries.visible_leads``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from auth.models import INTEGRATION, User
 from auth.passwords import check_password, hash_password
 from auth.sessions import revoke_all_sessions, start_session
-from leads.db import transaction
+from leads.base.db import transaction
 
 
 def authenticate(email: str, password: str) -> User | None:

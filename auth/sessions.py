@@ -9,7 +9,7 @@ import secrets
 from flask import current_app, request, session
 
 from auth.models import ApiToken, User, UserSession
-from leads.db import utcnow
+from leads.base.db import utcnow
 
 TOUCH_EVERY = dt.timedelta(minutes=5)
 

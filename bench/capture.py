@@ -30,7 +30,7 @@ REDIS_URL = os.environ.get("LEADFLOW_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0
 
 def _app(path: str):
     from app import create_app
-    from leads.migrate import upgrade
+    from leads.base.migrate import upgrade
 
     prefix = f"bench-capture-{secrets.token_hex(4)}"
     app = create_app(
@@ -68,7 +68,7 @@ def _run(client, key: str, emails: list[str], phase: str) -> float:
 
 
 def _clear_redis(app, prefix: str) -> None:
-    from leads.queue import get_redis
+    from leads.base.queue import get_redis
 
     with app.app_context():
         conn = get_redis(app)
@@ -84,8 +84,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="leadflow-bench-capture-") as tmp:
         app, prefix = _app(os.path.join(tmp, "capture.db"))
         try:
-            from leads import intake
-            from leads.models import Contact, Interaction, Lead
+            from leads.intake import services as intake
+            from leads.records.models import Contact, Interaction, Lead
 
             with app.app_context():
                 source = intake.save_source(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from leads import csv_io, matching  # noqa: E402
+from leads.core import csv_io, matching  # noqa: E402
 
 FIRST = ["Ada", "Grace", "Élodie", "Jean-Pierre", "Zoë", "Mohammed", "Akira", "Olga", "Seán", "María"]
 LAST = ["Lovelace", "Hopper", "Dupont", "van der Berg", "O'Brien", "Müller", "Tanaka", "Ivanova", "Núñez"]

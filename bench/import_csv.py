@@ -4,7 +4,7 @@ same file again (every row matches an existing contact: M1, nothing changes).
 
     .venv/bin/python bench/import_csv.py [--rows 100000] [--seed 1]
 
-The job function (``leads.imports.run_import``) runs in-process, as the RQ
+The job function (``leads.imports.services.run_import``) runs in-process, as the RQ
 worker would run it; the file is the one ``bench/csv_parse.py`` generates
 (accents, quoted commas, multi-line notes, phones in national formats, ~1%
 repeated emails, which the import reports as duplicates). The 10 MB upload
@@ -40,7 +40,7 @@ def main() -> int:
         app = make_app(f"sqlite:///{os.path.join(tmp, 'bench.db')}", tmp)
         with app.app_context():
             results = [run(raw, "new rows"), run(raw, "re-run, all rows match")]
-        from leads.db import db
+        from leads.base.db import db
 
         db.close_all()
     for label, seconds, counts in results:
@@ -57,8 +57,8 @@ def main() -> int:
 def make_app(database_url: str, tmp: str):
     """The app on a fresh, migrated SQLite database."""
     from app import create_app
-    from leads.db import db
-    from leads.migrate import upgrade
+    from leads.base.db import db
+    from leads.base.migrate import upgrade
 
     app = create_app(
         {"DATABASE_URL": database_url, "SECRET_KEY": secrets.token_hex(16), "QUEUE_PREFIX": "bench-import"}
@@ -74,10 +74,11 @@ def make_app(database_url: str, tmp: str):
 def run(raw: bytes, label: str) -> tuple[str, float, dict]:
     """Upload ``raw`` as a contacts import, queue it as the start button would
     (without Redis) and time the job itself."""
-    from leads import csv_io, imports
-    from leads.db import db, transaction
-    from leads.import_models import QUEUED, Import
-    from leads.models import BackgroundTask
+    from leads.base.db import db, transaction
+    from leads.base.models import BackgroundTask
+    from leads.core import csv_io
+    from leads.imports import services as imports
+    from leads.imports.models import QUEUED, Import
 
     db.connect(reuse_if_open=True)
     imports.MAX_UPLOAD_BYTES = csv_io.MAX_FILE_BYTES

@@ -1,7 +1,7 @@
 """Benchmark of the lead list (GET /leads) at 100,000 leads, as the app is.
 
 Builds a fresh SQLite file and, when the local server is reachable, a throwaway
-PostgreSQL database; migrates each with ``leads.migrate.upgrade()``; bulk-loads
+PostgreSQL database; migrates each with ``leads.base.migrate.upgrade()``; bulk-loads
 100k leads over a few teams, product lines, reps and every stage; signs a
 manager and a rep in through the real sign-in form; then times full requests
 through the Flask test client (session check, queries, template, teardown),
@@ -130,8 +130,8 @@ def main() -> int:
 
 def run_backend(name: str, database_url: str, tmp: str, options) -> dict:
     """Migrate, load and measure one backend."""
-    from leads.db import db
-    from leads.migrate import upgrade
+    from leads.base.db import db
+    from leads.base.migrate import upgrade
 
     app = make_app(database_url, tmp)
     with app.app_context():
@@ -192,8 +192,8 @@ def load(count: int, rep_count: int) -> dict:
     """Bulk-insert users, teams, product lines and ``count`` leads; returns the signed-in users."""
     from auth.models import MANAGER, REP, Team, User
     from auth.passwords import hash_password
-    from leads.db import db
-    from leads.models import Lead, ProductLine
+    from leads.base.db import db
+    from leads.records.models import Lead, ProductLine
 
     rng = random.Random(42)
     password_hash = hash_password(PASSWORD)
@@ -267,7 +267,7 @@ class SqlTimer:
 
 def measure(client, role: str, case: str, path: str, requests: int) -> dict:
     """Time ``requests`` GETs of ``path`` (after a short warm-up); returns the figures."""
-    from leads.db import db
+    from leads.base.db import db
 
     headers = {"HX-Request": "true"} if case in HTMX else {}
     for _ in range(5):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from leads.conditions import Facts  # noqa: E402
+from leads.core.conditions import Facts  # noqa: E402
 from routing.router import Rep, Rule, route, with_scores  # noqa: E402
 
 NOW = dt.datetime(2024, 6, 3, 9, 0)

@@ -14,7 +14,7 @@ first, lines by country, a catch-all), then:
   leads / wall time of the workers (process start included).
 - **latency**: 2 workers run; leads are made sales-ready one by one through the
   real path (``perform(..., "sales_ready")`` as the system, then the hook
-  ``leads.jobs.leads_qualified``) at a steady rate; latency = the assignment's
+  ``leads.scoring.jobs.leads_qualified``) at a steady rate; latency = the assignment's
   ``created_at`` − the moment before the lead was marked sales-ready.
 
 Needs a Redis at ``REDIS_URL`` (default redis://127.0.0.1:6379/0).
@@ -47,14 +47,14 @@ def _cond(entity, field, operator, value):
 def setup(url: str):
     """A migrated database with reps, product lines and 10 rules; returns the app."""
     from app import create_app
-    from leads.migrate import upgrade
+    from leads.base.migrate import upgrade
 
     prefix = f"bench-routing-{uuid.uuid4().hex[:8]}"
     app = create_app({"DATABASE_URL": url, "REDIS_URL": REDIS, "QUEUE_PREFIX": prefix})
     with app.app_context():
         upgrade()
         from auth.models import User
-        from leads.models import ProductLine
+        from leads.records.models import ProductLine
         from routing import manage
 
         lines = [ProductLine.create(name=f"Line {n}", code=f"L{n}") for n in range(LINES)]
@@ -92,8 +92,8 @@ def setup(url: str):
 
 
 def make_leads(app, lines, count: int, ready: bool):
-    from leads import lifecycle
-    from leads.models import Lead
+    from leads.core import lifecycle
+    from leads.records.models import Lead
 
     rows = [
         {
@@ -126,7 +126,7 @@ def workers(app, count: int, burst: bool):
 
 def throughput(app, lines, count: int, worker_count: int) -> float:
     """Decisions per second with ``worker_count`` burst workers over ``count`` queued leads."""
-    from leads.queue import get_queue
+    from leads.base.queue import get_queue
     from routing.models import Assignment
 
     ids = make_leads(app, lines, count, ready=True)
@@ -147,9 +147,9 @@ def throughput(app, lines, count: int, worker_count: int) -> float:
 
 def latency(app, lines, count: int, rate: float) -> list[float]:
     """Seconds from sales-ready to assigned for ``count`` leads arriving at ``rate``/s."""
-    from leads.jobs import leads_qualified
-    from leads.models import Lead
-    from leads.service import perform
+    from leads.records.models import Lead
+    from leads.scoring.jobs import leads_qualified
+    from leads.stages.services import perform
     from routing.models import Assignment
 
     ids = make_leads(app, lines, count, ready=False)
@@ -194,7 +194,7 @@ def run(name: str, url: str, count: int, rate: float) -> None:
         f"p95 {percentile(waits, 0.95) * 1000:5.0f} ms (n={len(waits)})",
         flush=True,
     )
-    from leads.queue import get_redis
+    from leads.base.queue import get_redis
 
     with app.app_context():
         conn = get_redis()
@@ -222,11 +222,11 @@ def main() -> None:
     try:
         run("PostgreSQL", PG_ADMIN.rsplit("/", 1)[0] + "/" + name, args.leads, args.rate)
     finally:
-        from leads.db import db
+        from leads.base.db import db
 
         if not db.is_closed():
             db.close()
-        for pool in __import__("leads.db", fromlist=["_pools"])._pools.values():
+        for pool in __import__("leads.base.db", fromlist=["_pools"])._pools.values():
             pool.close_all()
         cur = admin.cursor()
         cur.execute(

@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from leads import lifecycle  # noqa: E402
-from leads.conditions import Facts, InteractionFact  # noqa: E402
-from leads.qualification import Criteria, decide  # noqa: E402
-from leads.scoring import ScoringModel, evaluate  # noqa: E402
+from leads.core import lifecycle  # noqa: E402
+from leads.core.conditions import Facts, InteractionFact  # noqa: E402
+from leads.core.qualification import Criteria, decide  # noqa: E402
+from leads.core.scoring import ScoringModel, evaluate  # noqa: E402
 
 NOW = dt.datetime(2024, 6, 1, 12, 0)
 

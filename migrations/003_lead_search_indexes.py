@@ -1,6 +1,6 @@
 """Migration 003: indexes for the lead list's search and its most common filter.
 
-- Search: ``leads.listing`` matches each search word as a case-insensitive
+- Search: ``leads.records.listing`` matches each search word as a case-insensitive
   prefix of the first name, last name, email or company. Without an index per
   column every search reads the whole lead table; with them it reads only the
   matching index ranges. SQLite's ``LIKE`` ignores ASCII case and can use an

@@ -25,19 +25,21 @@ from dataclasses import dataclass
 import peewee as pw
 
 from auth.models import REP, User
-from leads import lifecycle
-from leads.db import db, is_sqlite, transaction, utcnow
-from leads.facts import load_facts
-from leads.lifecycle import TransitionError
-from leads.models import Contact, Lead, LeadHistory, LeadScore
-from leads.service import perform, perform_steps
+from leads.base.db import db, is_sqlite, on_commit, transaction, utcnow
+from leads.base.queue import enqueue
+from leads.core import lifecycle
+from leads.core.lifecycle import TransitionError
+from leads.notify.models import Notification
+from leads.notify.services import notify, queue_email
+from leads.records.models import Lead, LeadHistory
+from leads.scoring.facts import load_facts
+from leads.scoring.models import LeadScore
+from leads.stages.services import perform, perform_steps
 from routing import router
 from routing.models import (
     DEFAULT_CAPACITY,
     Assignment,
     AssignmentRule,
-    Notification,
-    Outbox,
     PoolPointer,
     RepProductLine,
     RepProfile,
@@ -53,7 +55,7 @@ MANUAL = "manual"
 _LOCK_KEY = 7_007_001  # PostgreSQL advisory lock: one routing decision at a time
 
 # Notification kinds.
-ASSIGNED_TO_YOU, OWNER_SALES_READY, ENGAGED = "assigned", "sales_ready", "engaged"
+ASSIGNED_TO_YOU, OWNER_SALES_READY = "assigned", "sales_ready"
 
 
 # --- Loading what the router reads --------------------------------------------
@@ -299,7 +301,7 @@ def _store(lead: Lead, decision: router.Decision, inputs: Inputs, now: dt.dateti
         raise TransitionError("The lead already has a live assignment.") from None
     rep = inputs.book.users.get(decision.rep_id)
     if decision.assigned:
-        perform(lead, "assign", None, via=VIA, owner_id=decision.rep_id)
+        perform(lead, "assign", None, via=VIA, follow_ups=False, owner_id=decision.rep_id)
         if decision.pool_key and decision.pointer_at:
             _set_pointer(decision.pool_key, decision.rep_id, decision.pointer_at)
         _notify_assigned(lead, rep, due)
@@ -338,42 +340,6 @@ def trace_text(decision: router.Decision) -> str:
 # --- Notifications and email ------------------------------------------------------
 
 
-def notify(user_id: int, kind: str, text: str, lead_id: int | None = None, key: str | None = None) -> None:
-    """An in-app notification (once per ``key`` when one is given)."""
-    Notification.insert(
-        user=user_id, kind=kind, lead=lead_id, text=text[:300], key=key, created_at=utcnow()
-    ).on_conflict_ignore().execute()
-
-
-def mark_opened(user_id: int, lead_id: int, notification_id) -> bool:
-    """R2: the user opened lead ``lead_id`` from notification ``notification_id``
-    (the ``?n=`` of its link): mark it read when it is the user's own unread
-    notification about that lead; anything else changes nothing. Returns
-    whether it was marked (the badge shows it on its next poll)."""
-    try:
-        number = int(notification_id)
-    except (TypeError, ValueError):
-        return False
-    marked = (
-        Notification.update(read_at=utcnow())
-        .where(
-            (Notification.id == number)
-            & (Notification.user == user_id)
-            & (Notification.lead == lead_id)
-            & Notification.read_at.is_null()
-        )
-        .execute()
-    )
-    return bool(marked)
-
-
-def queue_email(to: str, subject: str, body: str, reply_to: str | None = None) -> int:
-    """An email in the outbox; sent by ``routing.jobs.send_outbox`` when SMTP is configured."""
-    return Outbox.insert(
-        to=to, subject=subject[:300], body=body, reply_to=reply_to, created_at=utcnow()
-    ).execute()
-
-
 def _notify_assigned(lead: Lead, rep: User, due: dt.datetime | None) -> None:
     text = f"Lead assigned to you: {lead.name}" + (f" ({lead.company})" if lead.company else "")
     Notification.insert(
@@ -406,36 +372,6 @@ def notify_owners_sales_ready(lead: Lead, facts) -> int:
     return len(told)
 
 
-def notify_engaged(interactions) -> None:
-    """R2: an interaction arrived for a lead or contact a rep owns: tell the
-    lead's owner and the contact's owner (one notification per rep and person
-    per batch). A handful of queries whatever the batch size."""
-    lead_ids = {row.lead_id for row in interactions if row.lead_id}
-    contact_ids = {row.contact_id for row in interactions if row.contact_id}
-    if not lead_ids and not contact_ids:
-        return
-    people: dict[tuple[int, str], tuple[str, int | None]] = {}
-    if lead_ids:
-        for lead in Lead.select(Lead.id, Lead.owner, Lead.first_name, Lead.last_name, Lead.email).where(
-            Lead.id.in_(list(lead_ids)) & Lead.owner.is_null(False)
-        ):
-            people[(lead.owner_id, f"lead:{lead.id}")] = (lead.name, lead.id)
-    if contact_ids:
-        for contact in Contact.select(
-            Contact.id, Contact.owner, Contact.first_name, Contact.last_name, Contact.email
-        ).where(Contact.id.in_(list(contact_ids)) & Contact.owner.is_null(False)):
-            people[(contact.owner_id, f"contact:{contact.id}")] = (contact.name, None)
-    kinds = sorted({row.type for row in interactions})
-    what = ", ".join(kinds[:3]) + ("…" if len(kinds) > 3 else "")
-    now = utcnow()
-    rows = [
-        dict(user=user_id, kind=ENGAGED, lead=lead_id, text=f"{name} engaged: {what}"[:300], created_at=now)
-        for (user_id, _who), (name, lead_id) in people.items()
-    ]
-    if rows:
-        Notification.insert_many(rows).execute()
-
-
 # --- Accept, decline, by hand -----------------------------------------------------
 
 
@@ -456,21 +392,22 @@ def _end_live(lead_id: int, reason: str, now: dt.datetime, declined: bool = Fals
 
 
 def reroute_later(lead_id: int, round_id) -> None:
-    """Enqueue a forced routing of the lead (after commit), excluding who declined it."""
-    from leads.queue import enqueue
+    """After commit, enqueue a forced routing of the lead, excluding who declined it."""
+    on_commit(
+        lambda: enqueue(
+            "routing.jobs.route_lead", lead_id, True, job_id=f"reroute-{lead_id}-{round_id}", timeout=60
+        )
+    )
 
-    enqueue("routing.jobs.route_lead", lead_id, True, job_id=f"reroute-{lead_id}-{round_id}", timeout=60)
 
-
-def decline(lead: Lead, user: User, reason: str | None) -> Lead:
-    """R6: the rep hands the lead back with a reason; it is routed again
-    without them. Raises ``TransitionError`` when the lifecycle refuses."""
-    now = utcnow()
-    with transaction():
-        fresh = perform(lead, "decline", user, via="web", note=reason or None)
-        ended = _end_live(lead.id, f"{END_DECLINED}: {reason}" if reason else END_DECLINED, now, True)
-    reroute_later(lead.id, ended or int(now.timestamp() * 1e6))
-    return fresh
+def route_later(lead: Lead) -> None:
+    """R1: after commit, enqueue the lead's routing (its relationship owners are
+    told first, R2). The job id is the lead's state: the same change enqueued
+    twice is one job, a later change a new one."""
+    stamp = int(lead.updated_at.timestamp() * 1e6)
+    on_commit(
+        lambda: enqueue("routing.jobs.route_lead", lead.id, job_id=f"route-{lead.id}-{stamp}", timeout=60)
+    )
 
 
 def record_manual(lead: Lead, manager: User, now: dt.datetime | None = None) -> int:
@@ -513,10 +450,11 @@ def pool_keys_for(lead: Lead, rep: User) -> list[str]:
     return keys
 
 
-def after_action(action: str, lead: Lead, user: User, note: str | None = None) -> None:
-    """Keep assignments in step with a stage action done from the web (lead page
-    or queue): accept, decline (re-route), assign by hand, or the lead leaving
-    the sales queue."""
+def after_action(action: str, lead: Lead, user: User | None, note: str | None = None) -> None:
+    """Keep assignments in step with a stage action, whatever its door (page,
+    queue button, API, the scoring job): accept, decline (re-route without the
+    rep), assign by hand, the lead leaving the sales queue, or a lead that now
+    waits for a rep (R1: routed after commit). Runs in the action's transaction."""
     now = utcnow()
     if action == "sales_accept":
         Assignment.update(accepted_at=now).where(
@@ -529,12 +467,8 @@ def after_action(action: str, lead: Lead, user: User, note: str | None = None) -
         reroute_later(lead.id, ended or int(now.timestamp() * 1e6))
     elif lead.owner_id is None:
         _end_live(lead.id, END_LEFT, now)  # e.g. moved back out of Sales acceptance
-        if action in ("sales_ready", "qualify", "move") and is_routable(lead):
-            # R1: made sales-ready by hand (a teleprospector, a marketer): route it now too
-            from leads.queue import enqueue
-
-            stamp = int(now.timestamp() * 1e6)
-            enqueue("routing.jobs.route_lead", lead.id, job_id=f"route-{lead.id}-{stamp}", timeout=60)
+        if is_routable(lead):
+            route_later(lead)
 
 
 # --- Overdue acceptance -----------------------------------------------------------
@@ -565,7 +499,12 @@ def take_back_overdue(assignment_id: int, now: dt.datetime) -> bool:
         Assignment.update(ended_at=now, end_reason=END_OVERDUE).where(Assignment.id == row.id).execute()
         if lead.owner_id == row.rep_id and lead.status == lifecycle.OPEN and not lead.sales_accepted:
             perform_steps(
-                lead, [("decline", {})], None, via=f"{VIA}: {END_OVERDUE}", note="Not accepted in time"
+                lead,
+                [("decline", {})],
+                None,
+                via=f"{VIA}: {END_OVERDUE}",
+                note="Not accepted in time",
+                follow_ups=False,
             )
     return True
 

@@ -5,9 +5,9 @@ bundled worker runs (R1–R4)."""
 from __future__ import annotations
 
 from auth.models import REP, User
-from leads import lifecycle
-from leads.models import Lead, ProductLine
-from leads.queue import enqueue
+from leads.base.queue import enqueue
+from leads.core import lifecycle
+from leads.records.models import Lead, ProductLine
 from routing import manage, router
 
 

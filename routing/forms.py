@@ -21,7 +21,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from leads.conditions import (
+from leads.core.conditions import (
     ACCOUNT,
     BOOL,
     CONTACT,

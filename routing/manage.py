@@ -9,11 +9,12 @@ from dataclasses import dataclass
 import peewee as pw
 
 from auth.models import REP, Team, User
-from leads import lifecycle, scoring
-from leads.conditions import LEAD, OPERATORS, UNARY, DefinitionError, FieldError, Group
-from leads.db import transaction, utcnow
-from leads.models import Account, Campaign, ProductLine, ScoringModel
-from leads.queries import unassigned_sales_ready
+from leads.base.db import transaction, utcnow
+from leads.core import lifecycle, scoring
+from leads.core.conditions import LEAD, OPERATORS, UNARY, DefinitionError, FieldError, Group
+from leads.records.models import Account, Campaign, ProductLine
+from leads.records.queries import unassigned_sales_ready
+from leads.scoring.models import ScoringModel
 from routing import assign, forms, router
 from routing.assign import open_leads_by_rep
 from routing.models import DEFAULT_CAPACITY, Assignment, AssignmentRule, RepProductLine, RepProfile

@@ -1,6 +1,6 @@
-"""Records of lead routing (SPEC R1–R6, R2 notifications): reps' profiles,
-assignment rules, round-robin pointers, assignments, notifications and the
-outbox of emails to reps. Schema: ``migrations/007_routing.py``.
+"""Records of lead routing (SPEC R1–R6): reps' profiles,
+assignment rules, round-robin pointers and assignments (notifications and the
+outbox live in ``leads.notify``). Schema: ``migrations/007_routing.py``.
 
 "One live assignment per lead" is a database fact: a partial unique index on
 ``assignment(lead_id) WHERE ended_at IS NULL`` (SQLite and PostgreSQL), so two
@@ -12,8 +12,8 @@ from __future__ import annotations
 import peewee as pw
 
 from auth.models import User
-from leads.db import BaseModel, JSONField, utcnow
-from leads.models import Lead, ProductLine
+from leads.base.db import BaseModel, JSONField, utcnow
+from leads.records.models import Lead, ProductLine
 
 DEFAULT_CAPACITY = 20
 
@@ -91,31 +91,3 @@ class Assignment(BaseModel):
         )
 
 
-class Notification(BaseModel):
-    """An in-app notification; ``key`` (when set) makes the same news one row."""
-
-    user = pw.ForeignKeyField(User, backref="notifications", on_delete="CASCADE")
-    kind = pw.CharField(max_length=30)
-    lead = pw.ForeignKeyField(Lead, null=True, on_delete="CASCADE")
-    text = pw.CharField(max_length=300)
-    key = pw.CharField(max_length=200, null=True, unique=True)
-    created_at = pw.DateTimeField(default=utcnow)
-    read_at = pw.DateTimeField(null=True)
-
-    class Meta:
-        indexes = ((("user", "read_at", "created_at"), False),)
-
-
-class Outbox(BaseModel):
-    """An email waiting to go out (sent by SMTP only when ``SMTP_HOST`` is set)."""
-
-    to = pw.CharField(max_length=254)
-    subject = pw.CharField(max_length=300)
-    body = pw.TextField()
-    reply_to = pw.CharField(max_length=254, null=True)
-    status = pw.CharField(max_length=20, default="queued")  # queued, sent, failed
-    created_at = pw.DateTimeField(default=utcnow)
-    sent_at = pw.DateTimeField(null=True)
-
-    class Meta:
-        indexes = ((("status", "created_at"), False),)

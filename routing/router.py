@@ -11,7 +11,7 @@ How the SPEC reads here:
 - R4: rules are tried in order; the first whose conditions match decides, even
   when it then finds no one (the lead goes to the managers' unassigned queue
   with a reason code). No rule matched → unassigned, ``no_rule_matched``.
-  Conditions are the shared language of ``leads.conditions`` over lead,
+  Conditions are the shared language of ``leads.core.conditions`` over lead,
   contact and account fields; the lead's scores are lead fields named
   ``score:<model id>`` (``with_scores``), so a rule can say "score in model 3 ≥ 50".
 - R2: a relationship-owner rule gives the lead to the contact's owner, else the
@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from leads.conditions import (
+from leads.core.conditions import (
     ACCOUNT,
     CONTACT,
     FIELDS,

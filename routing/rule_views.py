@@ -1,4 +1,4 @@
-"""Managers' routing pages (R1–R6) and everyone's notifications (R2).
+"""Managers' routing pages (R1–R6).
 
 - ``/routing/rules``: the ordered assignment rules (add, edit, up/down, on/off)
   and "test this rule set on a lead" (the decision trace, nothing stored).
@@ -6,8 +6,6 @@
 - ``/routing/load``: open leads per rep against capacity (an SVG chart), the
   unassigned count and the median time to acceptance.
 - ``/routing/rerun/<lead>``: route an unassigned lead again now.
-- ``/notifications``: the signed-in user's notifications; a badge fragment
-  polled every 5 s shows the unread count.
 """
 
 from __future__ import annotations
@@ -15,11 +13,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, request, url_for
 
 from auth.models import ADMIN, MANAGER, REP, Team, User
-from auth.policy import allow, current_user, signed_in
-from leads.conditions import LEAD
-from leads.db import utcnow
-from leads.models import Lead, ProductLine
-from leads.queries import assignable_reps
+from auth.policy import allow
+from leads.base.db import utcnow
+from leads.core.conditions import LEAD
+from leads.records.models import Lead, ProductLine
+from leads.records.queries import assignable_reps
 from routing import assign, manage, router
 from routing.forms import (
     MAX_CONDITION_ROWS,
@@ -29,13 +27,12 @@ from routing.forms import (
     TestLeadForm,
     field_choices,
 )
-from routing.models import AssignmentRule, Notification
+from routing.models import AssignmentRule
 from web.render import render, render_fragment
 
 bp = Blueprint("routing_rules", __name__)
 
 MANAGERS = (MANAGER, ADMIN)
-NOTIFICATIONS_SHOWN = 100
 
 
 # --- Rules -----------------------------------------------------------------------
@@ -287,72 +284,6 @@ def _reason(code: str) -> str:
     from routing.router import REASONS
 
     return REASONS.get(code, code)
-
-
-# --- Notifications ---------------------------------------------------------------
-
-
-def unread_count(user) -> int:
-    """The user's unread notifications."""
-    return (
-        Notification.select().where((Notification.user == user.id) & Notification.read_at.is_null()).count()
-    )
-
-
-@bp.app_context_processor
-def _notification_badge():
-    """``unread_notifications()`` for the header badge (one COUNT when it renders)."""
-
-    def unread_notifications():
-        user = current_user()
-        return unread_count(user) if user is not None else 0
-
-    return {"unread_notifications": unread_notifications}
-
-
-@bp.route("/notifications")
-@signed_in
-def notifications():
-    """R2: the user's notifications, newest first."""
-    user = current_user()
-    rows = list(
-        Notification.select()
-        .where(Notification.user == user.id)
-        .order_by(Notification.created_at.desc(), Notification.id.desc())
-        .limit(NOTIFICATIONS_SHOWN)
-    )
-    return render("routing/notifications.html", rows=rows, unread=unread_count(user))
-
-
-@bp.route("/notifications/badge")
-@signed_in
-def notification_badge():
-    """The unread count, polled by the header every 5 s."""
-    return render_fragment("routing/_notify_badge.html", count=unread_count(current_user()))
-
-
-@bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
-@signed_in
-def notification_read(notification_id: int):
-    """Mark one of the user's notifications read (another's: 404)."""
-    updated = (
-        Notification.update(read_at=utcnow())
-        .where((Notification.id == notification_id) & (Notification.user == current_user().id))
-        .execute()
-    )
-    if not updated:
-        abort(404)
-    return redirect(url_for("routing_rules.notifications"))
-
-
-@bp.route("/notifications/read-all", methods=["POST"])
-@signed_in
-def notifications_read_all():
-    """Mark all the user's notifications read."""
-    Notification.update(read_at=utcnow()).where(
-        (Notification.user == current_user().id) & Notification.read_at.is_null()
-    ).execute()
-    return redirect(url_for("routing_rules.notifications"))
 
 
 # --- Template filters -------------------------------------------------------------

@@ -19,7 +19,7 @@ import psycopg2
 import pytest
 import redis as redis_lib
 
-from leads.db import db
+from leads.base.db import db
 
 PG_URL = os.environ.get("LEADFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("LEADFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -96,7 +96,7 @@ _MIGRATED: set[str] = set()
 def make_app(database_url: str, redis_url: str, tmp_root: str, **config):
     """An app on the given database (migrated once) and Redis, with fresh tables."""
     from app import create_app
-    from leads.migrate import upgrade
+    from leads.base.migrate import upgrade
     from web.extensions import limiter
 
     prefix = f"lftest-{RUN_ID}-{uuid.uuid4().hex[:8]}"
@@ -129,7 +129,7 @@ def make_app(database_url: str, redis_url: str, tmp_root: str, **config):
 
 def truncate_all() -> None:
     """Empty every table but the migration log (and reset ids) before a test."""
-    from leads.db import is_sqlite
+    from leads.base.db import is_sqlite
 
     db.connect(reuse_if_open=True)
     tables = [t for t in db.get_tables() if t != "migratehistory"]
@@ -154,7 +154,7 @@ def _restore_default_qualification_fields() -> None:
     """Put back what migration 002 seeds, as on a fresh install."""
     import importlib.util
 
-    from leads.models import QualificationField
+    from leads.stages.models import QualificationField
 
     path = os.path.join(
         os.path.dirname(os.path.dirname(__file__)), "migrations", "002_default_qualification_fields.py"
@@ -204,7 +204,7 @@ def sqlite_app(database_urls, redis_url, tmp_root):
 
 
 def _clear_queues(app) -> None:
-    from leads.queue import get_redis
+    from leads.base.queue import get_redis
 
     conn = get_redis(app)
     prefix = app.config["QUEUE_PREFIX"]
@@ -224,7 +224,7 @@ def burst_worker(app):
     from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
-    from leads.queue import QUEUE_NAMES, get_queue, get_redis
+    from leads.base.queue import QUEUE_NAMES, get_queue, get_redis
 
     def run():
         with app.app_context():

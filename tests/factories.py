@@ -8,8 +8,8 @@ from flask.testing import FlaskClient
 
 from auth.models import Team, User
 from auth.passwords import hash_password
-from leads import lifecycle
-from leads.models import Account, Contact, Lead, ProductLine
+from leads.core import lifecycle
+from leads.records.models import Account, Contact, Lead, ProductLine
 
 PASSWORD = "correct-horse-battery"
 _PASSWORD_HASH = hash_password(PASSWORD)

@@ -12,8 +12,9 @@ from auth.admin import LAST_ADMIN, leaves_no_admin
 from auth.models import ADMIN, INTEGRATION, ApiToken, Team, User, UserSession
 from auth.passwords import MIN_LENGTH
 from auth.sessions import issue_token, token_user
-from leads.models import Campaign, ProductLine, QualificationField
-from leads.qualification_fields import active_fields, ordered_fields
+from leads.records.models import Campaign, ProductLine
+from leads.stages.fields import active_fields, ordered_fields
+from leads.stages.models import QualificationField
 from tests.factories import (
     PASSWORD,
     csrf_token,

@@ -9,9 +9,9 @@ import re
 
 from auth.models import ApiToken, User
 from auth.sessions import issue_token
-from leads import lifecycle
-from leads.db import db, utcnow
-from leads.models import Campaign, Lead, LeadHistory
+from leads.base.db import db, utcnow
+from leads.core import lifecycle
+from leads.records.models import Campaign, Lead, LeadHistory
 from tests.factories import (
     make_account,
     make_contact,
@@ -772,8 +772,8 @@ def test_openapi_schemas_match_the_serialisers_the_models_and_the_list_filters(a
     """The documented fields are the served ones: response schemas have the
     serialisers' keys, request schemas the models' lengths, the lead list the
     web list's parameters."""
-    from leads.listing import ListParams
-    from leads.models import Account, Contact
+    from leads.records.listing import ListParams
+    from leads.records.models import Account, Contact
 
     _, headers = as_role("admin")
     lead = make_lead(contact=make_contact(), account=make_account(owner=make_user("rep")))

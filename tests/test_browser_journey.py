@@ -5,9 +5,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from leads import lifecycle
-from leads.models import Lead, LeadHistory
-from leads.service import perform
+from leads.core import lifecycle
+from leads.records.models import Lead, LeadHistory
+from leads.stages.services import perform
 from tests.conftest import screenshot
 from tests.factories import make_lead, make_user, sign_in
 

@@ -5,8 +5,8 @@ the rep sees it."""
 import pytest
 from playwright.sync_api import expect
 
-from leads.campaign_models import CampaignRequest
-from leads.models import Campaign
+from campaigns.models import CampaignRequest
+from leads.records.models import Campaign
 from tests.conftest import new_browser_page, screenshot
 from tests.factories import make_contact, make_user, sign_in
 

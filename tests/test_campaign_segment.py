@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 
 from auth.models import MARKETER, REP
-from leads import campaigns
-from leads.models import Campaign
+from campaigns import launch as campaigns
+from leads.records.models import Campaign
 from tests.factories import csrf_token, login, make_account, make_contact, make_user
 
 FR = {"entity": "contact", "field": "country", "operator": "equals", "value": "FR"}

@@ -13,10 +13,11 @@ import pytest
 
 from auth.models import ADMIN, INTEGRATION, MARKETER, REP
 from auth.sessions import issue_token
-from leads import campaigns
-from leads.campaign_models import CampaignMessage, CampaignReply, CampaignRequest
-from leads.models import BackgroundTask, Campaign, Interaction
-from routing.models import Notification, Outbox
+from campaigns import launch as campaigns
+from campaigns.models import CampaignMessage, CampaignReply, CampaignRequest
+from leads.base.models import BackgroundTask
+from leads.notify.models import Notification, Outbox
+from leads.records.models import Campaign, Interaction
 from tests.factories import (
     csrf_token,
     login,

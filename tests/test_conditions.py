@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leads.conditions import (
+from leads.core.conditions import (
     AND,
     OPERATORS,
     OR,

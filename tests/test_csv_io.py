@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leads import csv_io, matching
-from leads.csv_io import (
+from leads.core import csv_io, matching
+from leads.core.csv_io import (
     CsvError,
     Record,
     Sniffed,
@@ -343,7 +343,7 @@ def test_account_values_are_normalised_C2():
 
 def test_lengths_follow_the_model_columns():
     """The import refuses what the database column could not hold."""
-    from leads import models
+    from leads.records import models
 
     columns = {"contact": models.Contact, "lead": models.Lead, "account": models.Account}
     for entity, limits in csv_io.MAX_LENGTHS.items():

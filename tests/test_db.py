@@ -1,4 +1,4 @@
-"""The database handle (leads/db.py): pooled connections on both backends,
+"""The database handle (leads/base/db.py): pooled connections on both backends,
 given back at request teardown, SQLite pragmas on every pooled connection,
 ``PRAGMA optimize`` at teardown, RQ jobs on pooled connections, and no
 connection shared with a forked child."""
@@ -10,8 +10,8 @@ import os
 import peewee as pw
 from playhouse.pool import PooledDatabase, PooledPostgresqlDatabase, PooledSqliteDatabase
 
-from leads.db import POOL_DEFAULTS, SQLITE_PRAGMAS, bind_database, db
-from leads.models import Lead
+from leads.base.db import POOL_DEFAULTS, SQLITE_PRAGMAS, bind_database, db
+from leads.records.models import Lead
 from tests.factories import login, make_lead, make_user
 
 
@@ -77,7 +77,7 @@ def test_pragma_optimize_at_teardown_gathers_missing_statistics(sqlite_app):
 
 
 def test_a_worker_job_runs_on_a_pooled_connection(app, run_jobs):
-    from leads.queue import enqueue, get_queue
+    from leads.base.queue import enqueue, get_queue
 
     make_lead()
     make_lead()

@@ -5,9 +5,10 @@ routing them (S4, Q2, R1) on both backends."""
 from __future__ import annotations
 
 from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR, Team, User
-from leads import lifecycle
-from leads.demo import seed
-from leads.models import Account, Contact, Lead, LeadScore, PendingScore, ProductLine
+from leads.core import lifecycle
+from leads.records.models import Account, Contact, Lead, ProductLine
+from leads.scoring.models import LeadScore, PendingScore
+from ops.demo import seed
 from routing.models import Assignment
 
 

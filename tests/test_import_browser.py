@@ -11,8 +11,8 @@ import threading
 import pytest
 from playwright.sync_api import expect
 
-from leads.db import db
-from leads.models import Contact
+from leads.base.db import db
+from leads.records.models import Contact
 from tests.conftest import screenshot
 from tests.factories import PASSWORD, make_user
 
@@ -27,7 +27,7 @@ def worker(sqlite_app):
     from rq.serializers import JSONSerializer
     from rq.timeouts import TimerDeathPenalty
 
-    from leads.queue import QUEUE_NAMES, get_queue, get_redis
+    from leads.base.queue import QUEUE_NAMES, get_queue, get_redis
 
     class ThreadWorker(SimpleWorker):
         death_penalty_class = TimerDeathPenalty  # SIGALRM, too, is the main thread's

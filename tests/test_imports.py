@@ -11,9 +11,10 @@ import re
 import pytest
 
 from auth.models import ADMIN, MANAGER, MARKETER, REP, TELEPROSPECTOR
-from leads import lifecycle
-from leads.import_models import DONE, Import, ImportRowError
-from leads.models import Account, BackgroundTask, Contact, Lead, LeadHistory
+from leads.base.models import BackgroundTask
+from leads.core import lifecycle
+from leads.imports.models import DONE, Import, ImportRowError
+from leads.records.models import Account, Contact, Lead, LeadHistory
 from tests.factories import csrf_token, login, make_contact, make_lead, make_user
 
 CONTACTS_CSV = (
@@ -331,7 +332,7 @@ def test_c2_the_preview_shows_each_cells_error_and_the_mapping_can_be_adjusted(a
 
 
 def test_c2_the_job_is_queued_once_and_safe_to_run_twice(app, run_jobs):
-    from leads.imports import run_import
+    from leads.imports.services import run_import
 
     client, _user = _signed_in(app)
     upload = _uploaded(client, CONTACTS_CSV.encode())
@@ -348,7 +349,7 @@ def test_c2_the_job_is_queued_once_and_safe_to_run_twice(app, run_jobs):
 def test_c2_an_interrupted_import_resumes_after_its_last_chunk(app, run_jobs, monkeypatch):
     """A job retried after a crash: committed chunks are not written twice and
     the counts stay exact."""
-    from leads import imports
+    from leads.imports import services as imports
 
     monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
     client, _user = _signed_in(app)
@@ -453,9 +454,9 @@ def test_c2_m1_imported_contacts_are_found_by_form_intake_afterwards(app, run_jo
     """The import keeps the intake's match-key index (and its watermark) in
     step: a form submission for an imported person matches them (M4), and no
     capture request has to index the import again."""
-    from leads import intake
-    from leads.intake_models import MatchKeyWatermark
-    from leads.matching import CONTACT, FILL_EMPTY
+    from leads.core.matching import CONTACT, FILL_EMPTY
+    from leads.intake import services as intake
+    from leads.intake.models import MatchKeyWatermark
 
     client, _user = _signed_in(app)
     make_contact(email="before@example.test")
@@ -475,7 +476,7 @@ def test_c2_m1_imported_contacts_are_found_by_form_intake_afterwards(app, run_jo
 def test_c2_s4_imported_records_are_rescored_once_per_chunk(app, run_jobs):
     """A contact import that fills a scored field re-scores the contact's open
     leads (S4: ``rescore_records`` after each chunk's commit)."""
-    from leads.models import LeadScore
+    from leads.scoring.models import LeadScore
     from tests.test_scoring_pipeline import live_model
 
     client, marketer = _signed_in(app)

@@ -7,11 +7,12 @@ from __future__ import annotations
 import peewee as pw
 import pytest
 
-from leads import intake
-from leads.events import record_interactions
-from leads.intake_models import AutoLeadRule, CaptureSource, MatchingStrategyRecord, MatchKey
-from leads.matching import CONTACT, FILL_EMPTY, LEAD, OVERWRITE
-from leads.models import Campaign, Contact, Interaction, Lead, LeadHistory, PendingScore
+from leads.core.matching import CONTACT, FILL_EMPTY, LEAD, OVERWRITE
+from leads.intake import services as intake
+from leads.intake.interactions import record_interactions
+from leads.intake.models import AutoLeadRule, CaptureSource, MatchingStrategyRecord, MatchKey
+from leads.records.models import Campaign, Contact, Interaction, Lead, LeadHistory
+from leads.scoring.models import PendingScore
 from tests.factories import csrf_token, login, make_contact, make_product_line, make_user
 
 
@@ -159,7 +160,7 @@ def test_a_contact_created_by_hand_is_matched(app):
 
 def test_match_or_create_inside_one_transaction_sees_its_own_rows(app):
     """M1/M5 for the CSV import: duplicate rows in one transaction become one record."""
-    from leads.db import transaction
+    from leads.base.db import transaction
 
     with app.app_context():
         strategies = intake.load_strategies(CONTACT)
@@ -387,7 +388,7 @@ def test_strategies_are_managed_with_one_default_per_entity(app):
     )
     assert bad.status_code == 422 and "Not a contact field: shoe_size" in bad.get_data(as_text=True)
     with app.app_context(), pytest.raises(pw.IntegrityError):
-        from leads.db import db
+        from leads.base.db import db
 
         with db.atomic():
             MatchingStrategyRecord.create(name="Second", entity=LEAD, fields=["email"], is_default=True)

@@ -12,8 +12,8 @@ import re
 import pytest
 from flask import url_for
 
-from leads import lifecycle
-from leads.listing import ListParams, parse_list_args
+from leads.core import lifecycle
+from leads.records.listing import ListParams, parse_list_args
 from tests.factories import login, make_lead, make_product_line, make_team, make_user
 
 NAME_LINK = re.compile(r'<a class="lead-link" href="([^"]+)">([^<]+)</a>')
@@ -337,7 +337,7 @@ def query_plan(sql: str, params) -> str:
     """The plan the database picks for ``sql``, as one string (index names included).
     PostgreSQL is told to avoid table scans: its planner rightly scans the few
     rows of a test table, but an index it can use is then the one it picks."""
-    from leads.db import db, is_sqlite
+    from leads.base.db import db, is_sqlite
 
     if is_sqlite():
         return " | ".join(row[3] for row in db.execute_sql(f"EXPLAIN QUERY PLAN {sql}", params))
@@ -353,9 +353,9 @@ def test_search_and_stage_with_product_line_are_answered_from_their_indexes(app)
     list order on SQLite. Plans, never timings."""
     import peewee as pw
 
-    from leads.db import db, is_sqlite
-    from leads.listing import SORTS, matching_leads
-    from leads.models import Lead
+    from leads.base.db import db, is_sqlite
+    from leads.records.listing import SORTS, matching_leads
+    from leads.records.models import Lead
 
     manager = make_user("manager")
     if is_sqlite():  # no statistics: plans from the schema alone, the same on every run

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 
-from leads import lifecycle as lc
-from leads.models import Campaign, Lead, LeadHistory, QualificationField
+from leads.core import lifecycle as lc
+from leads.records.models import Campaign, Lead, LeadHistory
+from leads.stages.models import QualificationField
 from tests.factories import (
     count_queries,
     csrf_token,

@@ -14,8 +14,10 @@ import pytest
 
 from auth.admin import issue_token
 from auth.models import ADMIN, MANAGER, MARKETER, REP, TELEPROSPECTOR
-from leads import lifecycle, scoring_admin
-from leads.models import Lead, LeadScore
+from leads.core import lifecycle
+from leads.records.models import Lead
+from leads.scoring import services as scoring_admin
+from leads.scoring.models import LeadScore
 from tests.factories import ENGAGEMENT, login, make_account, make_contact, make_lead, make_user
 
 FIT = {
@@ -405,7 +407,7 @@ def test_s6_p1_the_open_lead_page_updates_its_scores_and_stage_by_itself(sqlite_
     from rq import SimpleWorker
     from rq.serializers import JSONSerializer
 
-    from leads.queue import QUEUE_NAMES, get_queue, get_redis
+    from leads.base.queue import QUEUE_NAMES, get_queue, get_redis
     from tests.conftest import screenshot
     from tests.factories import PASSWORD
 

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leads import lifecycle as lc
-from leads import timeline
-from leads.lifecycle import Actor, LeadState, TransitionError
+from leads.core import lifecycle as lc
+from leads.core import timeline
+from leads.core.lifecycle import Actor, LeadState, TransitionError
 
 ADMIN = Actor(lc.ADMIN, 1)
 MARKETER = Actor(lc.MARKETER, 2)

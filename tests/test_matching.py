@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leads import matching
-from leads.matching import (
+from leads.core import matching
+from leads.core.matching import (
     ACCOUNT_BY_DOMAIN,
     ACCOUNT_BY_NAME,
     CONTACT_BY_EMAIL,

@@ -7,8 +7,8 @@ import socketserver
 import threading
 from email import message_from_bytes
 
-from routing.jobs import send_queued_emails
-from routing.models import Outbox
+from leads.notify.jobs import send_queued_emails
+from leads.notify.models import Outbox
 
 
 class _SMTPHandler(socketserver.StreamRequestHandler):

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leads import lifecycle
-from leads.conditions import Condition, DefinitionError, Facts, Group, InteractionFact
-from leads.lifecycle import LeadState
-from leads.qualification import (
+from leads.core import lifecycle
+from leads.core.conditions import Condition, DefinitionError, Facts, Group, InteractionFact
+from leads.core.lifecycle import LeadState
+from leads.core.qualification import (
     DRAFT,
     MARKETING_QUALIFY,
     PUBLISHED,
@@ -39,7 +39,7 @@ def criteria(*terms, op="and", mq=True, sr=False, status=PUBLISHED, id=10):
 
 
 def apply_decision(state, decision):
-    """Apply a decision's actions the way the jobs will, with ``leads.lifecycle``.
+    """Apply a decision's actions the way the jobs will, with ``leads.core.lifecycle``.
 
     (``marketing_qualify`` is done by hand here until lifecycle has it.)"""
     for action in decision.actions:

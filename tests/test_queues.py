@@ -4,8 +4,8 @@ refusals by policy (403) and by record access (404), errors inline (422)."""
 
 from __future__ import annotations
 
-from leads import lifecycle as lc
-from leads.models import Lead, LeadHistory
+from leads.core import lifecycle as lc
+from leads.records.models import Lead, LeadHistory
 from tests.factories import count_queries, csrf_token, login, make_lead, make_product_line, make_user
 
 HX = {"HX-Request": "true"}
@@ -232,9 +232,9 @@ def test_p6_assigning_to_someone_who_is_not_an_active_rep_is_a_form_error(app):
 
 
 def test_queues_are_capped_with_the_total_shown(app, monkeypatch):
-    import routing.views
+    import routing.queue_views
 
-    monkeypatch.setattr(routing.views, "QUEUE_LIMIT", 3)
+    monkeypatch.setattr(routing.queue_views, "QUEUE_LIMIT", 3)
     client, _ = as_user(app, "manager")
     leads = [make_lead(stage=5, sales_ready=True) for _ in range(5)]
     html = text(client.get("/queues/unassigned"))

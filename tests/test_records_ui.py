@@ -13,8 +13,8 @@ import re
 import pytest
 
 from auth.models import ADMIN, MANAGER, MARKETER, REP, TELEPROSPECTOR
-from leads import lifecycle
-from leads.models import Account, Campaign, Contact, Lead, LeadHistory
+from leads.core import lifecycle
+from leads.records.models import Account, Campaign, Contact, Lead, LeadHistory
 from tests.factories import (
     count_queries,
     csrf_token,

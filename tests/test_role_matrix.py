@@ -15,7 +15,7 @@ import pytest
 
 from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR
 from auth.sessions import issue_token
-from leads import lifecycle
+from leads.core import lifecycle
 from tests.factories import (
     csrf_token,
     login,

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leads.conditions import DefinitionError, Facts, FieldError, matches
+from leads.core.conditions import DefinitionError, Facts, FieldError, matches
 from routing.router import (
     ASSIGNED,
     AWAY,

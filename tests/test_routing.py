@@ -14,13 +14,15 @@ import peewee as pw
 import pytest
 
 from auth.models import User
-from leads import lifecycle as lc
-from leads.db import utcnow
-from leads.jobs import leads_qualified, sweep
-from leads.models import Lead, LeadHistory
-from leads.service import perform
+from leads.base.db import utcnow
+from leads.base.sweep import sweep
+from leads.core import lifecycle as lc
+from leads.notify.models import Notification, Outbox
+from leads.records.models import Lead, LeadHistory
+from leads.scoring.jobs import leads_qualified
+from leads.stages.services import perform
 from routing import assign, manage
-from routing.models import Assignment, AssignmentRule, Notification, Outbox, PoolPointer, RepProductLine
+from routing.models import Assignment, AssignmentRule, PoolPointer, RepProductLine
 from tests.factories import (
     csrf_token,
     login,
@@ -159,7 +161,7 @@ def test_r2_an_away_owner_falls_back_to_the_pool_with_the_reason_in_the_trace(ap
 
 def test_r2_the_owner_rep_is_notified_when_their_lead_or_contact_engages(app, world):
     """R2: an interaction on a rep's lead or contact notifies that rep."""
-    from leads.events import record_interactions
+    from leads.intake.interactions import record_interactions
 
     integration = make_user("integration")
     contact = make_contact(owner=world["olga"])

@@ -11,9 +11,11 @@ import pytest
 from playwright.sync_api import expect
 
 from auth.admin import issue_token
-from leads import lifecycle, scoring_admin
-from leads.models import Campaign, Lead, LeadHistory
-from routing.models import Assignment, AssignmentRule, Notification, RepProductLine
+from leads.core import lifecycle
+from leads.notify.models import Notification
+from leads.records.models import Campaign, Lead, LeadHistory
+from leads.scoring import services as scoring_admin
+from routing.models import Assignment, AssignmentRule, RepProductLine
 from tests.conftest import burst_worker, screenshot
 from tests.factories import ENGAGEMENT, make_contact, make_lead, make_product_line, make_user, sign_in
 

@@ -13,9 +13,9 @@ from collections import Counter
 import peewee as pw
 from rq.job import Job
 
-from leads import lifecycle
-from leads.models import Lead
-from leads.queue import get_queue
+from leads.base.queue import get_queue
+from leads.core import lifecycle
+from leads.records.models import Lead
 from routing import manage
 from routing.models import Assignment, PoolPointer
 from tests.factories import make_product_line, make_user

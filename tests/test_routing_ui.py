@@ -10,10 +10,12 @@ import re
 
 import pytest
 
-from leads import lifecycle as lc
-from leads.models import Lead, ScoringModel
+from leads.core import lifecycle as lc
+from leads.notify.models import Notification
+from leads.records.models import Lead
+from leads.scoring.models import ScoringModel
 from routing import assign, manage
-from routing.models import AssignmentRule, Notification
+from routing.models import AssignmentRule
 from tests.factories import csrf_token, login, make_lead, make_product_line, make_team, make_user
 
 HX = {"HX-Request": "true"}
@@ -143,8 +145,8 @@ def test_r4_a_rule_made_with_the_product_line_select_routes_the_lead(app, world,
 
     lead = make_lead(product_line=world["line"], stage=lc.AUTOMATED_QUALIFICATION)
     with app.app_context():
-        from leads.jobs import leads_qualified
-        from leads.service import perform
+        from leads.scoring.jobs import leads_qualified
+        from leads.stages.services import perform
 
         perform(lead, "sales_ready", None, via="test")
         leads_qualified([], [lead.id])

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from leads.models import LeadScore
+from leads.scoring.models import LeadScore
 from tests.factories import ENGAGEMENT, make_contact, make_lead, make_user
 from tests.test_scoring_pipeline import admin
 
@@ -33,7 +33,7 @@ def test_s4_a_plain_rq_worker_runs_the_scoring_jobs(app):
             "worker",
             "--burst",
             "-w",
-            "leads.queue.AppWorker",
+            "app.AppWorker",
             "-S",
             "json",
             "-u",

@@ -10,9 +10,9 @@ import pytest
 from playwright.sync_api import expect
 
 from auth.admin import issue_token
-from leads import lifecycle
-from leads.models import Lead
-from leads.models import ScoringModel as ModelRow
+from leads.core import lifecycle
+from leads.records.models import Lead
+from leads.scoring.models import ScoringModel as ModelRow
 from tests.conftest import burst_worker, screenshot
 from tests.factories import make_contact, make_lead, make_user, sign_in
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leads.conditions import Condition, DefinitionError, Facts, Group, InteractionFact
-from leads.scoring import (
+from leads.core.conditions import Condition, DefinitionError, Facts, Group, InteractionFact
+from leads.core.scoring import (
     DRAFT,
     LIVE,
     STOPPED,

@@ -17,9 +17,11 @@ import sys
 import time
 
 from auth.admin import issue_token
-from leads.db import utcnow
-from leads.jobs import sweep
-from leads.models import BackgroundTask, Contact, Interaction, Lead, LeadScore, PendingScore
+from leads.base.db import utcnow
+from leads.base.models import BackgroundTask
+from leads.base.sweep import sweep
+from leads.records.models import Contact, Interaction, Lead
+from leads.scoring.models import LeadScore, PendingScore
 from tests.factories import ENGAGEMENT, make_user
 from tests.test_scoring_pipeline import admin
 

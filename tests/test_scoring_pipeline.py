@@ -9,19 +9,14 @@ import datetime as dt
 import pytest
 
 from auth.admin import issue_token
-from leads import lifecycle, scoring_admin
-from leads.db import utcnow
-from leads.jobs import sweep
-from leads.models import (
-    BackgroundTask,
-    Interaction,
-    Lead,
-    LeadHistory,
-    LeadScore,
-    PendingScore,
-    ScoreChange,
-    WebhookDelivery,
-)
+from leads.base.db import utcnow
+from leads.base.models import BackgroundTask
+from leads.base.sweep import sweep
+from leads.core import lifecycle
+from leads.records.models import Interaction, Lead, LeadHistory
+from leads.scoring import services as scoring_admin
+from leads.scoring.models import LeadScore, PendingScore, ScoreChange
+from leads.webhooks.models import WebhookDelivery
 from tests.factories import ENGAGEMENT, make_account, make_contact, make_lead, make_user
 
 
@@ -214,7 +209,7 @@ def test_q1_q2_q4_q5_criteria_qualify_open_leads_once_and_it_sticks(app, world, 
     # Q5: the score drops below the threshold (the director title goes), the reason stays
     world["contact"].job_title = "Intern"
     world["contact"].save()
-    from leads.jobs import rescore_records
+    from leads.scoring.jobs import rescore_records
 
     with app.app_context():
         rescore_records("contact changed", contact_ids=[world["contact"].id])
@@ -314,7 +309,7 @@ def test_s4_a_lost_job_is_recovered_by_the_sweeper_and_counts_once(app, world, r
         {"type": "email_clicked", "external_id": "lost", "contact_id": world["contact"].id},
     )
     with app.app_context():
-        from leads.queue import get_queue
+        from leads.base.queue import get_queue
 
         get_queue().empty()  # Redis lost the job; the database still has the event and its pending row
     assert PendingScore.select().count() == 1
@@ -350,7 +345,7 @@ def test_s4_the_sweeper_rescores_when_a_time_window_ends(app, world, run_jobs):
 
 
 def test_q2_a_qualified_lead_gets_one_signed_webhook_delivery(app, world, run_jobs):
-    from leads.models import Webhook
+    from leads.webhooks.models import Webhook
 
     Webhook.create(name="journey", url="http://127.0.0.1:9/hook", secret="s3cret", events=["lead.qualified"])
     model = live_model(app, world["marketer"], run_jobs=run_jobs)

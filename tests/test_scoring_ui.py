@@ -11,11 +11,14 @@ from html.parser import HTMLParser
 import pytest
 
 from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR
-from leads import lifecycle, scoring_admin
-from leads.db import utcnow
-from leads.models import BackgroundTask, Interaction, Lead, LeadScore, QualificationCriteria
-from leads.models import ScoringModel as ModelRow
-from leads.scoring_insights import bucket_width, buckets_of, chart_bars
+from leads.base.db import utcnow
+from leads.base.models import BackgroundTask
+from leads.core import lifecycle
+from leads.records.models import Interaction, Lead
+from leads.scoring import services as scoring_admin
+from leads.scoring.insights import bucket_width, buckets_of, chart_bars
+from leads.scoring.models import LeadScore, QualificationCriteria
+from leads.scoring.models import ScoringModel as ModelRow
 from tests.factories import csrf_token, login, make_contact, make_lead, make_user
 
 HX = {"HX-Request": "true"}

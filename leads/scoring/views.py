@@ -1,0 +1,449 @@
+"""The marketer's scoring pages (S1–S6, Q1–Q6): scoring models and qualification
+criteria builders, their status buttons with the re-scoring progress bar, insights
+per model and a what-if preview before publishing.
+
+Marketers and admins manage; managers may look (lists, read-only pages,
+insights, progress); everyone else is refused.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+
+from auth.admin_views import get_or_404
+from auth.models import ADMIN, MANAGER, MARKETER
+from auth.policy import allow, current_user
+from leads.base.models import BackgroundTask
+from leads.core import qualification, scoring
+from leads.core.conditions import DefinitionError, FieldError
+from leads.scoring import insights as scoring_insights
+from leads.scoring.forms import (
+    TERM_KINDS,
+    CriteriaForm,
+    ModelForm,
+    criteria_is_editable_here,
+    model_from_form,
+    model_is_editable_here,
+)
+from leads.scoring.models import QualificationCriteria
+from leads.scoring.models import ScoringModel as ModelRow
+from leads.scoring.services import ManageError, live_model_ids, save_criteria, save_model
+from leads.scoring.services import set_criteria_status as change_criteria_status
+from leads.scoring.services import set_model_status as change_model_status
+from web.render import render, render_fragment, wants_fragment
+
+bp = Blueprint("scoring", __name__, url_prefix="/scoring")
+
+MANAGE = (MARKETER, ADMIN)
+VIEW = (MARKETER, ADMIN, MANAGER)
+
+
+@bp.context_processor
+def _chart_helpers():
+    return {
+        "chart_bars": scoring_insights.chart_bars,
+        "chart_size": (scoring_insights.CHART_WIDTH, scoring_insights.CHART_HEIGHT),
+    }
+
+
+def _can_manage() -> bool:
+    return current_user().role in MANAGE
+
+
+def _live_models() -> list[ModelRow]:
+    return list(ModelRow.select().where(ModelRow.status == scoring.LIVE).order_by(ModelRow.name))
+
+
+# --- Background tasks ---------------------------------------------------------------
+
+
+@bp.route("/tasks/<int:task_id>")
+@allow(*VIEW)
+def task(task_id):
+    """S4: a re-scoring task's progress bar, polled every second until it ends."""
+    return render("scoring/task.html", "scoring/_task.html", task=get_or_404(BackgroundTask, task_id))
+
+
+# --- Scoring models --------------------------------------------------------------
+
+
+@bp.route("/models")
+@allow(*VIEW)
+def models():
+    return render(
+        "scoring/models.html",
+        "scoring/_models.html",
+        rows=list(scoring_insights.models_overview()),
+        statuses=scoring.STATUSES,
+    )
+
+
+def _model_editor(row, form=None, status=200, notice=None, alert=None, task=None, preview=None):
+    """The model page, or its editor region for htmx."""
+    editable = (
+        _can_manage()
+        and (row is None or row.status != scoring.LIVE)
+        and (row is None or model_is_editable_here(row.definition))
+    )
+    if form is None and editable:
+        data = ModelForm.data_for(row.name, row.description, row.definition) if row else None
+        form = ModelForm(formdata=None, data=data) if data else ModelForm(formdata=None)
+    summary = None
+    if row is not None and not editable:
+        summary = scoring.ScoringModel.from_dict({**row.definition, "id": row.id, "name": row.name})
+    return render(
+        "scoring/model.html",
+        "scoring/_model_editor.html",
+        status,
+        row=row,
+        form=form if editable else None,
+        summary=summary,
+        statuses=scoring.STATUSES,
+        can_manage=_can_manage(),
+        notice=notice,
+        alert=alert,
+        task=task,
+        preview=preview,
+        sample_size=scoring_insights.SAMPLE_SIZE,
+    )
+
+
+def _task_from_args() -> BackgroundTask | None:
+    """The task a just-published model or criteria page follows (``?task=<id>``)."""
+    task_id = request.args.get("task", type=int)
+    return BackgroundTask.get_or_none(BackgroundTask.id == task_id) if task_id else None
+
+
+@bp.route("/models/new")
+@allow(*MANAGE)
+def new_model():
+    return _model_editor(None)
+
+
+@bp.route("/models", methods=["POST"])
+@allow(*MANAGE)
+def create_model():
+    return _save_model(None)
+
+
+@bp.route("/models/<int:model_id>")
+@allow(*VIEW)
+def model(model_id):
+    row = get_or_404(ModelRow, model_id)
+    found = _task_from_args()
+    return _model_editor(row, task=found)
+
+
+@bp.route("/models/<int:model_id>", methods=["POST"])
+@allow(*MANAGE)
+def update_model(model_id):
+    return _save_model(get_or_404(ModelRow, model_id))
+
+
+def _save_model(row):
+    """S1/S2: save the builder's model; errors inline next to their rows."""
+    if row is not None and row.status == scoring.LIVE:
+        return _model_editor(row, status=409, alert="Stop the model before changing it.")
+    form = ModelForm()
+    if not form.validate_on_submit():
+        return _model_editor(row, form, 422)
+    try:
+        saved = save_model(
+            row, form.name.data or "", form.description.data or "", form.definition(), current_user()
+        )
+    except ManageError as error:
+        if any(e.field == "status" for e in error.errors):  # went live meanwhile
+            return _model_editor(ModelRow.get_by_id(row.id), status=409, alert=_reasons(error.errors))
+        form.show_errors(error.errors)
+        return _model_editor(row, form, 422)
+    if not wants_fragment():
+        flash("Model saved.")
+        return redirect(url_for("scoring.model", model_id=saved.id), 303)
+    response = _model_editor(saved, notice="Model saved.")
+    if row is None:
+        response.headers["HX-Push-Url"] = url_for("scoring.model", model_id=saved.id)
+    return response
+
+
+@bp.route("/models/new/rows", methods=["POST"], defaults={"model_id": None})
+@bp.route("/models/<int:model_id>/rows", methods=["POST"])
+@allow(*MANAGE)
+def model_rows(model_id):
+    """Add or remove one row of the builder, keeping what was typed (nothing is saved)."""
+    row = get_or_404(ModelRow, model_id) if model_id else None
+    if row is not None and row.status == scoring.LIVE:
+        return _model_editor(row, status=409, alert="Stop the model before changing it.")
+    form = ModelForm()
+    if not form.validate_on_submit():
+        return _model_editor(row, form, 422)
+    data = form.with_row_change(request.form.get("row", ""))
+    return _model_editor(row, ModelForm(formdata=None, data=data))
+
+
+@bp.route("/models/new/preview", methods=["POST"], defaults={"model_id": None})
+@bp.route("/models/<int:model_id>/preview", methods=["POST"])
+@allow(*MANAGE)
+def preview_model(model_id):
+    """What-if: the builder's model (unsaved) over a sample of recent open leads."""
+    row = get_or_404(ModelRow, model_id) if model_id else None
+    form = ModelForm()
+    if not form.validate_on_submit():
+        return _model_editor(row, form, 422)
+    try:
+        draft = model_from_form(form, row.id if row else "draft")
+    except DefinitionError as error:
+        form.show_errors(error.errors)
+        response = _model_editor(row, form, 422)
+        response.headers["HX-Retarget"] = "#model-editor"
+        response.headers["HX-Reswap"] = "outerHTML"
+        return response
+    preview = scoring_insights.preview_model(draft)
+    if wants_fragment():
+        return render_fragment(
+            "scoring/_preview.html",
+            preview=preview,
+            kind="model",
+            sample_size=scoring_insights.SAMPLE_SIZE,
+        )
+    return _model_editor(row, form, preview=preview)
+
+
+@bp.route("/models/<int:model_id>/status", methods=["POST"])
+@allow(*MANAGE)
+def model_status(model_id):
+    """S1/S4: publish (draft or stopped → live, re-scoring with a progress bar) or stop."""
+    row = get_or_404(ModelRow, model_id)
+    wanted = request.form.get("status", "")
+    if wanted not in scoring.STATUSES:
+        abort(400, "Unknown status.")
+    try:
+        task = change_model_status(row, wanted, current_user())
+    except ManageError as error:
+        return _model_editor(row, status=409, alert=_reasons(error.errors))
+    message = "Model published: scoring every open lead." if wanted == scoring.LIVE else "Model stopped."
+    if not wants_fragment():
+        flash(message)
+        extra = {"task": task.id} if task else {}
+        return redirect(url_for("scoring.model", model_id=row.id, **extra), 303)
+    return _model_editor(ModelRow.get_by_id(row.id), notice=message, task=task)
+
+
+@bp.route("/models/<int:model_id>/insights")
+@allow(*VIEW)
+def insights(model_id):
+    """S6: distribution, count at or above a threshold, the rules that give most."""
+    row = get_or_404(ModelRow, model_id)
+    model = scoring.ScoringModel.from_dict({**row.definition, "id": row.id, "name": row.name})
+    threshold, problem = _threshold(model)
+    count = scoring_insights.count_at_or_above(row.id, threshold) if problem is None else None
+    if wants_fragment():
+        return render_fragment(
+            "scoring/_threshold.html", row=row, threshold=threshold, count=count, problem=problem
+        )
+    buckets = scoring_insights.distribution(row.id)
+    return render(
+        "scoring/insights.html",
+        row=row,
+        statuses=scoring.STATUSES,
+        buckets=buckets,
+        scored=sum(bucket.count for bucket in buckets),
+        threshold=threshold,
+        count=count,
+        problem=problem,
+        rules=scoring_insights.top_rules(row.id, scoring_insights.rule_titles(model)),
+    )
+
+
+def _threshold(model: scoring.ScoringModel) -> tuple[str | int, str | None]:
+    """(the threshold asked for, a problem with it or None)."""
+    default = model.sales_ready_threshold if model.sales_ready_threshold is not None else 50
+    raw = request.args.get("threshold", "").strip()
+    if not raw:
+        return default, None
+    if raw.lstrip("+-").isdigit() and len(raw) < 10:
+        return int(raw), None
+    return raw, "Enter a whole number."
+
+
+# --- Qualification criteria -----------------------------------------------------
+
+
+@bp.route("/criteria")
+@allow(*VIEW)
+def criteria_list():
+    rows = list(QualificationCriteria.select().order_by(QualificationCriteria.name))
+    return render(
+        "scoring/criteria_list.html",
+        "scoring/_criteria_list.html",
+        rows=rows,
+        statuses=qualification.STATUSES,
+    )
+
+
+def _criteria_form(formdata=True, data=None) -> CriteriaForm:
+    """The builder's form: from the request, or (``formdata=False``) from ``data``."""
+    models = _live_models()
+    if formdata:
+        return CriteriaForm(models=models)
+    return (
+        CriteriaForm(formdata=None, data=data, models=models)
+        if data
+        else CriteriaForm(formdata=None, models=models)
+    )
+
+
+def _criteria_editor(row, form=None, status=200, notice=None, alert=None, task=None, preview=None):
+    """The criteria page, or its editor region for htmx (Q3: a form only while
+    draft or stopped)."""
+    editable = (
+        _can_manage()
+        and (row is None or qualification.can_edit(row.status))
+        and (row is None or criteria_is_editable_here(row.definition))
+    )
+    if form is None and editable:
+        data = CriteriaForm.data_for(row.name, row.definition) if row else None
+        form = _criteria_form(formdata=False, data=data)
+    summary = None
+    if row is not None and not editable:
+        summary = qualification.Criteria.from_dict(
+            {**row.definition, "id": row.id, "name": row.name, "status": row.status}
+        )
+    return render(
+        "scoring/criteria.html",
+        "scoring/_criteria_editor.html",
+        status,
+        row=row,
+        form=form if editable else None,
+        summary=summary,
+        model_names={m.id: m.name for m in ModelRow.select(ModelRow.id, ModelRow.name)},
+        statuses=qualification.STATUSES,
+        term_kinds=TERM_KINDS,
+        can_manage=_can_manage(),
+        notice=notice,
+        alert=alert,
+        task=task,
+        preview=preview,
+        sample_size=scoring_insights.SAMPLE_SIZE,
+    )
+
+
+@bp.route("/criteria/new")
+@allow(*MANAGE)
+def new_criteria():
+    return _criteria_editor(None)
+
+
+@bp.route("/criteria", methods=["POST"])
+@allow(*MANAGE)
+def create_criteria():
+    return _save_criteria(None)
+
+
+@bp.route("/criteria/<int:criteria_id>")
+@allow(*VIEW)
+def criteria(criteria_id):
+    row = get_or_404(QualificationCriteria, criteria_id)
+    found = _task_from_args()
+    return _criteria_editor(row, task=found)
+
+
+@bp.route("/criteria/<int:criteria_id>", methods=["POST"])
+@allow(*MANAGE)
+def update_criteria(criteria_id):
+    return _save_criteria(get_or_404(QualificationCriteria, criteria_id))
+
+
+def _refused_while_published(row):
+    """Q3: published criteria are not edited; the server says so."""
+    return _criteria_editor(row, status=409, alert="Q3: stop the criteria before changing them.")
+
+
+def _save_criteria(row):
+    if row is not None and not qualification.can_edit(row.status):
+        return _refused_while_published(row)
+    form = _criteria_form()
+    if not form.validate_on_submit():
+        return _criteria_editor(row, form, 422)
+    try:
+        saved = save_criteria(row, form.name.data or "", form.definition(), current_user())
+    except ManageError as error:
+        if any(e.field == "status" for e in error.errors):
+            return _refused_while_published(QualificationCriteria.get_by_id(row.id))
+        form.show_errors(error.errors)
+        return _criteria_editor(row, form, 422)
+    if not wants_fragment():
+        flash("Criteria saved.")
+        return redirect(url_for("scoring.criteria", criteria_id=saved.id), 303)
+    response = _criteria_editor(saved, notice="Criteria saved.")
+    if row is None:
+        response.headers["HX-Push-Url"] = url_for("scoring.criteria", criteria_id=saved.id)
+    return response
+
+
+@bp.route("/criteria/new/rows", methods=["POST"], defaults={"criteria_id": None})
+@bp.route("/criteria/<int:criteria_id>/rows", methods=["POST"])
+@allow(*MANAGE)
+def criteria_rows(criteria_id):
+    """Add or remove one term of the builder, keeping what was typed."""
+    row = get_or_404(QualificationCriteria, criteria_id) if criteria_id else None
+    if row is not None and not qualification.can_edit(row.status):
+        return _refused_while_published(row)
+    form = _criteria_form()
+    if not form.validate_on_submit():
+        return _criteria_editor(row, form, 422)
+    data = form.with_row_change(request.form.get("row", ""))
+    return _criteria_editor(row, _criteria_form(formdata=False, data=data))
+
+
+@bp.route("/criteria/new/preview", methods=["POST"], defaults={"criteria_id": None})
+@bp.route("/criteria/<int:criteria_id>/preview", methods=["POST"])
+@allow(*MANAGE)
+def preview_criteria(criteria_id):
+    """What-if: how many recent open leads the builder's criteria (unsaved) would qualify."""
+    row = get_or_404(QualificationCriteria, criteria_id) if criteria_id else None
+    form = _criteria_form()
+    if not form.validate_on_submit():
+        return _criteria_editor(row, form, 422)
+    data = {**form.definition(), "id": row.id if row else None, "name": form.name.data or "Preview"}
+    try:
+        draft = qualification.Criteria.from_dict(data, live_model_ids=live_model_ids())
+    except DefinitionError as error:
+        form.show_errors(error.errors)
+        response = _criteria_editor(row, form, 422)
+        response.headers["HX-Retarget"] = "#criteria-editor"
+        response.headers["HX-Reswap"] = "outerHTML"
+        return response
+    preview = scoring_insights.preview_criteria(draft)
+    if wants_fragment():
+        return render_fragment(
+            "scoring/_preview.html",
+            preview=preview,
+            kind="criteria",
+            sample_size=scoring_insights.SAMPLE_SIZE,
+        )
+    return _criteria_editor(row, form, preview=preview)
+
+
+@bp.route("/criteria/<int:criteria_id>/status", methods=["POST"])
+@allow(*MANAGE)
+def criteria_status(criteria_id):
+    """Q3: publish (draft or stopped → published) or stop."""
+    row = get_or_404(QualificationCriteria, criteria_id)
+    wanted = request.form.get("status", "")
+    if wanted not in qualification.STATUSES:
+        abort(400, "Unknown status.")
+    try:
+        task = change_criteria_status(row, wanted, current_user())
+    except ManageError as error:
+        return _criteria_editor(row, status=409, alert=_reasons(error.errors))
+    published = wanted == qualification.PUBLISHED
+    message = "Criteria published: applying them to every open lead." if published else "Criteria stopped."
+    if not wants_fragment():
+        flash(message)
+        extra = {"task": task.id} if task else {}
+        return redirect(url_for("scoring.criteria", criteria_id=row.id, **extra), 303)
+    return _criteria_editor(QualificationCriteria.get_by_id(row.id), notice=message, task=task)
+
+
+def _reasons(errors: list[FieldError]) -> str:
+    return " ".join(dict.fromkeys(error.reason for error in errors))

@@ -1,0 +1,170 @@
+"""The lead page: stage bar, stage panels, actions and the history timeline (P1–P8).
+
+Three regions swap: ``#lead-body`` (summary, stages and history; every action
+returns it), ``#lead-stages`` (the bar and the selected stage's panel; a click
+on a stage returns it) and, when an action takes the lead out of the user's
+view, ``_lead_gone.html`` in place of the body.
+
+While the page is open, ``#lead-live`` (the scores panel, S6) polls
+``/leads/<id>/live`` every few seconds with the fingerprints of what it shows:
+nothing changed → 204 (no swap); scores or interactions changed → the panel
+and ``#interactions``; the lead itself changed (a rule moved it, P1, P3) →
+also the summary, the stages and the history, out of band.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+
+from auth.models import REP, TELEPROSPECTOR
+from auth.policy import current_user, signed_in
+from leads.core import lifecycle, timeline
+from leads.notify.services import mark_opened
+from leads.records import activity
+from leads.records.queries import history_for, lead_for, qualification_labels, user_names
+from leads.stages.submit import panel_forms, submit
+from web.render import render, render_fragment, wants_fragment
+
+bp = Blueprint("lead", __name__)
+
+PAGE = "leads/lead.html"
+BODY = "leads/_lead_body.html"
+LIVE = "leads/_lead_live.html"
+
+
+@bp.route("/leads/<int:lead_id>")
+@signed_in
+def show(lead_id: int):
+    """The lead page, its current stage's panel open (``?n=``: opened from that
+    notification of the user's, which is then marked read)."""
+    lead = _visible_lead(lead_id)
+    if "n" in request.args:
+        mark_opened(current_user().id, lead.id, request.args["n"])
+    return render(PAGE, BODY, **_context(lead, lead.stage))
+
+
+@bp.route("/leads/<int:lead_id>/stages/<int:stage>")
+@signed_in
+def stage_panel(lead_id: int, stage: int):
+    """The stage bar with ``stage``'s panel open (the full page without htmx)."""
+    if stage not in lifecycle.STAGES:
+        abort(404)
+    lead = _visible_lead(lead_id)
+    return render(PAGE, "leads/_stages.html", **_context(lead, stage, history=not wants_fragment()))
+
+
+@bp.route("/leads/<int:lead_id>/live")
+@signed_in
+def live(lead_id: int):
+    """The scores panel, re-rendered when the lead's scores, interactions or
+    stage changed since the fingerprints in ``?v=`` (204 when nothing did).
+    A plain visit goes to the lead page."""
+    lead = _visible_lead(lead_id)
+    if not wants_fragment():
+        return redirect(url_for("lead.show", lead_id=lead_id))
+    seen_state, seen_scores = activity.split_version(request.args.get("v"))
+    now = activity.lead_activity(lead)
+    state_changed = now.state_version != seen_state
+    if not state_changed and now.scores_version == seen_scores:
+        response = current_app.response_class(status=204)
+        response.vary.add("HX-Request")
+        return response
+    context = {"lead": lead, "live": now, "oob": True, "state_changed": state_changed}
+    if state_changed:
+        context.update(_context(lead, _selected_stage(lead), live=now))
+    return render_fragment(LIVE, **context)
+
+
+@bp.route("/leads/<int:lead_id>/actions/<action>", methods=["POST"])
+@signed_in
+def act(lead_id: int, action: str):
+    """Run a stage action; answer the updated lead body (htmx) or redirect (PRG).
+    409 with the reason when the action is refused, 422 with inline errors."""
+    if action not in lifecycle.ACTIONS:
+        abort(404)
+    user = current_user()
+    outcome = submit(_visible_lead(lead_id), action, user)
+    lead = lead_for(user, lead_id)
+    if lead is None:  # handed on (a teleprospector's sales-ready lead, a declined lead)
+        return _gone(outcome.lead, outcome.message, outcome.status)
+    if outcome.ok and not wants_fragment():
+        flash(outcome.message)
+        return redirect(url_for("lead.show", lead_id=lead_id))
+    selected = lead.stage if outcome.ok else _posted_panel(lead)
+    context = _context(lead, selected, message=outcome.message, failed=not outcome.ok, bound=outcome.forms)
+    return render(PAGE, BODY, status=outcome.status, **context)
+
+
+def _visible_lead(lead_id: int):
+    """The lead if the signed-in user may see it; 404 otherwise (never 403: G1)."""
+    lead = lead_for(current_user(), lead_id)
+    if lead is None:
+        abort(404)
+    return lead
+
+
+def _posted_panel(lead) -> int:
+    """The stage panel the refused or invalid form was posted from."""
+    panel = request.form.get("panel", type=int)
+    return panel if panel in lifecycle.STAGES else lead.stage
+
+
+def _selected_stage(lead) -> int:
+    """The stage whose panel the polling page has open: the one in its address
+    (``/leads/<id>/stages/<n>``), else the lead's current stage."""
+    path = urlsplit(request.headers.get("HX-Current-URL", "")).path
+    for stage in lifecycle.STAGES:
+        if path == url_for("lead.stage_panel", lead_id=lead.id, stage=stage):
+            return stage
+    return lead.stage
+
+
+def _context(
+    lead, selected: int, *, history: bool = True, message=None, failed=False, bound=None, live=None
+) -> dict:
+    """What the page and its partials need; the timeline, scores and
+    interactions only when shown."""
+    forms, available = panel_forms(lead, current_user(), selected, bound)
+    context = {
+        "lead": lead,
+        "selected": selected,
+        "stages": lifecycle.STAGES,
+        "marks": lifecycle.stage_marks(lead.state),
+        "forms": forms,
+        "available": available,
+        "message": message,
+        "failed": failed,
+        "labels": qualification_labels() if selected == lifecycle.TP_QUALIFICATION or history else {},
+        "statuses": lifecycle.STATUSES,
+    }
+    if history:
+        context["events"] = _timeline(lead.id, context["labels"])
+        context["live"] = live or activity.lead_activity(lead)
+    return context
+
+
+def _timeline(lead_id: int, labels: dict[str, str]) -> list[timeline.Event]:
+    """The lead's history as events, newest first (P7)."""
+    rows = list(history_for(lead_id))
+    return timeline.events(rows, user_names(timeline.person_ids(rows)), labels)
+
+
+def _gone(lead, message: str | None, status: int):
+    """The answer when the user can no longer see the lead after acting on it."""
+    back = _home_url()
+    if wants_fragment():
+        return render_fragment("leads/_lead_gone.html", lead=lead, message=message, back=back, status=status)
+    flash(f"{message} The lead has left your view." if message else "The lead has left your view.")
+    return redirect(back)
+
+
+def _home_url() -> str:
+    """Where the user works from: their queue, else the lead list."""
+    role = current_user().role
+    if role == TELEPROSPECTOR:
+        return url_for("routing.teleprospecting")
+    if role == REP:
+        return url_for("routing.my_queue")
+    return url_for("leads.lead_list")

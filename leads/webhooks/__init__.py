@@ -1,0 +1,1 @@
+"""Outgoing webhooks (Q2 follow-ups): their records, management pages and signed deliveries."""

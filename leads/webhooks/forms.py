@@ -1,0 +1,51 @@
+"""The outgoing webhook form (Q2 follow-ups): name, URL, events and active."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectMultipleField, StringField, widgets
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from leads.webhooks.delivery import WEBHOOK_EVENTS
+
+
+class EventsField(SelectMultipleField):
+    """Checkboxes, one per event."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class WebhookForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(message="Enter a name."), Length(max=120)])
+    url = StringField(
+        "URL",
+        description="Where leadflow POSTs each event as JSON (https, or http inside your network).",
+        validators=[DataRequired(message="Enter a URL."), Length(max=500)],
+    )
+    events = EventsField("Events", choices=list(WEBHOOK_EVENTS.items()))
+    active = BooleanField("Active", default=True)
+
+    def validate_url(self, field):
+        try:
+            parts = urlsplit(field.data.strip())
+            parts.port  # noqa: B018  (raises ValueError on a bad port)
+        except ValueError as error:
+            raise ValidationError("Enter a valid http:// or https:// URL.") from error
+        if parts.scheme not in ("http", "https") or not parts.hostname or " " in field.data.strip():
+            raise ValidationError("Enter a valid http:// or https:// URL.")
+
+    def validate_events(self, field):
+        if not field.data:
+            raise ValidationError("Choose at least one event.")
+
+    def values(self) -> dict:
+        """The cleaned values for ``leads.webhooks.services.create_webhook`` / ``update_webhook``."""
+        return {
+            "name": self.name.data,
+            "url": self.url.data,
+            "events": list(self.events.data or []),
+            "active": bool(self.active.data),
+        }

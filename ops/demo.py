@@ -1,0 +1,215 @@
+"""Demo data: one user per role (and a few more), two teams, three product
+lines, ~50 accounts, ~300 contacts and leads spread over every stage.
+
+Leads are walked through the process with ``leads.stages.services.perform``, so their
+history timelines are real. Deterministic (seeded random), so screenshots and
+walkthroughs in the README stay true.
+"""
+
+from __future__ import annotations
+
+import random
+
+from auth.admin import create_user
+from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR, Team, User
+from leads.base.db import db
+from leads.core import lifecycle
+from leads.records.models import Account, Campaign, Contact, Lead, ProductLine
+from leads.scoring.demo import seed_scoring
+from leads.stages.services import perform, record_created
+from routing.demo import route_waiting_leads, seed_routing
+
+DEMO_PASSWORD = "leadflow-demo"
+
+USERS = [
+    ("admin@leadflow.test", "Ada Admin", ADMIN, None),
+    ("marketer@leadflow.test", "Mia Marketer", MARKETER, None),
+    ("manager@leadflow.test", "Max Manager", MANAGER, "North"),
+    ("tp@leadflow.test", "Tess Teleprospector", TELEPROSPECTOR, "North"),
+    ("tp2@leadflow.test", "Tom Teleprospector", TELEPROSPECTOR, "South"),
+    ("rep@leadflow.test", "Rita Rep", REP, "North"),
+    ("rep2@leadflow.test", "Ravi Rep", REP, "North"),
+    ("rep3@leadflow.test", "Rosa Rep", REP, "South"),
+    ("rep4@leadflow.test", "Ruben Rep", REP, "South"),
+    ("manager2@leadflow.test", "Mona Manager", MANAGER, "South"),
+    ("integration@leadflow.test", "Website integration", INTEGRATION, None),
+]
+PRODUCT_LINES = [("Analytics Cloud", "ANL"), ("Field Service", "FSV"), ("Commerce Suite", "COM")]
+FIRST = "Alice Bruno Chloé David Emma Farid Greta Hugo Ines Jonas Karin Liam Maya Noah Olga Pablo Quinn Rosa Sven Tara".split()
+LAST = "Martin Bernard Dubois Moreau Laurent Simon Michel Leroy Roux David Bertrand Morel Fournier Girard Bonnet".split()
+COMPANY_A = "Acme Globex Initech Umbrella Stark Wayne Hooli Vandelay Soylent Tyrell Cyberdyne Wonka".split()
+COMPANY_B = "Labs Industries Systems Logistics Foods Energy Health Retail Partners Bank".split()
+INDUSTRIES = ["Manufacturing", "Retail", "Finance", "Healthcare", "Software", "Logistics", "Energy"]
+COUNTRIES = ["FR", "DE", "GB", "US", "ES", "IT", "NL", "BE"]
+TITLES = ["CTO", "Head of IT", "Operations manager", "CFO", "Procurement lead", "Developer", "CEO", "Analyst"]
+# Where demo leads end up: (weight, path of actions from stage 1).
+PATHS = [
+    (14, []),
+    (14, ["score"]),
+    (12, ["score", "ready_for_tp"]),
+    (12, ["score", "ready_for_tp", "tp_accept", "qualify"]),
+    (10, ["score", "ready_for_tp", "tp_accept", "qualify", "sales_ready"]),
+    (10, ["score", "ready_for_tp", "tp_accept", "qualify", "sales_ready", "assign"]),
+    (8, ["score", "ready_for_tp", "tp_accept", "qualify", "sales_ready", "assign", "sales_accept"]),
+    (
+        7,
+        ["score", "ready_for_tp", "tp_accept", "qualify", "sales_ready", "assign", "sales_accept", "convert"],
+    ),
+    (5, ["score", "sales_ready", "assign"]),
+    (8, ["score", "ready_for_tp", "tp_accept", "disqualify"]),
+]
+
+
+def seed(lead_count: int = 500, rng_seed: int = 7) -> dict[str, int]:
+    """Create the demo records; returns how many of each were made."""
+    rng = random.Random(rng_seed)
+    with db.atomic():
+        teams = {name: Team.create(name=name) for name in ("North", "South")}
+        users = [
+            create_user(email, name, role, None if role == INTEGRATION else DEMO_PASSWORD, teams.get(team))
+            for email, name, role, team in USERS
+        ]
+        lines = [ProductLine.create(name=name, code=code) for name, code in PRODUCT_LINES]
+        campaigns = [
+            Campaign.create(name=f"{line.name} webinar", product_line=line, status="launched")
+            for line in lines
+        ] + [Campaign.create(name="Autumn trade show", status="launched")]
+        accounts = _accounts(rng, users)
+        contacts = _contacts(rng, accounts)
+    staff = _staff(users)
+    for index in range(lead_count):
+        _lead(rng, index, contacts, lines, campaigns, teams, staff)
+    seed_routing(users, lines)
+    interactions = seed_scoring(rng, next(u for u in users if u.role == MARKETER))
+    route_waiting_leads()
+    return {
+        "users": len(users),
+        "teams": len(teams),
+        "product lines": len(lines),
+        "accounts": len(accounts),
+        "contacts": len(contacts),
+        "leads": lead_count,
+        "interactions": interactions,
+    }
+
+
+def _accounts(rng: random.Random, users: list[User]) -> list[Account]:
+    reps = [u for u in users if u.role == REP]
+    names = sorted({f"{rng.choice(COMPANY_A)} {rng.choice(COMPANY_B)}" for _ in range(200)})[:50]
+    return [
+        Account.create(
+            name=name,
+            domain=name.lower().replace(" ", "") + ".example",
+            industry=rng.choice(INDUSTRIES),
+            employee_count=rng.choice([12, 45, 120, 480, 1500, 9000]),
+            annual_revenue=rng.choice([1, 5, 20, 80, 400]) * 1_000_000,
+            country=rng.choice(COUNTRIES),
+            owner=rng.choice(reps),
+        )
+        for name in names
+    ]
+
+
+def _contacts(rng: random.Random, accounts: list[Account]) -> list[Contact]:
+    contacts = []
+    for index in range(300):
+        account = accounts[index % len(accounts)]
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        contacts.append(
+            Contact.create(
+                first_name=first,
+                last_name=last,
+                email=f"{first}.{last}.{index}@{account.domain}".lower(),
+                phone=f"+33 1 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}",
+                job_title=rng.choice(TITLES),
+                country=account.country,
+                account=account,
+                owner=account.owner,
+            )
+        )
+    return contacts
+
+
+def _staff(users: list[User]) -> dict[str, list[User]]:
+    by_role: dict[str, list[User]] = {}
+    for user in users:
+        by_role.setdefault(user.role, []).append(user)
+    return by_role
+
+
+def _lead(rng, index, contacts, lines, campaigns, teams, staff) -> Lead:
+    known = rng.random() < 0.7
+    contact = rng.choice(contacts) if known else None
+    first, last = (
+        (contact.first_name, contact.last_name) if contact else (rng.choice(FIRST), rng.choice(LAST))
+    )
+    company = contact.account.name if contact else f"{rng.choice(COMPANY_A)} {rng.choice(COMPANY_B)}"
+    campaign = rng.choice(campaigns) if rng.random() < 0.6 else None
+    line = campaign.product_line if campaign and campaign.product_line else rng.choice(lines)
+    team = rng.choice(list(teams.values()))
+    with db.atomic():
+        lead = Lead.create(
+            topic=f"{line.name} – {rng.choice(['pricing', 'demo request', 'trial', 'whitepaper', 'contact form'])}",
+            first_name=first,
+            last_name=last,
+            email=contact.email if contact else f"{first}.{last}.lead{index}@example.org".lower(),
+            company=company,
+            job_title=contact.job_title if contact else rng.choice(TITLES),
+            country=contact.country if contact else rng.choice(COUNTRIES),
+            source=rng.choice(["web form", "webinar", "trade show", "import", "api"]),
+            contact=contact,
+            account=contact.account if contact else None,
+            campaign=campaign,
+            product_line=line,
+            team=team,
+        )
+        record_created(lead, None, "demo data")
+    path = rng.choices([p for _, p in PATHS], weights=[w for w, _ in PATHS])[0]
+    team_members = [u for u in staff[REP] if u.team_id == team.id]
+    tp = rng.choice(staff[TELEPROSPECTOR])
+    manager = next(u for u in staff[MANAGER] if u.team_id == team.id)
+    marketer = staff[MARKETER][0]
+    rep = rng.choice(team_members)
+    for step in path:
+        if step == "score":
+            Lead.update(stage=lifecycle.AUTOMATED_QUALIFICATION).where(Lead.id == lead.id).execute()
+            record_stage = lead.stage
+            lead = Lead.get_by_id(lead.id)
+            _history(lead, record_stage)
+        elif step == "ready_for_tp":
+            lead = perform(lead, "ready_for_tp", marketer)
+        elif step == "tp_accept":
+            lead = perform(lead, "tp_accept", tp)
+        elif step == "qualify":
+            lead = perform(lead, "qualify", tp, values=_findings(rng))
+        elif step == "sales_ready":
+            lead = perform(lead, "sales_ready", tp if lead.stage == lifecycle.TP_QUALIFICATION else marketer)
+        elif step == "assign":
+            lead = perform(lead, "assign", manager, owner_id=rep.id)
+        elif step == "sales_accept":
+            lead = perform(lead, "sales_accept", rep)
+        elif step == "convert":
+            lead = perform(lead, "convert", rep)
+        elif step == "disqualify":
+            lead = perform(
+                lead, "disqualify", tp, reason=rng.choice(["no_interest", "no_budget", "cannot_contact"])
+            )
+    return lead
+
+
+def _history(lead: Lead, old_stage: int) -> None:
+    from leads.records.models import LeadHistory
+
+    LeadHistory.create(
+        lead=lead, kind="stage", old_value=str(old_stage), new_value=str(lead.stage), via="demo score"
+    )
+
+
+def _findings(rng: random.Random) -> dict[str, str]:
+    return {
+        "budget": rng.choice(["10k–50k", "50k–250k", "Over 250k"]),
+        "authority": rng.choice(["Influencer", "Decision maker", "Signs the budget"]),
+        "need": rng.choice(["Replacing spreadsheets", "Second site opening", "Renewal of a legacy tool"]),
+        "timeframe": rng.choice(["This quarter", "Next quarter", "This year"]),
+        "notes": "Called from the demo data.",
+    }

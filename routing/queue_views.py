@@ -1,0 +1,264 @@
+"""Work queues (P4–P6, P8, R6): the teleprospectors', each rep's own and the
+managers' unassigned queue.
+
+Each row's buttons post to ``/queues/<queue>/<lead_id>/<action>``, whose policy
+is the queue's, and the answer swaps that row in place: its new state, or a
+short "done" line once the lead has left the queue. The lead itself is loaded
+through ``leads.records.queries.lead_for`` (404 when the user may not see it) and the
+action runs through ``leads.stages.submit.submit`` like on the lead page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from flask import Blueprint, abort, flash, redirect, url_for
+
+from auth.models import ADMIN, MANAGER, REP, TELEPROSPECTOR, User
+from auth.policy import allow, current_user
+from leads.core import lifecycle
+from leads.core.lifecycle import TransitionError
+from leads.records.models import Lead
+from leads.records.queries import (
+    assignable_reps,
+    lead_for,
+    leads_in_stage,
+    qualification_fields,
+    queue_for,
+    unassigned_sales_ready,
+    with_related,
+)
+from leads.stages.forms import ActionForm, action_form
+from leads.stages.services import actor_for, perform
+from leads.stages.submit import Outcome, submit
+from routing import assign as routing_assign
+from routing.forms import DeclineForm
+from web.render import render, render_fragment, wants_fragment
+
+bp = Blueprint("routing", __name__)
+
+QUEUE_LIMIT = 100  # rows per section; the oldest first, with the total shown
+
+
+@dataclass(frozen=True)
+class Queue:
+    """One work queue: who works it (the routes' policies), what its rows offer."""
+
+    endpoint: str
+    title: str
+    actions: tuple[str, ...]  # the row actions, in button order
+    row_template: str
+    sections: Callable[[User], list[tuple[str, object]]]  # (title, query) pairs
+    holds: Callable[[Lead, User], bool]  # whether a lead still belongs in it
+
+    def shared(self) -> dict:
+        """What every row's forms need, loaded once per request."""
+        return {
+            "fields": list(qualification_fields()) if "qualify" in self.actions else None,
+            "reps": list(assignable_reps()) if "assign" in self.actions else None,
+        }
+
+
+def _is_open(lead: Lead, *stages: int) -> bool:
+    return lead.status == lifecycle.OPEN and lead.stage in stages
+
+
+TELEPROSPECTING = Queue(
+    endpoint="teleprospecting",
+    title="Teleprospecting queue",
+    actions=("tp_accept", "qualify"),
+    row_template="routing/_tp_row.html",
+    sections=lambda user: [
+        ("To accept", leads_in_stage(lifecycle.TP_ACCEPTANCE)),
+        ("In qualification", leads_in_stage(lifecycle.TP_QUALIFICATION)),
+    ],
+    holds=lambda lead, user: _is_open(lead, lifecycle.TP_ACCEPTANCE, lifecycle.TP_QUALIFICATION),
+)
+MINE = Queue(
+    endpoint="my_queue",
+    title="My queue",
+    actions=("sales_accept", "decline", "convert", "disqualify"),
+    row_template="routing/_my_row.html",
+    sections=lambda user: [("Your sales-ready leads", queue_for(user))],
+    holds=lambda lead, user: _is_open(lead, lifecycle.SALES_ACCEPTANCE) and lead.owner_id == user.id,
+)
+UNASSIGNED = Queue(
+    endpoint="unassigned",
+    title="Unassigned sales-ready leads",
+    actions=("assign",),
+    row_template="routing/_unassigned_row.html",
+    sections=lambda user: [("Waiting for a sales rep", unassigned_sales_ready())],
+    holds=lambda lead, user: _is_open(lead, lifecycle.SALES_ACCEPTANCE) and lead.owner_id is None,
+)
+
+
+@dataclass
+class Row:
+    """One lead in a queue, with the forms its buttons need."""
+
+    lead: Lead
+    forms: dict[str, ActionForm]
+    available: set[str]
+    message: str | None = None
+    failed: bool = False
+    done: bool = False  # the lead has left this queue
+    visible: bool = True  # the user may still open the lead
+
+    @property
+    def dom_id(self) -> str:
+        return f"queue-row-{self.lead.id}"
+
+
+@dataclass
+class Section:
+    title: str
+    rows: list[Row] = field(default_factory=list)
+    total: int = 0
+
+
+# -- pages ------------------------------------------------------------------
+
+
+@bp.route("/queues/teleprospecting")
+@allow(TELEPROSPECTOR, MANAGER, ADMIN)
+def teleprospecting():
+    """P4/P5: stage-3 leads to accept, stage-4 leads to qualify and mark sales-ready."""
+    return _page(TELEPROSPECTING)
+
+
+@bp.route("/queues/mine")
+@allow(REP)
+def my_queue():
+    """P6/P8/R6: the rep's own sales-ready leads: accept or decline, then convert or disqualify."""
+    return _page(MINE)
+
+
+@bp.route("/queues/unassigned")
+@allow(MANAGER, ADMIN)
+def unassigned():
+    """P6/R4: open stage-5 leads without an owner, to give to a rep."""
+    return _page(UNASSIGNED)
+
+
+# -- row actions --------------------------------------------------------------
+
+
+@bp.route("/queues/teleprospecting/<int:lead_id>/<action>", methods=["POST"])
+@allow(TELEPROSPECTOR, MANAGER, ADMIN)
+def teleprospecting_act(lead_id: int, action: str):
+    """A teleprospecting row's Accept, Save findings or Sales ready."""
+    return _act(TELEPROSPECTING, lead_id, action)
+
+
+@bp.route("/queues/mine/<int:lead_id>/<action>", methods=["POST"])
+@allow(REP)
+def my_queue_act(lead_id: int, action: str):
+    """A rep's row: Accept, Decline, Convert or Disqualify."""
+    return _act(MINE, lead_id, action)
+
+
+@bp.route("/queues/unassigned/<int:lead_id>/<action>", methods=["POST"])
+@allow(MANAGER, ADMIN)
+def unassigned_act(lead_id: int, action: str):
+    """An unassigned row's Assign."""
+    return _act(UNASSIGNED, lead_id, action)
+
+
+def _act(queue: Queue, lead_id: int, action: str):
+    """Run ``action`` on one row; answer the row (htmx) or redirect to the queue."""
+    if action not in queue.actions:
+        abort(404)
+    user = current_user()
+    lead = lead_for(user, lead_id)
+    if lead is None:
+        abort(404)
+    shared = queue.shared()
+    if action == "decline":
+        outcome = _decline(lead, user)  # R6: with a reason, then routed to someone else
+    else:
+        outcome = submit(lead, action, user, prefix=_prefix(lead_id), **shared)
+    row = _answer_row(queue, user, outcome, shared)
+    if wants_fragment():
+        return render_fragment(queue.row_template, status=outcome.status, row=row, queue=queue)
+    if outcome.ok:
+        flash(f"{row.lead.name}: {outcome.message}")
+        return redirect(url_for(f"routing.{queue.endpoint}"))
+    return _page(queue, status=outcome.status, override=row)
+
+
+def _decline(lead: Lead, user: User) -> Outcome:
+    """R6: decline with a reason; the lead is routed again without this rep."""
+    form = DeclineForm(prefix=_prefix(lead.id))
+    refused = lifecycle.refusal(lead.state, "decline", actor_for(user))
+    if refused:
+        return Outcome(lead, 409, refused)
+    if not form.validate():
+        return Outcome(lead, 422, "Say why you decline it.", {"decline": form})
+    try:
+        fresh = perform(lead, "decline", user, via="web", note=form.reason.data.strip())
+    except TransitionError as error:
+        return Outcome(lead, 409, str(error), {"decline": form})
+    return Outcome(
+        fresh, 200, "Declined: the lead is back in the unassigned queue until it is routed to another rep."
+    )
+
+
+def _answer_row(queue: Queue, user: User, outcome: Outcome, shared: dict) -> Row:
+    """The row after an action: its new state, or a done line if it left the queue."""
+    fresh = lead_for(user, outcome.lead.id)
+    lead = fresh or outcome.lead
+    row = _row(queue, lead, user, shared, bound=outcome.forms)
+    row.message, row.failed, row.visible = outcome.message, not outcome.ok, fresh is not None
+    row.done = fresh is None or not queue.holds(lead, user)
+    return row
+
+
+# -- building rows ---------------------------------------------------------------
+
+
+def _page(queue: Queue, status: int = 200, override: Row | None = None):
+    """The queue page: each section's oldest rows (capped), with its total."""
+    user = current_user()
+    shared = queue.shared()
+    sections = []
+    for title, query in queue.sections(user):
+        leads = list(with_related(query).limit(QUEUE_LIMIT))
+        rows = [
+            override if override and override.lead.id == lead.id else _row(queue, lead, user, shared)
+            for lead in leads
+        ]
+        total = len(rows) if len(rows) < QUEUE_LIMIT else query.count()
+        sections.append(Section(title, rows, total))
+    reasons = routing_assign.last_reasons([row.lead.id for s in sections for row in s.rows])
+    return render(
+        "routing/queue.html",
+        status=status,
+        queue=queue,
+        sections=sections,
+        limit=QUEUE_LIMIT,
+        reasons=reasons,
+    )
+
+
+def _row(queue: Queue, lead: Lead, user: User, shared: dict, bound: dict | None = None) -> Row:
+    """A row with the forms of the queue's actions open to ``user`` on ``lead``."""
+    available = lifecycle.available_actions(lead.state, actor_for(user))
+    bound = bound or {}
+    forms = {
+        action: bound.get(action) or _blank_form(action, lead, shared)
+        for action in queue.actions
+        if action in available
+    }
+    return Row(lead, forms, available)
+
+
+def _blank_form(action: str, lead: Lead, shared: dict):
+    if action == "decline":
+        return DeclineForm(formdata=None, prefix=_prefix(lead.id))
+    return action_form(action, lead, bound=False, prefix=_prefix(lead.id), **shared)
+
+
+def _prefix(lead_id: int) -> str:
+    """Field-name prefix of a row's forms: several rows' forms share one page."""
+    return f"lead-{lead_id}-"
