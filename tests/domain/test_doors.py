@@ -30,9 +30,9 @@ from tests.factories import (
     make_product_line,
     make_user,
 )
-from tests.test_imports import _import
-from tests.test_intake import make_source
-from tests.test_intake import post as capture_post
+from tests.imports.test_imports import _import
+from tests.intake.test_intake import make_source
+from tests.intake.test_intake import post as capture_post
 
 HX = {"HX-Request": "true"}
 API = "/api/v1"

@@ -9,9 +9,9 @@ import sys
 
 from leads.scoring.models import LeadScore
 from tests.factories import ENGAGEMENT, make_contact, make_lead, make_user
-from tests.test_scoring_pipeline import admin
+from tests.scoring.test_scoring_pipeline import admin
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_s4_a_plain_rq_worker_runs_the_scoring_jobs(app):

@@ -23,9 +23,9 @@ from leads.base.sweep import sweep
 from leads.records.models import Contact, Interaction, Lead
 from leads.scoring.models import LeadScore, PendingScore
 from tests.factories import ENGAGEMENT, make_user
-from tests.test_scoring_pipeline import admin
+from tests.scoring.test_scoring_pipeline import admin
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LEADS = 3000
 
 

@@ -477,7 +477,7 @@ def test_c2_s4_imported_records_are_rescored_once_per_chunk(app, run_jobs):
     """A contact import that fills a scored field re-scores the contact's open
     leads (S4: ``rescore_records`` after each chunk's commit)."""
     from leads.scoring.models import LeadScore
-    from tests.test_scoring_pipeline import live_model
+    from tests.scoring.test_scoring_pipeline import live_model
 
     client, marketer = _signed_in(app)
     live_model(app, marketer, run_jobs=run_jobs)

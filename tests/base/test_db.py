@@ -82,7 +82,7 @@ def test_a_worker_job_runs_on_a_pooled_connection(app, run_jobs):
     make_lead()
     make_lead()
     with app.app_context():
-        job_id = enqueue("tests.test_db.count_leads_job", job_id="count-leads").id
+        job_id = enqueue("tests.base.test_db.count_leads_job", job_id="count-leads").id
     run_jobs()
     with app.app_context():
         job = get_queue().fetch_job(job_id)

@@ -22,7 +22,7 @@ from tests.factories import make_product_line, make_user
 
 LEADS = int(os.environ.get("RACE_LEADS", "2000"))
 REPS = 7
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _enqueue_twice(app, lead_ids) -> None:
