@@ -83,15 +83,13 @@ def create_token(email, name):
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(burst):
-    """Run an RQ worker (no fork per job) on the app's queues."""
+    """Run an RQ worker (no fork per job) on the app's queues; unless ``--burst``
+    it also runs the safety net (every worker, one at a time: ``leads.base.sweep``)."""
     from rq.serializers import JSONSerializer
 
     from leads.base.queue import QUEUE_NAMES, ContextWorker, get_queue, get_redis
-    from leads.base.sweep import schedule_sweeper
 
     queues = [get_queue(name) for name in QUEUE_NAMES]
-    if not burst:
-        schedule_sweeper()  # S4: the safety net runs every few seconds, rescheduling itself
     ContextWorker(queues, connection=get_redis(), serializer=JSONSerializer).work(
         burst=burst, with_scheduler=True
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
+import time
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import peewee as pw
 
 from auth.models import REP, User
 from leads.base.db import db, is_sqlite, on_commit, transaction, utcnow
-from leads.base.queue import enqueue
+from leads.base.queue import ROUTING, enqueue
 from leads.core import lifecycle
 from leads.core.lifecycle import TransitionError
 from leads.notify.models import Notification
@@ -53,6 +54,7 @@ END_REASSIGNED = "reassigned by hand"
 END_LEFT = "left the sales queue"
 MANUAL = "manual"
 _LOCK_KEY = 7_007_001  # PostgreSQL advisory lock: one routing decision at a time
+LOCK_WAIT_SECONDS = 10
 
 # Notification kinds.
 ASSIGNED_TO_YOU, OWNER_SALES_READY = "assigned", "sales_ready"
@@ -230,19 +232,46 @@ def _routing_transaction():
     ``flock`` on a file next to the database, taken before the IMMEDIATE
     transaction: a waiting worker wakes the moment the lock is free, where
     SQLite's busy handler would sleep up to 100 ms between tries and leave the
-    database idle while both workers sleep."""
+    database idle while both workers sleep.
+
+    The wait is bounded (``LOCK_WAIT_SECONDS``, O2): behind a frozen worker a
+    routing job fails with ``RoutingBusy`` and is retried later (RQ's retries,
+    then the sweeper), instead of every worker waiting on the lock for good."""
     if not is_sqlite():
         with transaction():
-            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            db.execute_sql(f"SET LOCAL lock_timeout = '{int(LOCK_WAIT_SECONDS * 1000)}ms'")
+            try:
+                with db.atomic():
+                    db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            except pw.OperationalError as error:
+                raise RoutingBusy("another worker holds the routing lock") from error
             yield
         return
     with open(f"{db.obj.database}.routing-lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        _flock_within(handle, LOCK_WAIT_SECONDS)
         try:
             with transaction():
                 yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class RoutingBusy(RuntimeError):
+    """The routing lock stayed taken longer than ``LOCK_WAIT_SECONDS``."""
+
+
+def _flock_within(handle, seconds: float) -> None:
+    """An exclusive ``flock``, polled (a few ms apart) until ``seconds`` pass."""
+    deadline, pause = time.monotonic() + seconds, 0.0005
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise RoutingBusy("another worker holds the routing lock") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.004)
 
 
 def _decided_since_change(lead: Lead) -> bool:
@@ -395,7 +424,12 @@ def reroute_later(lead_id: int, round_id) -> None:
     """After commit, enqueue a forced routing of the lead, excluding who declined it."""
     on_commit(
         lambda: enqueue(
-            "routing.jobs.route_lead", lead_id, True, job_id=f"reroute-{lead_id}-{round_id}", timeout=60
+            "routing.jobs.route_lead",
+            lead_id,
+            True,
+            job_id=f"reroute-{lead_id}-{round_id}",
+            timeout=60,
+            queue=ROUTING,
         )
     )
 
@@ -406,7 +440,9 @@ def route_later(lead: Lead) -> None:
     twice is one job, a later change a new one."""
     stamp = int(lead.updated_at.timestamp() * 1e6)
     on_commit(
-        lambda: enqueue("routing.jobs.route_lead", lead.id, job_id=f"route-{lead.id}-{stamp}", timeout=60)
+        lambda: enqueue(
+            "routing.jobs.route_lead", lead.id, job_id=f"route-{lead.id}-{stamp}", timeout=60, queue=ROUTING
+        )
     )
 
 
@@ -472,6 +508,28 @@ def after_action(action: str, lead: Lead, user: User | None, note: str | None = 
 
 
 # --- Overdue acceptance -----------------------------------------------------------
+
+
+def unrouted(now: dt.datetime, grace: dt.timedelta = dt.timedelta(seconds=10), limit: int = 1000):
+    """R1/O2: leads that wait for a rep with no routing decision since they last
+    changed (their job was lost with Redis, or held by a killed worker): open,
+    sales-ready, in stage 5, unassigned, changed more than ``grace`` ago."""
+    decided = Assignment.select(Assignment.id).where(
+        (Assignment.lead == Lead.id) & (Assignment.created_at >= Lead.updated_at)
+    )
+    return (
+        Lead.select(Lead.id, Lead.updated_at)
+        .where(
+            (Lead.status == lifecycle.OPEN)
+            & (Lead.stage == lifecycle.SALES_ACCEPTANCE)
+            & (Lead.sales_ready == True)  # noqa: E712
+            & Lead.owner.is_null()
+            & (Lead.updated_at <= now - grace)
+            & ~pw.fn.EXISTS(decided)
+        )
+        .order_by(Lead.updated_at)
+        .limit(limit)
+    )
 
 
 def overdue(now: dt.datetime):

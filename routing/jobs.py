@@ -41,8 +41,12 @@ def on_action_done(sender=None, *, lead, action, user, note, **_) -> None:
 
 
 def sweep_overdue(sender=None, *, now: dt.datetime, **_) -> dict:
-    """The sweeper's turn: leads not accepted in time are routed again (R6)."""
-    return {"overdue": reroute_overdue(now)}
+    """The sweeper's turn: leads not accepted in time are routed again (R6), and
+    leads left waiting with no decision (a lost job, O2) are routed now."""
+    waiting = list(assign.unrouted(now))
+    for lead in waiting:
+        assign.route_later(lead)
+    return {"overdue": reroute_overdue(now), "unrouted": len(waiting)}
 
 
 def connect() -> None:

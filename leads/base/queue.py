@@ -10,7 +10,8 @@ from flask import current_app, has_app_context
 from rq import Queue, Retry, SimpleWorker
 from rq.serializers import JSONSerializer
 
-QUEUE_NAMES = ("default",)
+QUEUE_NAMES = ("default", "routing")  # routing on its own queue: scoring never waits behind it
+ROUTING = "routing"
 
 
 def redis_url(app) -> str:
@@ -74,8 +75,36 @@ class ContextWorker(SimpleWorker):
 
     def perform_job(self, *args, **kwargs):
         if has_app_context():
-            return super().perform_job(*args, **kwargs)
+            return self._perform_on_a_fresh_connection(*args, **kwargs)
+        with self.app().app_context():
+            return self._perform_on_a_fresh_connection(*args, **kwargs)
+
+    def app(self):
+        """The app whose context jobs run in (built on first use)."""
+        if has_app_context():
+            return current_app._get_current_object()
         if ContextWorker._app is None:
             ContextWorker._app = self.make_app()
-        with ContextWorker._app.app_context():
+        return ContextWorker._app
+
+    def _perform_on_a_fresh_connection(self, *args, **kwargs):
+        """O2: each job borrows a connection from the pool and gives it back, as a
+        request does; the pool never hands out one the database has ended (a
+        restart, a failover, ``pg_terminate_backend``), so a worker outlives them."""
+        from leads.base.db import close_connection, db
+
+        close_connection()  # whatever this thread held from before (a failed job)
+        db.connect(reuse_if_open=True)
+        try:
             return super().perform_job(*args, **kwargs)
+        finally:
+            close_connection()
+
+    def work(self, *args, burst: bool = False, **kwargs):
+        """Serve the queues; a long-running worker also keeps the safety net
+        going (``leads.base.sweep.Sweeper``), whatever started it."""
+        if not burst:
+            from leads.base.sweep import Sweeper
+
+            Sweeper(self.app(), self.connection).start()
+        return super().work(*args, burst=burst, **kwargs)

@@ -1,37 +1,90 @@
-"""The safety net (S4, R6, O2): every ``SWEEP_SECONDS`` a worker runs ``sweep``,
-which sends ``sweep_due``; each area catches up on what it owns (scoring:
-pending rows nobody applied and ended time windows; webhooks: due retries;
-routing: leads not accepted in time; the outbox: queued emails)."""
+"""The safety net (S4, R6, O2): ``sweep`` sends ``sweep_due``, and each area
+catches up on what it owns (scoring: pending rows nobody applied and ended time
+windows; routing: sales-ready leads with no decision since they changed and
+leads not accepted in time; webhooks: due retries; the outbox: queued emails).
+
+Every long-running worker runs a ``Sweeper`` thread that calls ``sweep`` every
+``SWEEP_SECONDS``, guarded by a short-lived Redis lock so exactly one runs at a
+time: a dead worker's lock expires in ``LOCK_SECONDS``, a failed sweep is tried
+again on the next tick, and nothing depends on a job surviving in Redis (a
+Redis restart or flush, a killed worker, a plain ``rq worker`` all keep it going).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
+import time
 
 from leads.base import signals
-from leads.base.db import utcnow
-from leads.base.queue import get_queue
+from leads.base.db import close_connection, db, utcnow
+
+log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 15
+LOCK_SECONDS = 20  # longer than a sweep takes; a dead holder's lock is gone in this time
 
 
 def sweep(now: dt.datetime | None = None, reschedule: bool = False) -> dict:
-    """Run every area's catch-up; returns what each did, merged."""
+    """Run every area's catch-up; returns what each did, merged. (``reschedule``
+    is accepted for jobs enqueued by older versions, and ignored.)"""
     now = now or utcnow()
     summary: dict = {}
     for _receiver, result in signals.sweep_due.send(__name__, now=now):
         summary.update(result or {})
-    if reschedule:
-        schedule_sweeper()
     return summary
 
 
-def schedule_sweeper() -> None:
-    """Run ``sweep`` again in ``SWEEP_SECONDS`` (one scheduled entry, whatever the
-    number of workers: its id is fixed). Workers run with the RQ scheduler."""
-    get_queue().enqueue_in(
-        dt.timedelta(seconds=SWEEP_SECONDS),
-        "leads.base.sweep.sweep",
-        kwargs={"reschedule": True},
-        job_id="sweeper",
-        job_timeout=120,
-    )
+def lock_name(app) -> str:
+    return f"{app.config.get('QUEUE_PREFIX', 'leadflow')}:sweeper"
+
+
+def last_sweep_key(app) -> str:
+    return f"{app.config.get('QUEUE_PREFIX', 'leadflow')}:sweeper:last"
+
+
+def sweep_once(app, connection) -> bool:
+    """Take the install's sweeper lock if it is free, sweep, let it go; True
+    when this call swept. Any error is logged: the next tick tries again."""
+    lock = connection.lock(lock_name(app), timeout=LOCK_SECONDS, blocking=False)
+    try:
+        if not lock.acquire(blocking=False):
+            return False
+    except Exception:
+        log.warning("sweeper: Redis unreachable; trying again in %s s", SWEEP_SECONDS, exc_info=True)
+        return False
+    try:
+        with app.app_context():
+            db.connect(reuse_if_open=True)
+            try:
+                summary = sweep()
+            finally:
+                close_connection()
+        connection.set(last_sweep_key(app), f"{time.time():.3f}")
+        log.debug("sweep: %s", summary)
+        return True
+    except Exception:
+        log.exception("sweep failed; trying again in %s s", SWEEP_SECONDS)
+        return False
+    finally:
+        try:
+            lock.release()
+        except Exception:  # expired meanwhile, or Redis gone: it lapses by itself
+            pass
+
+
+class Sweeper(threading.Thread):
+    """A daemon thread of a worker process: ``sweep_once`` every ``SWEEP_SECONDS``."""
+
+    def __init__(self, app, connection, every: float = SWEEP_SECONDS):
+        super().__init__(name="leadflow-sweeper", daemon=True)
+        self.app, self.connection, self.every = app, connection, every
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            sweep_once(self.app, self.connection)
+
+    def stop(self) -> None:
+        self.stopped.set()

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from leads.base import bulk
-from leads.base.db import db, transaction, utcnow
+from leads.base.db import db, is_sqlite, transaction, utcnow
 from leads.base.models import BackgroundTask
 from leads.core import lifecycle, qualification, scoring
 from leads.records.models import Lead, LeadHistory
@@ -132,11 +132,18 @@ def rescore_pending(lead_ids: Iterable[int], now: dt.datetime | None = None) -> 
         return outcome
     plan = _plan(sorted(pending), {lead_id: row.cause for lead_id, row in pending.items()}, now, outcome)
     with transaction():
-        current = dict(
+        claim = (
             PendingScore.select(PendingScore.lead, PendingScore.token)
             .where(PendingScore.lead.in_(list(pending)))
-            .tuples()
+            .order_by(PendingScore.lead)
         )
+        if not is_sqlite():
+            # O2: lock the rows claimed, in lead order, so a newer cause written
+            # meanwhile waits for this commit and is then scored by its own job
+            # (without the lock, this older computation could be stored last and
+            # the newer cause's row deleted). SQLite's IMMEDIATE lock does this.
+            claim = claim.for_update()
+        current = dict(claim.tuples())
         fresh = {lead_id for lead_id, row in pending.items() if current.get(lead_id) == row.token}
         if not fresh:
             return outcome
