@@ -29,8 +29,8 @@ def lead_list():
     params, errors = parse_list_args(request.args, max_per_page=MAX_PER_PAGE)
     fragment = wants_fragment()
     response = render(
-        "leads/list.html",
-        "leads/_table.html",
+        "records/leads.html",
+        "records/_lead_table.html",
         params=params,
         errors=errors,
         listing=list_leads(user, params),

@@ -29,9 +29,9 @@ from web.render import render, render_fragment, wants_fragment
 
 bp = Blueprint("lead", __name__)
 
-PAGE = "leads/lead.html"
-BODY = "leads/_lead_body.html"
-LIVE = "leads/_lead_live.html"
+PAGE = "stages/lead.html"
+BODY = "stages/_lead_body.html"
+LIVE = "stages/_lead_live.html"
 
 
 @bp.route("/leads/<int:lead_id>")
@@ -52,7 +52,7 @@ def stage_panel(lead_id: int, stage: int):
     if stage not in lifecycle.STAGES:
         abort(404)
     lead = _visible_lead(lead_id)
-    return render(PAGE, "leads/_stages.html", **_context(lead, stage, history=not wants_fragment()))
+    return render(PAGE, "stages/_stages.html", **_context(lead, stage, history=not wants_fragment()))
 
 
 @bp.route("/leads/<int:lead_id>/live")
@@ -155,7 +155,7 @@ def _gone(lead, message: str | None, status: int):
     """The answer when the user can no longer see the lead after acting on it."""
     back = _home_url()
     if wants_fragment():
-        return render_fragment("leads/_lead_gone.html", lead=lead, message=message, back=back, status=status)
+        return render_fragment("stages/_lead_gone.html", lead=lead, message=message, back=back, status=status)
     flash(f"{message} The lead has left your view." if message else "The lead has left your view.")
     return redirect(back)
 
