@@ -8,7 +8,7 @@ POST by ``CSRFProtect``; the one-button forms only carry the token.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, request
 
 from auth import admin
 from auth.admin import AdminError
@@ -25,26 +25,11 @@ from auth.models import ADMIN, ApiToken, Team, User
 from auth.policy import allow
 from leads.stages import fields as fields
 from leads.stages.models import QualificationField
+from web import crud
+from web.crud import get_or_404, reason_on, saved
 from web.render import render, render_fragment, wants_fragment
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def saved(message: str, region, endpoint: str, **values):
-    """After a successful write: the refreshed ``region()`` for an htmx swap, else
-    flash ``message`` and redirect to ``endpoint`` (post/redirect/get)."""
-    if wants_fragment():
-        return region()
-    flash(message)
-    return redirect(url_for(endpoint, **values))
-
-
-def get_or_404(model, record_id: int):
-    """The ``model`` row with ``record_id``, or a 404 answer."""
-    record = model.get_or_none(model.id == record_id)
-    if record is None:
-        abort(404)
-    return record
 
 
 # Users ------------------------------------------------------------------------
@@ -71,21 +56,21 @@ def users():
 @allow(ADMIN)
 def create_user():
     form = UserCreateForm()
-    if form.validate_on_submit():
-        try:
-            user = admin.create_user(
-                form.email.data,
-                form.name.data,
-                form.role.data,
-                form.password.data or None,
-                Team.get_or_none(Team.id == form.team_id) if form.team_id else None,
-            )
-        except AdminError as error:
-            form.email.errors.append(str(error))
-        else:
-            message = f"{user.name} was added."
-            return saved(message, lambda: _users_page(notice=message), "admin.users")
-    return _users_page(form, status=422)
+    return crud.create(
+        form,
+        lambda: admin.create_user(
+            form.email.data,
+            form.name.data,
+            form.role.data,
+            form.password.data or None,
+            Team.get_or_none(Team.id == form.team_id) if form.team_id else None,
+        ),
+        _users_page,
+        lambda user: f"{user.name} was added.",
+        "admin.users",
+        refused=AdminError,
+        show=reason_on("email"),
+    )
 
 
 def _user_page(user_id: int, region: str = "profile", status: int = 200, **context):
@@ -240,15 +225,15 @@ def teams():
 @allow(ADMIN)
 def create_team():
     form = TeamForm()
-    if form.validate_on_submit():
-        try:
-            team = admin.create_team(form.name.data)
-        except AdminError as error:
-            form.name.errors.append(str(error))
-        else:
-            message = f"Team {team.name} was added."
-            return saved(message, lambda: _teams_page(notice=message), "admin.teams")
-    return _teams_page(form, status=422)
+    return crud.create(
+        form,
+        lambda: admin.create_team(form.name.data),
+        _teams_page,
+        lambda team: f"Team {team.name} was added.",
+        "admin.teams",
+        refused=AdminError,
+        show=reason_on("name"),
+    )
 
 
 @bp.route("/teams/<int:team_id>", methods=["POST"])
@@ -256,15 +241,11 @@ def create_team():
 def rename_team(team_id):
     team = get_or_404(Team, team_id)
     form = TeamForm(team_id=team.id)
-    if form.validate_on_submit():
-        try:
-            admin.rename_team(team, form.name.data)
-        except AdminError as error:
-            form.name.errors.append(str(error))
-        else:
-            message = "Team renamed."
-            return saved(message, lambda: _teams_page(notice=message), "admin.teams")
-    return _teams_page(renamed=form, status=422)
+    renamed = crud.store(form, lambda: admin.rename_team(team, form.name.data), AdminError, reason_on("name"))
+    if renamed is crud.NOT_STORED:
+        return _teams_page(renamed=form, status=422)
+    message = "Team renamed."
+    return saved(message, lambda: _teams_page(notice=message), "admin.teams")
 
 
 # Qualification fields (P5) --------------------------------------------------------
@@ -292,17 +273,17 @@ def qualification_fields():
 @allow(ADMIN)
 def add_qualification_field():
     form = QualificationFieldCreateForm()
-    if form.validate_on_submit():
-        try:
-            field = fields.add_field(
-                form.key.data, form.label.data, form.kind.data, form.choice_list, form.required.data
-            )
-        except fields.FieldError as error:
-            form.key.errors.append(str(error))
-        else:
-            message = f"Field {field.label} was added at the end of the form."
-            return saved(message, lambda: _fields_page(notice=message), "admin.qualification_fields")
-    return _fields_page(form, status=422)
+    return crud.create(
+        form,
+        lambda: fields.add_field(
+            form.key.data, form.label.data, form.kind.data, form.choice_list, form.required.data
+        ),
+        _fields_page,
+        lambda field: f"Field {field.label} was added at the end of the form.",
+        "admin.qualification_fields",
+        refused=fields.FieldError,
+        show=reason_on("key"),
+    )
 
 
 def _field_page(field: QualificationField, form=None, notice=None, status=200):
@@ -329,13 +310,13 @@ def update_qualification_field(field_id):
     """P5: label, kind, choices and required change; the key never does."""
     field = get_or_404(QualificationField, field_id)
     form = QualificationFieldForm()
-    if not form.validate_on_submit():
-        return _field_page(field, form, status=422)
-    fields.update_field(field, form.label.data, form.kind.data, form.choice_list, form.required.data)
-    message = "Changes saved."
-    return saved(
-        message,
-        lambda: _field_page(QualificationField.get_by_id(field_id), notice=message),
+    return crud.update(
+        field,
+        form,
+        lambda: fields.update_field(
+            field, form.label.data, form.kind.data, form.choice_list, form.required.data
+        ),
+        _field_page,
         "admin.qualification_field",
         field_id=field_id,
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
 
-from auth.admin_views import get_or_404, saved
 from auth.models import ADMIN, MANAGER, MARKETER, REP, TELEPROSPECTOR
 from auth.policy import allow, current_user, signed_in
 from campaigns import catalog as marketing
@@ -27,6 +26,8 @@ from campaigns.requests import RequestError
 from leads.base.models import BackgroundTask
 from leads.core.conditions import build_segment
 from leads.records.models import Campaign, ProductLine
+from web import crud
+from web.crud import get_or_404, saved
 from web.render import render, render_fragment, wants_fragment
 
 bp = Blueprint("marketing", __name__)
@@ -34,16 +35,8 @@ MARKETING = (MARKETER, ADMIN)
 REQUESTERS = (REP, MANAGER, TELEPROSPECTOR)
 
 
-def _save(form, save) -> bool:
-    """Validate ``form`` and call ``save()``; True when stored, else the errors are on the form."""
-    if not form.validate_on_submit():
-        return False
-    try:
-        save()
-    except MarketingError as error:
-        getattr(form, error.field).errors.append(str(error))
-        return False
-    return True
+def _refused(form, error: MarketingError) -> None:
+    getattr(form, error.field).errors.append(str(error))
 
 
 # Product lines ----------------------------------------------------------------------
@@ -70,10 +63,15 @@ def product_lines():
 @allow(*MARKETING)
 def create_product_line():
     form = ProductLineForm()
-    if not _save(form, lambda: marketing.save_product_line(form.name.data, form.code.data)):
-        return _product_lines_page(form, status=422)
-    message = f"Product line {form.name.data.strip()} was added."
-    return saved(message, lambda: _product_lines_page(notice=message), "marketing.product_lines")
+    return crud.create(
+        form,
+        lambda: marketing.save_product_line(form.name.data, form.code.data),
+        _product_lines_page,
+        lambda _line: f"Product line {form.name.data.strip()} was added.",
+        "marketing.product_lines",
+        refused=MarketingError,
+        show=_refused,
+    )
 
 
 def _product_line_page(line, form=None, notice=None, status=200):
@@ -98,13 +96,14 @@ def product_line(line_id):
 def update_product_line(line_id):
     line = get_or_404(ProductLine, line_id)
     form = ProductLineForm(record_id=line.id)
-    if not _save(form, lambda: marketing.save_product_line(form.name.data, form.code.data, line)):
-        return _product_line_page(line, form, status=422)
-    message = "Changes saved."
-    return saved(
-        message,
-        lambda: _product_line_page(ProductLine.get_by_id(line_id), notice=message),
+    return crud.update(
+        line,
+        form,
+        lambda: marketing.save_product_line(form.name.data, form.code.data, line),
+        _product_line_page,
         "marketing.product_line",
+        refused=MarketingError,
+        show=_refused,
         line_id=line_id,
     )
 
@@ -131,18 +130,19 @@ def campaigns():
     return _campaigns_page()
 
 
-def _save_campaign(form, campaign=None):
-    return lambda: marketing.save_campaign(form.values, campaign)
-
-
 @bp.route("/marketing/campaigns", methods=["POST"])
 @allow(*MARKETING)
 def create_campaign():
     form = CampaignForm()
-    if not _save(form, _save_campaign(form)):
-        return _campaigns_page(form, status=422)
-    message = f"Campaign {form.name.data.strip()} was added."
-    return saved(message, lambda: _campaigns_page(notice=message), "marketing.campaigns")
+    return crud.create(
+        form,
+        lambda: marketing.save_campaign(form.values),
+        _campaigns_page,
+        lambda _campaign: f"Campaign {form.name.data.strip()} was added.",
+        "marketing.campaigns",
+        refused=MarketingError,
+        show=_refused,
+    )
 
 
 def _campaign_form(campaign, formdata=True, data=None) -> CampaignForm:
@@ -193,15 +193,22 @@ def campaign(campaign_id):
 def update_campaign(campaign_id):
     campaign = get_or_404(Campaign, campaign_id)
     form = _campaign_form(campaign)
-    if not _save(form, _save_campaign(form, campaign)):
-        return _campaign_page(campaign, form, status=422, recount=False)
-    message = "Changes saved."
-    return saved(
-        message,
-        lambda: _campaign_page(Campaign.get_by_id(campaign_id), notice=message),
+    return crud.update(
+        campaign,
+        form,
+        lambda: marketing.save_campaign(form.values, campaign),
+        _campaign_editor,
         "marketing.campaign",
+        refused=MarketingError,
+        show=_refused,
         campaign_id=campaign_id,
     )
+
+
+def _campaign_editor(campaign, form=None, notice=None, status=200):
+    """The campaign page after an edit: its invalid form again (no recount on
+    load), or the stored campaign (counted on load)."""
+    return _campaign_page(campaign, form, notice, status, recount=form is None)
 
 
 # The segment builder: rows and audience size ------------------------------------------
@@ -344,11 +351,15 @@ def my_requests():
 @allow(*REQUESTERS)
 def submit_request():
     form = CampaignRequestForm()
-    if not form.validate_on_submit():
-        return _my_requests_page(form, status=422)
-    campaign_requests.submit(current_user(), form.goal.data, form.audience.data, form.timing.data)
-    message = "Your request was sent to marketing."
-    return saved(message, lambda: _my_requests_page(notice=message), "marketing.my_requests")
+    return crud.create(
+        form,
+        lambda: campaign_requests.submit(
+            current_user(), form.goal.data, form.audience.data, form.timing.data
+        ),
+        _my_requests_page,
+        "Your request was sent to marketing.",
+        "marketing.my_requests",
+    )
 
 
 @bp.route("/marketing/campaign-requests")

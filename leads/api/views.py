@@ -10,6 +10,9 @@ contract (fields, validation, serialisation, error convention) lives in
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from flask import Blueprint, abort, current_app, request
 
 from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR
@@ -43,7 +46,7 @@ from leads.api.schema import (
 from leads.core.lifecycle import ACTIONS, TransitionError
 from leads.intake import interactions as events
 from leads.records import directory, listing, services
-from leads.records.models import Account, Contact, Lead
+from leads.records.models import Lead
 from leads.records.queries import lead_for
 from leads.scoring import scorer
 from leads.stages.services import perform
@@ -218,7 +221,86 @@ def lead_history(lead_id: int):
     return {"data": [history_json(row, names) for row in rows]}
 
 
-# --------------------------------------------------------------------------- contacts
+# --------------------------------------------------------------------------- contacts and accounts
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What the directory routes need of one record kind (contacts, accounts)."""
+
+    name: str  # "contact": in the 404 answer and the id parameter's name
+    fields: dict  # the schema's writable fields
+    find: Callable  # (user, id) -> the record the user may see, or None
+    search: Callable  # (user, q, *filters) -> the query of the records the user may see
+    names: Callable  # rows -> the Names their JSON refers to
+    to_json: Callable  # (row, names) -> dict
+    create: Callable  # values -> the new record
+    update: Callable  # (id, values) -> the changed record
+
+
+CONTACTS = _Kind(
+    "contact",
+    CONTACT,
+    directory.contact_for,
+    directory.search_contacts,
+    Names.for_contacts,
+    contact_json,
+    services.create_contact,
+    services.update_contact,
+)
+ACCOUNTS = _Kind(
+    "account",
+    ACCOUNT,
+    directory.account_for,
+    directory.search_accounts,
+    Names.for_accounts,
+    account_json,
+    services.create_account,
+    services.update_account,
+)
+
+
+def _record_or_404(kind: _Kind, record_id: int):
+    record = kind.find(current_user(), record_id)
+    if record is None:
+        abort(api_error(404, f"No such {kind.name}.", f"{kind.name}_id"))
+    return record
+
+
+def _one(kind: _Kind, record, status: int = 200):
+    return kind.to_json(record, kind.names([record])), status
+
+
+def _list_records(kind: _Kind, *filters: str):
+    """A page of the records of ``kind`` the user may see, searched by ``q`` and
+    the integer ``filters`` (query parameters passed to ``kind.search`` in order)."""
+    page, per_page, errors = _page_args()
+    q = parse_search_arg(request.args, errors)
+    values = [parse_int_arg(request.args, name, errors) for name in filters]
+    if errors:
+        return invalid(errors)
+    rows, total = directory.rows_and_total(kind.search(current_user(), q, *values), page, per_page)
+    names = kind.names(rows)
+    return page_json([kind.to_json(row, names) for row in rows], page, per_page, total)
+
+
+def _create_record(kind: _Kind):
+    values, errors = validate(kind.fields, _body(), creating=True)
+    if errors:
+        return invalid(errors)
+    return _one(kind, kind.create(values), 201)
+
+
+def _get_record(kind: _Kind, record_id: int):
+    return _one(kind, _record_or_404(kind, record_id))
+
+
+def _update_record(kind: _Kind, record_id: int):
+    record = _record_or_404(kind, record_id)
+    values, errors = validate(kind.fields, _body(), creating=False)
+    if errors:
+        return invalid(errors)
+    return _one(kind, kind.update(record.id, values))
 
 
 @bp.route("/contacts", methods=["GET"])
@@ -236,16 +318,7 @@ def lead_history(lead_id: int):
     errors=(400, 401),
 )
 def list_contacts():
-    page, per_page, errors = _page_args()
-    q = parse_search_arg(request.args, errors)
-    owner = parse_int_arg(request.args, "owner", errors)
-    account = parse_int_arg(request.args, "account", errors)
-    if errors:
-        return invalid(errors)
-    query = directory.search_contacts(current_user(), q, owner, account)
-    rows, total = directory.rows_and_total(query, page, per_page)
-    names = Names.for_contacts(rows)
-    return page_json([contact_json(row, names) for row in rows], page, per_page, total)
+    return _list_records(CONTACTS, "owner", "account")
 
 
 @bp.route("/contacts", methods=["POST"])
@@ -259,41 +332,21 @@ def list_contacts():
     errors=(400, 401, 403),
 )
 def create_contact():
-    values, errors = validate(CONTACT, _body(), creating=True)
-    if errors:
-        return invalid(errors)
-    contact = services.create_contact(values)
-    return contact_json(contact, Names.for_contacts([contact])), 201
+    return _create_record(CONTACTS)
 
 
 @bp.route("/contacts/<int:contact_id>", methods=["GET"])
 @api(*READERS)
 @operation(summary="One contact.", tag="Contacts", response="Contact", errors=(401, 404))
 def get_contact(contact_id: int):
-    contact = _contact_or_404(contact_id)
-    return contact_json(contact, Names.for_contacts([contact]))
+    return _get_record(CONTACTS, contact_id)
 
 
 @bp.route("/contacts/<int:contact_id>", methods=["PATCH"])
 @api(*WRITERS)
 @operation(summary="Change a contact's fields.", tag="Contacts", body="ContactUpdate", response="Contact")
 def update_contact(contact_id: int):
-    contact = _contact_or_404(contact_id)
-    values, errors = validate(CONTACT, _body(), creating=False)
-    if errors:
-        return invalid(errors)
-    contact = services.update_contact(contact.id, values)
-    return contact_json(contact, Names.for_contacts([contact]))
-
-
-def _contact_or_404(contact_id: int) -> Contact:
-    contact = directory.contact_for(current_user(), contact_id)
-    if contact is None:
-        abort(api_error(404, "No such contact.", "contact_id"))
-    return contact
-
-
-# --------------------------------------------------------------------------- accounts
+    return _update_record(CONTACTS, contact_id)
 
 
 @bp.route("/accounts", methods=["GET"])
@@ -310,14 +363,7 @@ def _contact_or_404(contact_id: int) -> Contact:
     errors=(400, 401),
 )
 def list_accounts():
-    page, per_page, errors = _page_args()
-    q = parse_search_arg(request.args, errors)
-    owner = parse_int_arg(request.args, "owner", errors)
-    if errors:
-        return invalid(errors)
-    rows, total = directory.rows_and_total(directory.search_accounts(current_user(), q, owner), page, per_page)
-    names = Names.for_accounts(rows)
-    return page_json([account_json(row, names) for row in rows], page, per_page, total)
+    return _list_records(ACCOUNTS, "owner")
 
 
 @bp.route("/accounts", methods=["POST"])
@@ -331,38 +377,21 @@ def list_accounts():
     errors=(400, 401, 403),
 )
 def create_account():
-    values, errors = validate(ACCOUNT, _body(), creating=True)
-    if errors:
-        return invalid(errors)
-    account = services.create_account(values)
-    return account_json(account, Names.for_accounts([account])), 201
+    return _create_record(ACCOUNTS)
 
 
 @bp.route("/accounts/<int:account_id>", methods=["GET"])
 @api(*READERS)
 @operation(summary="One account.", tag="Accounts", response="Account", errors=(401, 404))
 def get_account(account_id: int):
-    account = _account_or_404(account_id)
-    return account_json(account, Names.for_accounts([account]))
+    return _get_record(ACCOUNTS, account_id)
 
 
 @bp.route("/accounts/<int:account_id>", methods=["PATCH"])
 @api(*WRITERS)
 @operation(summary="Change an account's fields.", tag="Accounts", body="AccountUpdate", response="Account")
 def update_account(account_id: int):
-    account = _account_or_404(account_id)
-    values, errors = validate(ACCOUNT, _body(), creating=False)
-    if errors:
-        return invalid(errors)
-    account = services.update_account(account.id, values)
-    return account_json(account, Names.for_accounts([account]))
-
-
-def _account_or_404(account_id: int) -> Account:
-    account = directory.account_for(current_user(), account_id)
-    if account is None:
-        abort(api_error(404, "No such account.", "account_id"))
-    return account
+    return _update_record(ACCOUNTS, account_id)
 
 
 # --------------------------------------------------------------------------- interactions and scores

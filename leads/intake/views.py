@@ -8,12 +8,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_limiter.util import get_remote_address
 
-from auth.admin_views import get_or_404, saved
 from auth.models import ADMIN, MARKETER
 from auth.policy import allow, public
 from leads.intake import services as intake
 from leads.intake.forms import RuleForm, SourceForm, StrategyForm
 from leads.intake.models import AutoLeadRule, CaptureSource, MatchingStrategyRecord
+from web import crud
+from web.crud import get_or_404, saved
 from web.extensions import csrf, limiter
 from web.render import render, render_fragment, wants_fragment
 
@@ -53,23 +54,22 @@ def strategies():
 @allow(MARKETER, ADMIN)
 def create_strategy():
     form = StrategyForm()
-    if not _save_strategy(form):
-        return _strategies_page(form, status=422)
-    message = f"Strategy {form.name.data.strip()} was added."
-    return saved(message, lambda: _strategies_page(notice=message), "intake.strategies")
+    return crud.create(
+        form,
+        _save_strategy(form),
+        _strategies_page,
+        lambda _row: f"Strategy {form.name.data.strip()} was added.",
+        "intake.strategies",
+        refused=intake.IntakeError,
+        show=_refused,
+    )
 
 
-def _save_strategy(form, row=None) -> bool:
-    if not form.validate_on_submit():
-        return False
-    try:
-        intake.save_strategy(
-            form.name.data, form.entity.data, intake.parse_fields(form.fields.data), form.is_default.data, row
-        )
-    except intake.IntakeError as error:
-        _refused(form, error)
-        return False
-    return True
+def _save_strategy(form, row=None):
+    """What stores ``form``'s strategy (``row`` when editing one)."""
+    return lambda: intake.save_strategy(
+        form.name.data, form.entity.data, intake.parse_fields(form.fields.data), form.is_default.data, row
+    )
 
 
 def _strategy_page(row, form=None, notice=None, status=200):
@@ -100,12 +100,14 @@ def strategy(strategy_id):
 def update_strategy(strategy_id):
     row = get_or_404(MatchingStrategyRecord, strategy_id)
     form = StrategyForm()
-    if not _save_strategy(form, row):
-        return _strategy_page(row, form, status=422)
-    return saved(
-        "Changes saved.",
-        lambda: _strategy_page(MatchingStrategyRecord.get_by_id(strategy_id), notice="Changes saved."),
+    return crud.update(
+        row,
+        form,
+        _save_strategy(form, row),
+        _strategy_page,
         "intake.strategy",
+        refused=intake.IntakeError,
+        show=_refused,
         strategy_id=strategy_id,
     )
 
@@ -143,22 +145,17 @@ def sources():
 
 
 def _save_source(form, row=None):
-    if not form.validate_on_submit():
-        return None
-    try:
-        mapping = intake.parse_mapping(form.field_mapping.data)
-        return intake.save_source(form.values(mapping), row)
-    except intake.IntakeError as error:
-        _refused(form, error)
-        return None
+    """What stores ``form``'s capture source (``row`` when editing one) and returns it."""
+    return lambda: intake.save_source(form.values(intake.parse_mapping(form.field_mapping.data)), row)
 
 
 @bp.route("/intake/sources", methods=["POST"])
 @allow(MARKETER, ADMIN)
 def create_source():
+    """A new source answers with its own page (its endpoint and embed code), not the list."""
     form = SourceForm()
-    source = _save_source(form)
-    if source is None:
+    source = crud.store(form, _save_source(form), intake.IntakeError, _refused)
+    if source is crud.NOT_STORED:
         return _sources_page(form, status=422)
     message = f"Capture source {source.name} was added."
     return saved(message, lambda: _source_page(source, notice=message), "intake.source", source_id=source.id)
@@ -187,12 +184,14 @@ def source(source_id):
 def update_source(source_id):
     row = get_or_404(CaptureSource, source_id)
     form = SourceForm()
-    if _save_source(form, row) is None:
-        return _source_page(row, form, status=422)
-    return saved(
-        "Changes saved.",
-        lambda: _source_page(CaptureSource.get_by_id(source_id), notice="Changes saved."),
+    return crud.update(
+        row,
+        form,
+        _save_source(form, row),
+        _source_page,
         "intake.source",
+        refused=intake.IntakeError,
+        show=_refused,
         source_id=source_id,
     )
 
@@ -221,17 +220,17 @@ def rules():
 @allow(MARKETER, ADMIN)
 def create_rule():
     form = RuleForm()
-    if form.validate_on_submit():
-        try:
-            intake.save_rule(
-                form.name.data, form.campaign.data, form.product_line.data, form.interaction_types.data
-            )
-        except intake.IntakeError as error:
-            _refused(form, error)
-        else:
-            message = f"Rule {form.name.data.strip()} was added."
-            return saved(message, lambda: _rules_page(notice=message), "intake.rules")
-    return _rules_page(form, status=422)
+    return crud.create(
+        form,
+        lambda: intake.save_rule(
+            form.name.data, form.campaign.data, form.product_line.data, form.interaction_types.data
+        ),
+        _rules_page,
+        lambda _rule: f"Rule {form.name.data.strip()} was added.",
+        "intake.rules",
+        refused=intake.IntakeError,
+        show=_refused,
+    )
 
 
 @bp.route("/intake/rules/<int:rule_id>/delete", methods=["POST"])

@@ -8,9 +8,10 @@ insights, progress); everyone else is refused.
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Blueprint, abort, flash, redirect, request, url_for
 
-from auth.admin_views import get_or_404
 from auth.models import ADMIN, MANAGER, MARKETER
 from auth.policy import allow, current_user
 from leads.base.models import BackgroundTask
@@ -30,6 +31,7 @@ from leads.scoring.models import ScoringModel as ModelRow
 from leads.scoring.services import ManageError, live_model_ids, save_criteria, save_model
 from leads.scoring.services import set_criteria_status as change_criteria_status
 from leads.scoring.services import set_model_status as change_model_status
+from web.crud import get_or_404
 from web.render import render, render_fragment, wants_fragment
 
 bp = Blueprint("scoring", __name__, url_prefix="/scoring")
@@ -156,13 +158,8 @@ def _save_model(row):
             return _model_editor(ModelRow.get_by_id(row.id), status=409, alert=_reasons(error.errors))
         form.show_errors(error.errors)
         return _model_editor(row, form, 422)
-    if not wants_fragment():
-        flash("Model saved.")
-        return redirect(url_for("scoring.model", model_id=saved.id), 303)
-    response = _model_editor(saved, notice="Model saved.")
-    if row is None:
-        response.headers["HX-Push-Url"] = url_for("scoring.model", model_id=saved.id)
-    return response
+    url = url_for("scoring.model", model_id=saved.id)
+    return _after_save("Model saved.", partial(_model_editor, saved), url, created=row is None)
 
 
 @bp.route("/models/new/rows", methods=["POST"], defaults={"model_id": None})
@@ -173,11 +170,9 @@ def model_rows(model_id):
     row = get_or_404(ModelRow, model_id) if model_id else None
     if row is not None and row.status == scoring.LIVE:
         return _model_editor(row, status=409, alert="Stop the model before changing it.")
-    form = ModelForm()
-    if not form.validate_on_submit():
-        return _model_editor(row, form, 422)
-    data = form.with_row_change(request.form.get("row", ""))
-    return _model_editor(row, ModelForm(formdata=None, data=data))
+    return _row_change(
+        ModelForm(), partial(_model_editor, row), lambda data: ModelForm(formdata=None, data=data)
+    )
 
 
 @bp.route("/models/new/preview", methods=["POST"], defaults={"model_id": None})
@@ -187,45 +182,30 @@ def preview_model(model_id):
     """What-if: the builder's model (unsaved) over a sample of recent open leads."""
     row = get_or_404(ModelRow, model_id) if model_id else None
     form = ModelForm()
-    if not form.validate_on_submit():
-        return _model_editor(row, form, 422)
-    try:
-        draft = model_from_form(form, row.id if row else "draft")
-    except DefinitionError as error:
-        form.show_errors(error.errors)
-        response = _model_editor(row, form, 422)
-        response.headers["HX-Retarget"] = "#model-editor"
-        response.headers["HX-Reswap"] = "outerHTML"
-        return response
-    preview = scoring_insights.preview_model(draft)
-    if wants_fragment():
-        return render_fragment(
-            "scoring/_preview.html",
-            preview=preview,
-            kind="model",
-            sample_size=scoring_insights.SAMPLE_SIZE,
-        )
-    return _model_editor(row, form, preview=preview)
+    return _preview(
+        "model",
+        form,
+        lambda: model_from_form(form, row.id if row else "draft"),
+        scoring_insights.preview_model,
+        partial(_model_editor, row),
+    )
 
 
 @bp.route("/models/<int:model_id>/status", methods=["POST"])
 @allow(*MANAGE)
 def model_status(model_id):
     """S1/S4: publish (draft or stopped → live, re-scoring with a progress bar) or stop."""
-    row = get_or_404(ModelRow, model_id)
-    wanted = request.form.get("status", "")
-    if wanted not in scoring.STATUSES:
-        abort(400, "Unknown status.")
-    try:
-        task = change_model_status(row, wanted, current_user())
-    except ManageError as error:
-        return _model_editor(row, status=409, alert=_reasons(error.errors))
-    message = "Model published: scoring every open lead." if wanted == scoring.LIVE else "Model stopped."
-    if not wants_fragment():
-        flash(message)
-        extra = {"task": task.id} if task else {}
-        return redirect(url_for("scoring.model", model_id=row.id, **extra), 303)
-    return _model_editor(ModelRow.get_by_id(row.id), notice=message, task=task)
+    return _set_status(
+        get_or_404(ModelRow, model_id),
+        scoring.STATUSES,
+        change_model_status,
+        lambda wanted: (
+            "Model published: scoring every open lead." if wanted == scoring.LIVE else "Model stopped."
+        ),
+        _model_editor,
+        "scoring.model",
+        "model_id",
+    )
 
 
 @bp.route("/models/<int:model_id>/insights")
@@ -371,13 +351,8 @@ def _save_criteria(row):
             return _refused_while_published(QualificationCriteria.get_by_id(row.id))
         form.show_errors(error.errors)
         return _criteria_editor(row, form, 422)
-    if not wants_fragment():
-        flash("Criteria saved.")
-        return redirect(url_for("scoring.criteria", criteria_id=saved.id), 303)
-    response = _criteria_editor(saved, notice="Criteria saved.")
-    if row is None:
-        response.headers["HX-Push-Url"] = url_for("scoring.criteria", criteria_id=saved.id)
-    return response
+    url = url_for("scoring.criteria", criteria_id=saved.id)
+    return _after_save("Criteria saved.", partial(_criteria_editor, saved), url, created=row is None)
 
 
 @bp.route("/criteria/new/rows", methods=["POST"], defaults={"criteria_id": None})
@@ -388,11 +363,11 @@ def criteria_rows(criteria_id):
     row = get_or_404(QualificationCriteria, criteria_id) if criteria_id else None
     if row is not None and not qualification.can_edit(row.status):
         return _refused_while_published(row)
-    form = _criteria_form()
-    if not form.validate_on_submit():
-        return _criteria_editor(row, form, 422)
-    data = form.with_row_change(request.form.get("row", ""))
-    return _criteria_editor(row, _criteria_form(formdata=False, data=data))
+    return _row_change(
+        _criteria_form(),
+        partial(_criteria_editor, row),
+        lambda data: _criteria_form(formdata=False, data=data),
+    )
 
 
 @bp.route("/criteria/new/preview", methods=["POST"], defaults={"criteria_id": None})
@@ -402,48 +377,105 @@ def preview_criteria(criteria_id):
     """What-if: how many recent open leads the builder's criteria (unsaved) would qualify."""
     row = get_or_404(QualificationCriteria, criteria_id) if criteria_id else None
     form = _criteria_form()
-    if not form.validate_on_submit():
-        return _criteria_editor(row, form, 422)
-    data = {**form.definition(), "id": row.id if row else None, "name": form.name.data or "Preview"}
-    try:
-        draft = qualification.Criteria.from_dict(data, live_model_ids=live_model_ids())
-    except DefinitionError as error:
-        form.show_errors(error.errors)
-        response = _criteria_editor(row, form, 422)
-        response.headers["HX-Retarget"] = "#criteria-editor"
-        response.headers["HX-Reswap"] = "outerHTML"
-        return response
-    preview = scoring_insights.preview_criteria(draft)
-    if wants_fragment():
-        return render_fragment(
-            "scoring/_preview.html",
-            preview=preview,
-            kind="criteria",
-            sample_size=scoring_insights.SAMPLE_SIZE,
-        )
-    return _criteria_editor(row, form, preview=preview)
+    return _preview(
+        "criteria",
+        form,
+        lambda: qualification.Criteria.from_dict(
+            {**form.definition(), "id": row.id if row else None, "name": form.name.data or "Preview"},
+            live_model_ids=live_model_ids(),
+        ),
+        scoring_insights.preview_criteria,
+        partial(_criteria_editor, row),
+    )
 
 
 @bp.route("/criteria/<int:criteria_id>/status", methods=["POST"])
 @allow(*MANAGE)
 def criteria_status(criteria_id):
     """Q3: publish (draft or stopped → published) or stop."""
-    row = get_or_404(QualificationCriteria, criteria_id)
-    wanted = request.form.get("status", "")
-    if wanted not in qualification.STATUSES:
-        abort(400, "Unknown status.")
-    try:
-        task = change_criteria_status(row, wanted, current_user())
-    except ManageError as error:
-        return _criteria_editor(row, status=409, alert=_reasons(error.errors))
-    published = wanted == qualification.PUBLISHED
-    message = "Criteria published: applying them to every open lead." if published else "Criteria stopped."
-    if not wants_fragment():
-        flash(message)
-        extra = {"task": task.id} if task else {}
-        return redirect(url_for("scoring.criteria", criteria_id=row.id, **extra), 303)
-    return _criteria_editor(QualificationCriteria.get_by_id(row.id), notice=message, task=task)
+    return _set_status(
+        get_or_404(QualificationCriteria, criteria_id),
+        qualification.STATUSES,
+        change_criteria_status,
+        lambda wanted: (
+            "Criteria published: applying them to every open lead."
+            if wanted == qualification.PUBLISHED
+            else "Criteria stopped."
+        ),
+        _criteria_editor,
+        "scoring.criteria",
+        "criteria_id",
+    )
+
+
+# --- What models and criteria share ------------------------------------------------
 
 
 def _reasons(errors: list[FieldError]) -> str:
     return " ".join(dict.fromkeys(error.reason for error in errors))
+
+
+def _after_save(notice: str, editor, url: str, created: bool):
+    """After a builder's save: ``editor(notice=notice)`` for htmx (pushing the
+    stored record's ``url`` when it was just ``created``), else ``notice``
+    flashed and a redirect to ``url``."""
+    if not wants_fragment():
+        flash(notice)
+        return redirect(url, 303)
+    response = editor(notice=notice)
+    if created:
+        response.headers["HX-Push-Url"] = url
+    return response
+
+
+def _row_change(form, editor, form_with):
+    """Add or remove the row the builder's ``form`` names, keeping what was typed
+    (nothing is saved): ``editor(form_with(data))`` with the changed form data,
+    or the editor with the form's errors (422)."""
+    if not form.validate_on_submit():
+        return editor(form, 422)
+    return editor(form_with(form.with_row_change(request.form.get("row", ""))))
+
+
+def _preview(kind: str, form, build, run, editor):
+    """What-if: ``run`` the builder's unsaved draft (``build()``, which
+    raises ``DefinitionError``) over a sample of recent open leads; the preview
+    region for htmx, else the page with it. ``editor(form, status, **context)``
+    renders the model or criteria editor; an invalid draft answers it (422) in
+    place of the ``#<kind>-editor`` region, with its errors inline."""
+    if not form.validate_on_submit():
+        return editor(form, 422)
+    try:
+        draft = build()
+    except DefinitionError as error:
+        form.show_errors(error.errors)
+        response = editor(form, 422)
+        response.headers["HX-Retarget"] = f"#{kind}-editor"
+        response.headers["HX-Reswap"] = "outerHTML"
+        return response
+    preview = run(draft)
+    if wants_fragment():
+        return render_fragment(
+            "scoring/_preview.html", preview=preview, kind=kind, sample_size=scoring_insights.SAMPLE_SIZE
+        )
+    return editor(form, preview=preview)
+
+
+def _set_status(row, statuses, change, message, editor, endpoint: str, id_arg: str):
+    """Publish or stop ``row`` (a model or criteria) with ``change(row, wanted,
+    user)``: the editor with ``message(wanted)`` and the re-scoring task for htmx,
+    else a redirect to ``endpoint`` that follows the task; a refusal answers the
+    editor with its reasons (409)."""
+    wanted = request.form.get("status", "")
+    if wanted not in statuses:
+        abort(400, "Unknown status.")
+    try:
+        task = change(row, wanted, current_user())
+    except ManageError as error:
+        return editor(row, status=409, alert=_reasons(error.errors))
+    notice = message(wanted)
+    if not wants_fragment():
+        flash(notice)
+        extra = {"task": task.id} if task else {}
+        return redirect(url_for(endpoint, **{id_arg: row.id}, **extra), 303)
+    return editor(type(row).get_by_id(row.id), notice=notice, task=task)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort
 
-from auth.admin_views import get_or_404, saved
 from auth.models import ADMIN, MARKETER
 from auth.policy import allow
 from leads.webhooks import services as webhooks
 from leads.webhooks.delivery import WEBHOOK_EVENTS
 from leads.webhooks.forms import WebhookForm
 from leads.webhooks.models import Webhook, WebhookDelivery
+from web import crud
+from web.crud import get_or_404, saved
 from web.render import render, render_fragment
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
@@ -77,12 +78,11 @@ def show(webhook_id):
 def update(webhook_id):
     hook = get_or_404(Webhook, webhook_id)
     form = WebhookForm()
-    if not form.validate_on_submit():
-        return _webhook_page(hook, form, status=422)
-    webhooks.update_webhook(hook, **form.values())
-    return saved(
-        "Changes saved.",
-        lambda: _webhook_page(Webhook.get_by_id(webhook_id), notice="Changes saved."),
+    return crud.update(
+        hook,
+        form,
+        lambda: webhooks.update_webhook(hook, **form.values()),
+        _webhook_page,
         "webhooks.show",
         webhook_id=webhook_id,
     )
