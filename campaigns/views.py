@@ -44,8 +44,8 @@ def _refused(form, error: MarketingError) -> None:
 
 def _product_lines_page(form=None, notice=None, status=200):
     return render(
-        "marketing/product_lines.html",
-        "marketing/_product_lines.html",
+        "campaigns/product_lines.html",
+        "campaigns/_product_lines.html",
         status,
         lines=list(marketing.product_lines()),
         form=form or ProductLineForm(formdata=None),
@@ -76,8 +76,8 @@ def create_product_line():
 
 def _product_line_page(line, form=None, notice=None, status=200):
     return render(
-        "marketing/product_line.html",
-        "marketing/_product_line_form.html",
+        "campaigns/product_line.html",
+        "campaigns/_product_line_form.html",
         status,
         line=line,
         form=form or ProductLineForm(formdata=None, obj=line),
@@ -113,8 +113,8 @@ def update_product_line(line_id):
 
 def _campaigns_page(form=None, notice=None, status=200, recount=False):
     return render(
-        "marketing/campaigns.html",
-        "marketing/_campaigns.html",
+        "campaigns/campaigns.html",
+        "campaigns/_campaigns.html",
         status,
         campaigns=list(marketing.campaigns()),
         statuses=marketing.CAMPAIGN_STATUSES,
@@ -156,8 +156,8 @@ def _campaign_form(campaign, formdata=True, data=None) -> CampaignForm:
 def _campaign_page(campaign, form=None, notice=None, status=200, recount=True):
     is_flat_segment = segment_is_editable_here(campaign.segment)
     return render(
-        "marketing/campaign.html",
-        "marketing/_campaign_form.html",
+        "campaigns/campaign.html",
+        "campaigns/_campaign_form.html",
         status,
         campaign=campaign,
         form=form or _campaign_form(campaign, formdata=None),
@@ -245,7 +245,7 @@ def _audience_count(form: CampaignForm, campaign=None):
         segment = campaign.segment if form.keep_segment else form.segment_value
         draft = Campaign(segment=segment, product_line=form.product_line_id)
         count = len(launching.audience(draft))
-    return render_fragment("marketing/_audience_count.html", count=count, problem=problem)
+    return render_fragment("campaigns/_audience_count.html", count=count, problem=problem)
 
 
 @bp.route("/marketing/campaigns/new/audience")
@@ -274,7 +274,7 @@ def launch_page(campaign_id):
     campaign = get_or_404(Campaign, campaign_id)
     members = launching.audience(campaign) if campaign.status == launching.DRAFT else []
     return render(
-        "marketing/launch.html",
+        "campaigns/launch.html",
         None,
         campaign=campaign,
         audience_size=len(members),
@@ -302,7 +302,7 @@ def launch(campaign_id):
 
 def _launch_region(campaign, status=200):
     return render_fragment(
-        "marketing/_campaign_launch.html", status, campaign=campaign, **_launch_context(campaign)
+        "campaigns/_campaign_launch.html", status, campaign=campaign, **_launch_context(campaign)
     )
 
 
@@ -331,8 +331,8 @@ def complete(campaign_id):
 
 def _my_requests_page(form=None, notice=None, status=200):
     return render(
-        "marketing/my_requests.html",
-        "marketing/_my_requests.html",
+        "campaigns/my_requests.html",
+        "campaigns/_my_requests.html",
         status,
         requests=list(campaign_requests.requests_of(current_user())),
         statuses=campaign_requests.STATUSES,
@@ -366,7 +366,7 @@ def submit_request():
 @allow(*MARKETING)
 def requests():
     return render(
-        "marketing/requests.html",
+        "campaigns/requests.html",
         None,
         requests=list(campaign_requests.all_requests()),
         statuses=campaign_requests.STATUSES,
@@ -377,7 +377,7 @@ def requests():
 def _request_row(request_id, form=None, alert=None, status=200):
     row = campaign_requests.all_requests().where(CampaignRequest.id == request_id).get()
     return render_fragment(
-        "marketing/_request_row.html",
+        "campaigns/_request_row.html",
         status,
         r=row,
         statuses=campaign_requests.STATUSES,
@@ -424,4 +424,4 @@ def decline_request(request_id):
 @bp.route("/replies")
 @signed_in
 def replies():
-    return render("marketing/replies.html", None, replies=list(launching.replies_for(current_user())))
+    return render("campaigns/replies.html", None, replies=list(launching.replies_for(current_user())))
