@@ -56,3 +56,37 @@ def insert(
     values = [tuple(convert(value) for convert, value in zip(converters, row, strict=True)) for row in rows]
     cursor = db.cursor()
     cursor.executemany(sql, values)
+
+
+def insert_new(
+    model: type[pw.Model],
+    fields: Sequence[pw.Field],
+    rows: Sequence[Sequence],
+    *,
+    conflict: Sequence[pw.Field],
+    returning: Sequence[pw.Field],
+    chunk: int = 200,
+) -> list[tuple]:
+    """Insert ``rows``, skipping those that clash on ``conflict``, and return
+    ``returning`` of the rows this call inserted, and only those (``INSERT … ON
+    CONFLICT DO NOTHING RETURNING``, SQLite 3.35+ and PostgreSQL): two requests
+    racing with the same rows each learn exactly which ones are theirs. Rows
+    go in the order given (callers sort them: one global order, no deadlock)."""
+    if not rows:
+        return []
+    table = quote(model._meta.table_name)
+    columns = ", ".join(quote(field.column_name) for field in fields)
+    target = ", ".join(quote(field.column_name) for field in conflict)
+    back = ", ".join(quote(field.column_name) for field in returning)
+    one = "(" + ", ".join(db.param for _ in fields) + ")"
+    converters = [field.db_value for field in fields]
+    found: list[tuple] = []
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        sql = (
+            f"INSERT INTO {table} ({columns}) VALUES {', '.join(one for _ in part)}"
+            f" ON CONFLICT ({target}) DO NOTHING RETURNING {back}"
+        )
+        params = [convert(value) for row in part for convert, value in zip(converters, row, strict=True)]
+        found.extend(tuple(row) for row in db.execute_sql(sql, params).fetchall())
+    return found

@@ -12,6 +12,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from urllib.parse import parse_qs, urlparse
@@ -190,6 +191,25 @@ def on_commit(callback: Callable[[], None]) -> None:
             log.exception("follow-up failed; the sweeper will catch up")
         return
     hooks.callbacks.append(callback)
+
+
+RETRYABLE = {"40P01", "40001"}  # PostgreSQL: deadlock detected, serialization failure
+RETRIES = 3
+
+
+def retried(work: Callable, attempts: int = RETRIES):
+    """``work()`` (a whole transaction), run again when PostgreSQL ends it with a
+    deadlock or a serialization failure: it was rolled back whole, so trying
+    again is safe, and answering 500 for it is not (O2)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except (pw.OperationalError, pw.InternalError) as error:
+            code = getattr(getattr(error, "orig", None), "pgcode", None)
+            if code not in RETRYABLE or attempt == attempts:
+                raise
+            log.warning("transaction ended by PostgreSQL (%s); trying again (%d/%d)", code, attempt, attempts)
+            time.sleep(0.01 * attempt)
 
 
 def utcnow() -> dt.datetime:

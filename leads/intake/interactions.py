@@ -20,7 +20,7 @@ import peewee as pw
 
 from auth.models import User
 from leads.base import bulk, signals
-from leads.base.db import transaction, utcnow
+from leads.base.db import retried, transaction, utcnow
 from leads.intake import auto_leads
 from leads.records.models import Contact, Interaction, Lead
 from leads.records.queries import visible_contacts, visible_leads
@@ -212,8 +212,12 @@ def record_interactions(items: Sequence, user: User, default_source: str = "api"
         results[index] = Result(index, REJECTED, errors=errors)
     good = [(index, values) for index, values in cleaned if index not in results]
     if good:
-        with transaction():
-            _store(good, results)
+
+        def store() -> None:
+            with transaction():
+                _store(good, results)
+
+        retried(store)  # O2: a deadlock with a concurrent batch is tried again, not a 500
     return [results[index] for index in sorted(results)]
 
 
@@ -251,8 +255,19 @@ def _store(good: list[tuple[int, dict]], results: dict[int, Result]) -> None:
                 now,
             )
         )
-    bulk.insert(Interaction, _FIELDS, rows, conflict=(Interaction.source, Interaction.external_id))
-    stored = _ids_by_key(seen)
+    rows.sort(key=lambda row: (row[2], row[1]))  # (source, external_id): one global order, no deadlock
+    stored = {
+        (source, external_id): row_id
+        for row_id, source, external_id in bulk.insert_new(
+            Interaction,
+            _FIELDS,
+            rows,
+            conflict=(Interaction.source, Interaction.external_id),
+            returning=(Interaction.id, Interaction.source, Interaction.external_id),
+        )
+    }
+    if len(stored) < len(seen):  # another request stored some of them meanwhile: theirs, not ours
+        existing.update(_ids_by_key(seen - set(stored)))
     first_index: dict[tuple, int] = {}
     for index, values in good:
         key = (values["source"], values["external_id"])
