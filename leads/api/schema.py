@@ -3,11 +3,13 @@
 One registry drives both the checks and the documentation:
 
 - ``LEAD``, ``CONTACT``, ``ACCOUNT`` list each resource's writable fields, built
-  from the model columns (so lengths and nullability match the schema), and
-  ``ACTION_ARGS`` the arguments of each stage action. ``validate`` cleans a
+  from the field catalogue (``leads.core.fields``: which fields, who writes
+  them, their lengths) and the model columns (nullability, referenced models),
+  and ``ACTION_ARGS`` the arguments of each stage action. ``validate`` cleans a
   request body against them; the OpenAPI request schemas are generated from them.
-- The ``*_json`` functions serialise records explicitly (no model dumping); the
-  response schemas beside them say the same thing for the document.
+- The ``*_json`` functions serialise records explicitly (no model dumping):
+  the catalogue fields the API exposes, plus a few keys worked out from the
+  record (``SHOWN_ONLY``); the response schemas beside them are built the same way.
 - ``@operation(...)`` documents a view; ``openapi_document`` walks the URL map
   and builds the OpenAPI 3.1 document from those declarations and each route's
   policy, so a route cannot be served without being documented (a test checks).
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 import peewee as pw
 
 from auth.models import REP, Team, User
+from leads.core import fields as catalogue
 from leads.core import lifecycle
 from leads.records import listing
 from leads.records.models import Account, Campaign, Contact, Lead, LeadHistory, ProductLine
@@ -40,7 +43,6 @@ from leads.stages.fields import active_fields
 MAX_PER_PAGE = 200
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 COUNTRY_RE = re.compile(r"[A-Za-z]{2}")
-INT_MAX = {pw.BigIntegerField: 2**63 - 1, pw.IntegerField: 2**31 - 1}
 NOTE_MAX = 2000
 QUALIFICATION_TEXT_MAX = 2000
 
@@ -56,7 +58,7 @@ class Field:
 
     name: str
     attr: str
-    kind: str  # string, email, country, integer, ref, enum, object
+    kind: str  # string, email, country, integer, boolean, ref, enum, object
     description: str = ""
     required: bool = False  # on create; a required string may not be blank either
     nullable: bool = True
@@ -74,6 +76,7 @@ class Field:
             "email": "string",
             "country": "string",
             "integer": "integer",
+            "boolean": "boolean",
             "ref": "integer",
             "enum": "string",
             "object": "object",
@@ -96,46 +99,53 @@ class Field:
         return out
 
 
-def text(column: pw.CharField, description: str = "", required: bool = False, kind: str = "string") -> Field:
-    """A string field with the column's length and nullability."""
+MODELS = {catalogue.LEAD: Lead, catalogue.CONTACT: Contact, catalogue.ACCOUNT: Account}
+# The JSON kind of a catalogue format, and what the document says of it when
+# the catalogue field has no ``help`` of its own.
+_FORMAT_KINDS = {catalogue.EMAIL: "email", catalogue.COUNTRY: "country"}
+_FORMAT_HELP = {
+    catalogue.EMAIL: "Email address.",
+    catalogue.COUNTRY: "ISO 3166-1 alpha-2 country code, e.g. FR (stored upper-case).",
+}
+
+
+def column_of(record: str, spec: catalogue.Field) -> pw.Field:
+    """The model column a catalogue field of ``record`` is stored in."""
+    return MODELS[record]._meta.fields[spec.attr]
+
+
+def api_field(spec: catalogue.Field, column: pw.Field) -> Field:
+    """The JSON field of a writable catalogue field: its kind, length and limits
+    from the catalogue, its nullability (and a reference's model) from the column."""
+    if spec.is_ref:
+        description = spec.help or f"Id of an existing {_label(column.rel_model)}."
+        active_rep = spec.format == catalogue.OWNER
+        return Field(
+            spec.name,
+            spec.attr,
+            "ref",
+            description,
+            nullable=column.null,
+            model=column.rel_model,
+            active_rep=active_rep,
+            minimum=1,
+        )
+    if spec.type == catalogue.NUMBER:
+        return Field(
+            spec.name, spec.attr, "integer", spec.help, nullable=column.null, minimum=0, maximum=spec.maximum
+        )
+    if spec.type == catalogue.BOOL:
+        return Field(spec.name, spec.attr, "boolean", spec.help, nullable=column.null)
+    if spec.type != catalogue.TEXT:
+        raise ValueError(f"The API cannot write {spec.type} fields such as {spec.name!r} yet.")
     return Field(
-        column.name,
-        column.name,
-        kind,
-        description,
-        required=required,
+        spec.name,
+        spec.attr,
+        _FORMAT_KINDS.get(spec.format, "string"),
+        spec.help or _FORMAT_HELP.get(spec.format, ""),
+        required=spec.required,
         nullable=column.null,
-        max_length=column.max_length,
-    )
-
-
-def email(column: pw.CharField, description: str = "Email address.") -> Field:
-    return text(column, description, kind="email")
-
-
-def country(column: pw.CharField) -> Field:
-    return text(column, "ISO 3166-1 alpha-2 country code, e.g. FR (stored upper-case).", kind="country")
-
-
-def integer(column: pw.IntegerField, description: str = "") -> Field:
-    """A non-negative integer that fits the column."""
-    maximum = next(limit for kind, limit in INT_MAX.items() if isinstance(column, kind))
-    return Field(
-        column.name, column.name, "integer", description, nullable=column.null, minimum=0, maximum=maximum
-    )
-
-
-def ref(column: pw.ForeignKeyField, description: str = "", active_rep: bool = False) -> Field:
-    """``<name>_id``: the id of an existing row of the column's model."""
-    return Field(
-        f"{column.name}_id",
-        column.name,
-        "ref",
-        description or f"Id of an existing {_label(column.rel_model)}.",
-        nullable=column.null,
-        model=column.rel_model,
-        active_rep=active_rep,
-        minimum=1,
+        max_length=spec.max_length,
     )
 
 
@@ -162,85 +172,45 @@ class Resource:
         return frozenset(f.name for f in self.fields)
 
 
-LEAD_PERSON_FIELDS = frozenset(
-    {"first_name", "last_name", "email", "phone", "company", "job_title", "country"}
-)
+# Keys the API shows that are no catalogue field: worked out from the record
+# (its id, display name and labels) or, for a lead's qualification findings,
+# keyed by the configurable qualification fields (``leads.stages.fields``).
+SHOWN_ONLY = {
+    catalogue.LEAD: ("id", "name", "stage_label", "status_reason_label", "qualification"),
+    catalogue.CONTACT: ("id", "name"),
+    catalogue.ACCOUNT: ("id",),
+}
 
-LEAD = Resource(
-    "Lead",
-    (
-        text(Lead.topic, "What the person is interested in.", required=True),
-        text(Lead.first_name),
-        text(Lead.last_name),
-        email(Lead.email),
-        text(Lead.phone),
-        text(Lead.company),
-        text(Lead.job_title),
-        country(Lead.country),
-        text(Lead.source, "Where the lead came from (default: api)."),
-        ref(Lead.contact, "Parent contact (optional, E1)."),
-        ref(Lead.account, "Parent account (optional, E1); defaults to the contact's account."),
-        ref(Lead.campaign),
-        ref(Lead.product_line),
-        ref(Lead.team),
-    ),
-    read_only=frozenset(
-        {
-            "id",
-            "name",
-            "stage",
-            "stage_label",
-            "status",
-            "status_reason",
-            "status_reason_label",
-            "sales_ready",
-            "ready_for_tp",
-            "tp_accepted",
-            "sales_accepted",
-            "owner_id",
-            "teleprospector_id",
-            "qualification",
-            "assigned_at",
-            "created_at",
-            "updated_at",
-        }
-    ),
+
+def resource(record: str, **options) -> Resource:
+    """The API resource of ``record``: the catalogue fields it exposes that
+    someone may write, and the exposed rest as read-only."""
+    specs = [spec for spec in catalogue.writable(record) if spec.api]
+    read_only = {spec.name for spec in catalogue.exposed(record) if not spec.writers}
+    return Resource(
+        record.capitalize(),
+        tuple(api_field(spec, column_of(record, spec)) for spec in specs),
+        read_only=frozenset(read_only | set(SHOWN_ONLY[record])),
+        **options,
+    )
+
+
+# A sales rep may change only these fields, and only of their own leads (W2).
+LEAD_PERSON_FIELDS = catalogue.writable_by(catalogue.LEAD, REP)
+
+LEAD = resource(
+    catalogue.LEAD,
     read_only_reason="Changes only through POST /api/v1/leads/{lead_id}/actions/{action}.",
 )
-
-CONTACT = Resource(
-    "Contact",
-    (
-        text(Contact.first_name),
-        text(Contact.last_name),
-        email(Contact.email),
-        text(Contact.phone),
-        text(Contact.job_title),
-        country(Contact.country),
-        ref(Contact.account),
-        ref(Contact.owner, "Owner: an active sales rep.", active_rep=True),
-    ),
-    read_only=frozenset({"id", "name", "created_at", "updated_at"}),
+CONTACT = resource(
+    catalogue.CONTACT,
     create_rule=lambda values: (
         []
         if values.get("email") or values.get("first_name") or values.get("last_name")
         else [(None, "Give at least an email, a first name or a last name.")]
     ),
 )
-
-ACCOUNT = Resource(
-    "Account",
-    (
-        text(Account.name, "Company name.", required=True),
-        text(Account.domain, "Web domain, e.g. example.com."),
-        text(Account.industry),
-        integer(Account.employee_count),
-        integer(Account.annual_revenue, "Annual revenue in the account's currency units."),
-        country(Account.country),
-        ref(Account.owner, "Owner: an active sales rep.", active_rep=True),
-    ),
-    read_only=frozenset({"id", "created_at", "updated_at"}),
-)
+ACCOUNT = resource(catalogue.ACCOUNT)
 
 _NOTE = Field("note", "note", "string", "Shown in the lead's history.", max_length=NOTE_MAX)
 ACTION_ARGS: dict[str, tuple[Field, ...]] = {
@@ -368,6 +338,8 @@ def clean(spec: Field, value) -> tuple[object, str | None]:
         return _clean_string(spec, value)
     if spec.kind in ("integer", "ref"):
         return _clean_integer(spec, value)
+    if spec.kind == "boolean":
+        return (value, None) if isinstance(value, bool) else (None, "Must be true or false.")
     if spec.kind == "object":
         return (value, None) if isinstance(value, dict) else (None, "Must be a JSON object.")
     raise AssertionError(f"unknown field kind {spec.kind}")
@@ -517,7 +489,7 @@ class Names:
         for model, ids in wanted.items():
             ids = {i for i in ids if i is not None}
             if ids:
-                label = self.LABELS[model]
+                label = self.LABELS.get(model, lambda row: row.name)
                 for row in model.select().where(model.id.in_(sorted(ids))):
                     self._names[model, row.id] = label(row)
 
@@ -528,112 +500,75 @@ class Names:
         return {"id": row_id, "name": self._names.get((model, row_id))}
 
     @classmethod
+    def for_records(cls, record: str, rows: Iterable) -> Names:
+        """The names every reference the API shows of ``rows`` (of ``record``) needs."""
+        rows = list(rows)
+        wanted: dict[type, list] = {}
+        for spec, model in _SHOWN_REFS[record]:
+            wanted.setdefault(model, []).extend(getattr(row, spec.name) for row in rows)
+        return cls(wanted)
+
+    @classmethod
     def for_leads(cls, leads: Iterable[Lead]) -> Names:
-        leads = list(leads)
-        return cls(
-            {
-                Contact: (lead.contact_id for lead in leads),
-                Account: (lead.account_id for lead in leads),
-                Campaign: (lead.campaign_id for lead in leads),
-                ProductLine: (lead.product_line_id for lead in leads),
-                Team: (lead.team_id for lead in leads),
-                User: [i for lead in leads for i in (lead.owner_id, lead.teleprospector_id)],
-            }
-        )
+        return cls.for_records(catalogue.LEAD, leads)
 
     @classmethod
     def for_contacts(cls, contacts: Iterable[Contact]) -> Names:
-        contacts = list(contacts)
-        return cls({Account: (c.account_id for c in contacts), User: (c.owner_id for c in contacts)})
+        return cls.for_records(catalogue.CONTACT, contacts)
 
     @classmethod
     def for_accounts(cls, accounts: Iterable[Account]) -> Names:
-        return cls({User: (a.owner_id for a in accounts)})
+        return cls.for_records(catalogue.ACCOUNT, accounts)
 
     @classmethod
     def for_history(cls, rows: Iterable[LeadHistory]) -> Names:
         return cls({User: (row.actor_id for row in rows)})
 
 
+# What the API shows of each record: the catalogue's exposed columns, and the
+# model each shown reference points at.
+_SHOWN = {record: catalogue.exposed(record) for record in MODELS}
+_SHOWN_REFS = {
+    record: tuple((spec, column_of(record, spec).rel_model) for spec in specs if spec.is_ref)
+    for record, specs in _SHOWN.items()
+}
+_REF_MODELS = {record: {spec.name: model for spec, model in refs} for record, refs in _SHOWN_REFS.items()}
+
+
+def fields_json(record: str, row, names: Names) -> dict:
+    """The catalogue fields the API shows of ``row``: times in ISO 8601, a
+    reference as its id (``<attr>_id``) and ``{"id", "name"}`` (``<attr>``)."""
+    out: dict = {}
+    models = _REF_MODELS[record]
+    for spec in _SHOWN[record]:
+        value = getattr(row, spec.name)
+        if spec.is_ref:
+            out[spec.name], out[spec.attr] = value, names.ref(models[spec.name], value)
+        else:
+            out[spec.name] = iso(value) if spec.type == catalogue.DATE else value
+    return out
+
+
 def lead_json(lead: Lead, names: Names) -> dict:
     """A lead as the API shows it."""
     return {
         "id": lead.id,
-        "topic": lead.topic,
         "name": lead.name,
-        "first_name": lead.first_name,
-        "last_name": lead.last_name,
-        "email": lead.email,
-        "phone": lead.phone,
-        "company": lead.company,
-        "job_title": lead.job_title,
-        "country": lead.country,
-        "source": lead.source,
-        "contact_id": lead.contact_id,
-        "contact": names.ref(Contact, lead.contact_id),
-        "account_id": lead.account_id,
-        "account": names.ref(Account, lead.account_id),
-        "campaign_id": lead.campaign_id,
-        "campaign": names.ref(Campaign, lead.campaign_id),
-        "product_line_id": lead.product_line_id,
-        "product_line": names.ref(ProductLine, lead.product_line_id),
-        "team_id": lead.team_id,
-        "team": names.ref(Team, lead.team_id),
-        "owner_id": lead.owner_id,
-        "owner": names.ref(User, lead.owner_id),
-        "teleprospector_id": lead.teleprospector_id,
-        "teleprospector": names.ref(User, lead.teleprospector_id),
-        "stage": lead.stage,
+        **fields_json(catalogue.LEAD, lead, names),
         "stage_label": lead.stage_label,
-        "status": lead.status,
-        "status_reason": lead.status_reason,
         "status_reason_label": lead.status_reason_label,
-        "sales_ready": lead.sales_ready,
-        "ready_for_tp": lead.ready_for_tp,
-        "tp_accepted": lead.tp_accepted,
-        "sales_accepted": lead.sales_accepted,
         "qualification": dict(lead.qualification or {}),
-        "assigned_at": iso(lead.assigned_at),
-        "created_at": iso(lead.created_at),
-        "updated_at": iso(lead.updated_at),
     }
 
 
 def contact_json(contact: Contact, names: Names) -> dict:
     """A contact as the API shows it."""
-    return {
-        "id": contact.id,
-        "name": contact.name,
-        "first_name": contact.first_name,
-        "last_name": contact.last_name,
-        "email": contact.email,
-        "phone": contact.phone,
-        "job_title": contact.job_title,
-        "country": contact.country,
-        "account_id": contact.account_id,
-        "account": names.ref(Account, contact.account_id),
-        "owner_id": contact.owner_id,
-        "owner": names.ref(User, contact.owner_id),
-        "created_at": iso(contact.created_at),
-        "updated_at": iso(contact.updated_at),
-    }
+    return {"id": contact.id, "name": contact.name, **fields_json(catalogue.CONTACT, contact, names)}
 
 
 def account_json(account: Account, names: Names) -> dict:
     """An account as the API shows it."""
-    return {
-        "id": account.id,
-        "name": account.name,
-        "domain": account.domain,
-        "industry": account.industry,
-        "employee_count": account.employee_count,
-        "annual_revenue": account.annual_revenue,
-        "country": account.country,
-        "owner_id": account.owner_id,
-        "owner": names.ref(User, account.owner_id),
-        "created_at": iso(account.created_at),
-        "updated_at": iso(account.updated_at),
-    }
+    return {"id": account.id, **fields_json(catalogue.ACCOUNT, account, names)}
 
 
 def history_json(row: LeadHistory, names: Names) -> dict:
@@ -683,82 +618,48 @@ def _object(properties: dict) -> dict:
     return {"type": "object", "properties": properties, "required": sorted(properties)}
 
 
+_JSON_TYPES = {catalogue.TEXT: "string", catalogue.NUMBER: "integer", catalogue.BOOL: "boolean"}
+
+
+def _value_schema(spec: catalogue.Field, column: pw.Field) -> dict:
+    """How the API shows a catalogue field's value, as a JSON Schema."""
+    base = _JSON_TYPES.get(spec.type, "string")
+    out: dict = {"type": [base, "null"] if column.null else base}
+    if spec.format == catalogue.EMAIL:
+        out["format"] = "email"
+    if spec.type == catalogue.DATE:
+        out["format"] = "date-time"
+    if spec.choices:
+        out["enum"] = list(spec.choices)
+    return out
+
+
+def _fields_schema(record: str) -> dict:
+    """The response properties of the catalogue fields the API shows of ``record``
+    (a reference: its id and its ``Ref``)."""
+    properties = {}
+    for spec in _SHOWN[record]:
+        column = column_of(record, spec)
+        properties[spec.name] = _value_schema(spec, column)
+        if spec.is_ref:
+            properties[spec.attr] = _REF
+    return properties
+
+
 OUTPUT_SCHEMAS = {
     "Ref": _object({"id": _INT, "name": _nullable("string")}),
     "Lead": _object(
         {
             "id": _INT,
-            "topic": _STRING,
             "name": _STRING,
-            "first_name": _STRING,
-            "last_name": _STRING,
-            "email": _nullable("string", format="email"),
-            "phone": _nullable("string"),
-            "company": _nullable("string"),
-            "job_title": _nullable("string"),
-            "country": _nullable("string"),
-            "source": _STRING,
-            **{
-                key: schema
-                for name in (
-                    "contact",
-                    "account",
-                    "campaign",
-                    "product_line",
-                    "team",
-                    "owner",
-                    "teleprospector",
-                )
-                for key, schema in ((f"{name}_id", _nullable("integer")), (name, _REF))
-            },
-            "stage": {"type": "integer", "enum": sorted(lifecycle.STAGES)},
+            **_fields_schema(catalogue.LEAD),
             "stage_label": _STRING,
-            "status": {"type": "string", "enum": sorted(lifecycle.STATUSES)},
-            "status_reason": {"type": "string", "enum": sorted(lifecycle.STATUS_REASONS)},
             "status_reason_label": _STRING,
-            "sales_ready": _BOOL,
-            "ready_for_tp": _BOOL,
-            "tp_accepted": _BOOL,
-            "sales_accepted": _BOOL,
             "qualification": {"type": "object", "additionalProperties": True},
-            "assigned_at": _nullable("string", format="date-time"),
-            "created_at": _TIME,
-            "updated_at": _TIME,
         }
     ),
-    "Contact": _object(
-        {
-            "id": _INT,
-            "name": _STRING,
-            "first_name": _STRING,
-            "last_name": _STRING,
-            "email": _nullable("string", format="email"),
-            "phone": _nullable("string"),
-            "job_title": _nullable("string"),
-            "country": _nullable("string"),
-            "account_id": _nullable("integer"),
-            "account": _REF,
-            "owner_id": _nullable("integer"),
-            "owner": _REF,
-            "created_at": _TIME,
-            "updated_at": _TIME,
-        }
-    ),
-    "Account": _object(
-        {
-            "id": _INT,
-            "name": _STRING,
-            "domain": _nullable("string"),
-            "industry": _nullable("string"),
-            "employee_count": _nullable("integer"),
-            "annual_revenue": _nullable("integer"),
-            "country": _nullable("string"),
-            "owner_id": _nullable("integer"),
-            "owner": _REF,
-            "created_at": _TIME,
-            "updated_at": _TIME,
-        }
-    ),
+    "Contact": _object({"id": _INT, "name": _STRING, **_fields_schema(catalogue.CONTACT)}),
+    "Account": _object({"id": _INT, **_fields_schema(catalogue.ACCOUNT)}),
     "HistoryEntry": _object(
         {
             "id": _INT,

@@ -32,7 +32,11 @@ from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from typing import Any, NamedTuple
 
-LEAD, CONTACT, ACCOUNT, INTERACTION = "lead", "contact", "account", "interaction"
+from leads.core import fields as catalogue
+from leads.core.fields import ACCOUNT, BOOL, CONTACT, DATE, LEAD, NUMBER
+from leads.core.fields import TEXT as TEXT  # the catalogue's kinds are the language's
+
+INTERACTION = "interaction"
 # The records a segment or an attribute rule can look at; INTERACTION is only
 # for filters over an interaction's properties.
 RECORD_ENTITIES = (LEAD, CONTACT, ACCOUNT)
@@ -52,52 +56,12 @@ OPERATORS = {
 UNARY = frozenset({"is_empty", "is_not_empty"})
 ORDERING = frozenset({"gt", "gte", "lt", "lte"})
 
-TEXT, NUMBER, DATE, BOOL = "text", "number", "date", "bool"
-# The fields the facts loader puts in each record dict, with their kind. The
-# builder offers these; validation refuses other fields of these entities and
-# values that cannot match the field's kind.
+# The fields the facts loader puts in each record dict, with their kind: the
+# catalogue's (``leads.core.fields``) that conditions may test. The builder
+# offers these; validation refuses other fields of these entities and values
+# that cannot match the field's kind.
 FIELDS: dict[str, dict[str, str]] = {
-    LEAD: {
-        "topic": TEXT,
-        "first_name": TEXT,
-        "last_name": TEXT,
-        "email": TEXT,
-        "phone": TEXT,
-        "company": TEXT,
-        "job_title": TEXT,
-        "country": TEXT,
-        "source": TEXT,
-        "status": TEXT,
-        "status_reason": TEXT,
-        "stage": NUMBER,
-        "sales_ready": BOOL,
-        "campaign_id": NUMBER,
-        "product_line_id": NUMBER,
-        "team_id": NUMBER,
-        "owner_id": NUMBER,
-        "created_at": DATE,
-    },
-    CONTACT: {
-        "first_name": TEXT,
-        "last_name": TEXT,
-        "email": TEXT,
-        "phone": TEXT,
-        "job_title": TEXT,
-        "country": TEXT,
-        "account_id": NUMBER,
-        "owner_id": NUMBER,
-        "created_at": DATE,
-    },
-    ACCOUNT: {
-        "name": TEXT,
-        "domain": TEXT,
-        "industry": TEXT,
-        "employee_count": NUMBER,
-        "annual_revenue": NUMBER,
-        "country": TEXT,
-        "owner_id": NUMBER,
-        "created_at": DATE,
-    },
+    entity: {spec.name: spec.type for spec in catalogue.testable(entity)} for entity in RECORD_ENTITIES
 }
 # Operators that make sense for each kind (text and unknown kinds: all).
 _KIND_OPERATORS = {

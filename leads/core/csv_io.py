@@ -35,6 +35,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from leads.core import fields as catalogue
 from leads.core import matching
 from leads.core.matching import ACCOUNT, CONTACT, LEAD, is_blank
 
@@ -279,100 +280,29 @@ def _record(line: int, headers: list[str], fields: list[str], max_chars: int) ->
 
 # --------------------------------------------------------------------------- mapping
 
-FULL_NAME = "full_name"
-# The fields an import can fill, per entity (``full_name`` is split into first
-# and last name). A contact's ``company`` names its account.
-IMPORT_FIELDS = {
-    CONTACT: ("first_name", "last_name", FULL_NAME, "email", "phone", "job_title", "company", "country"),
-    LEAD: (
-        "topic",
-        "first_name",
-        "last_name",
-        FULL_NAME,
-        "email",
-        "phone",
-        "company",
-        "job_title",
-        "country",
-    ),
-    ACCOUNT: ("name", "domain", "industry", "employee_count", "annual_revenue", "country"),
-}
-FIELD_LABELS = {
-    "first_name": "First name",
-    "last_name": "Last name",
-    FULL_NAME: "Full name (split)",
-    "email": "Email",
-    "phone": "Phone",
-    "job_title": "Job title",
-    "company": "Company",
-    "country": "Country (ISO-2)",
-    "topic": "Topic",
-    "name": "Name",
-    "domain": "Web domain",
-    "industry": "Industry",
-    "employee_count": "Employees",
-    "annual_revenue": "Annual revenue",
-}
-# Mirrors the max_length of the columns in leads/models.py (a test keeps them in
-# step); a contact's company is its account's name.
+FULL_NAME = catalogue.FULL_NAME.name
+# The fields an import can fill, per entity: the catalogue's fields with CSV
+# header spellings (``leads.core.fields``). ``full_name`` is split into first
+# and last name; a contact's ``company`` names its account.
+_IMPORTABLE = {entity: catalogue.importable(entity) for entity in (CONTACT, LEAD, ACCOUNT)}
+IMPORT_FIELDS = {entity: catalogue.names(specs) for entity, specs in _IMPORTABLE.items()}
+FIELD_LABELS = {spec.name: spec.import_label for specs in _IMPORTABLE.values() for spec in specs}
+# The catalogue's lengths, which a test keeps equal to the columns' in
+# leads/records/models.py; a contact's company is its account's name.
 MAX_LENGTHS = {
-    CONTACT: {
-        "first_name": 100,
-        "last_name": 100,
-        "email": 254,
-        "phone": 40,
-        "job_title": 150,
-        "company": 200,
-        "country": 2,
-    },
-    LEAD: {
-        "topic": 200,
-        "first_name": 100,
-        "last_name": 100,
-        "email": 254,
-        "phone": 40,
-        "company": 200,
-        "job_title": 150,
-        "country": 2,
-    },
-    ACCOUNT: {"name": 200, "domain": 200, "industry": 100, "country": 2},
+    entity: {spec.name: spec.max_length for spec in specs if spec.max_length}
+    for entity, specs in _IMPORTABLE.items()
 }
 # Without these a row cannot be written or matched on the default strategy (M2):
 # a contact or lead without email would be created again by every re-run. A
 # lead's topic usually comes from the import's ``defaults``.
 REQUIRED = {CONTACT: ("email",), LEAD: ("topic", "email"), ACCOUNT: ("name",)}
 
-# Header spellings per field, compared after ``_header_key`` (accents, case,
-# spaces and punctuation removed).
-_PERSON_SYNONYMS = {
-    "email": "email emailaddress mail email1 emailadresse courriel adressecourriel adresseemail "
-    "adressemail mel correo correoelectronico workemail businessemail",
-    "phone": "phone phonenumber phone1 tel telephone telefon telefono telephonenumber mobile "
-    "mobilephone mobilenumber cell cellphone portable gsm businessphone workphone numerodetelephone",
-    "first_name": "firstname first givenname forename prenom vorname nombre",
-    "last_name": "lastname last surname familyname nom nomdefamille nachname apellido apellidos",
-    FULL_NAME: "fullname name contactname nomcomplet contact person",
-    "company": "company companyname organisation organization org societe entreprise firma "
-    "unternehmen empresa account accountname employer raisonsociale",
-    "job_title": "jobtitle title position role fonction poste jobrole",
-    "country": "country countrycode pays land pais",
-    "topic": "topic subject interest sujet",
-}
-_ACCOUNT_SYNONYMS = {
-    "name": "name company companyname accountname organisation organization org societe "
-    "entreprise raisonsociale firma unternehmen empresa",
-    "domain": "domain website web url site siteweb homepage domaine webdomain",
-    "industry": "industry sector secteur branche industrie",
-    "employee_count": "employees employeecount numberofemployees headcount staff effectif "
-    "nbemployes nombredemployes mitarbeiter",
-    "annual_revenue": "revenue annualrevenue turnover chiffredaffaires ca umsatz",
-    "country": "country countrycode pays land pais",
-}
-
 
 def _synonyms(entity: str) -> dict[str, tuple[str, ...]]:
-    table = _ACCOUNT_SYNONYMS if entity == ACCOUNT else _PERSON_SYNONYMS
-    return {f: tuple(table[f].split()) for f in IMPORT_FIELDS[entity]}
+    """Header spellings per field, compared after ``_header_key`` (accents, case,
+    spaces and punctuation removed)."""
+    return {spec.name: spec.csv for spec in _IMPORTABLE[entity]}
 
 
 def _header_key(header: str) -> str:
@@ -477,7 +407,6 @@ ISO_COUNTRIES = frozenset(
 _EMAIL = re.compile(r"[^@\s<>()\[\],;:\"]{1,64}@[^@\s<>()\[\],;:\"_]+\.[^@\s<>()\[\],;:\"_.]{2,}")
 _DOMAIN = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}|(?:[^\W_](?:[\w-]*[^\W_])?\.)+xn--[\w-]+")
 _INTEGER = re.compile(r"\d{1,3}(?:([ ,.'\u00a0\u202f])\d{3})?(?:\1\d{3})*|\d+")
-_INT_LIMITS = {"employee_count": 2**31 - 1, "annual_revenue": 2**63 - 1}
 
 
 def _check_email(value: str, row: Mapping, region: str | None) -> tuple[str | None, str | None]:
@@ -506,29 +435,44 @@ def _check_domain(value: str, row: Mapping, region: str | None) -> tuple[str | N
     return domain, None
 
 
-def _check_integer(name: str):
-    """A check for a whole number; ``1 200``, ``1,200`` and ``1.200`` are read as
-    thousands groups (1200), a decimal like ``12.5`` is refused."""
+def _check_integer(maximum: int | None):
+    """A check for a whole number up to ``maximum`` (None: any); ``1 200``, ``1,200`` and
+    ``1.200`` are read as thousands groups (1200), a decimal like ``12.5`` is refused."""
 
     def check(value: str, row: Mapping, region: str | None) -> tuple[int | None, str | None]:
         text = value.strip()
         if not _INTEGER.fullmatch(text):
             return None, "not a whole number"
         number = int(re.sub(r"\D", "", text))
-        if number > _INT_LIMITS[name]:
+        if maximum is not None and number > maximum:
             return None, "too large"
         return number, None
 
     return check
 
 
+_FORMAT_CHECKS = {
+    catalogue.EMAIL: _check_email,
+    catalogue.PHONE: _check_phone,
+    catalogue.COUNTRY: _check_country,
+    catalogue.DOMAIN: _check_domain,
+}
+
+
+def _check_for(spec: catalogue.Field):
+    """How an imported value of ``spec`` is checked and cleaned (None: as text)."""
+    if spec.format in _FORMAT_CHECKS:
+        return _FORMAT_CHECKS[spec.format]
+    if spec.type == catalogue.NUMBER:
+        return _check_integer(spec.maximum)
+    return None
+
+
 _CHECKS = {
-    "email": _check_email,
-    "phone": _check_phone,
-    "country": _check_country,
-    "domain": _check_domain,
-    "employee_count": _check_integer("employee_count"),
-    "annual_revenue": _check_integer("annual_revenue"),
+    (entity, spec.name): check
+    for entity, specs in _IMPORTABLE.items()
+    for spec in specs
+    if (check := _check_for(spec)) is not None
 }
 
 
@@ -577,7 +521,7 @@ def _check_value(
         return None, "not text"
     if _CONTROL.search(value):
         return None, "contains control characters"
-    check = _CHECKS.get(name)
+    check = _CHECKS.get((entity, name))
     if check is not None:
         value, reason = check(value, row, region)
         if reason:

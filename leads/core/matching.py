@@ -27,29 +27,17 @@ from typing import NamedTuple, Protocol
 
 import phonenumbers
 
-CONTACT, LEAD, ACCOUNT = "contact", "lead", "account"
+from leads.core import fields as catalogue
+from leads.core.fields import ACCOUNT, CONTACT, LEAD
+
 # SPEC M1 speaks of contacts and leads; accounts (imported by C2) use the same
 # machinery so that re-importing an account file changes nothing.
 ENTITIES = {CONTACT: "Contact", LEAD: "Lead", ACCOUNT: "Account"}
 
-# The fields a strategy may compare, per entity. ``source`` on a lead is the
-# key of the form / marketing page / capture source it came from (M2).
-MATCH_FIELDS = {
-    CONTACT: ("email", "phone", "first_name", "last_name", "company", "job_title", "country"),
-    LEAD: (
-        "email",
-        "source",
-        "phone",
-        "first_name",
-        "last_name",
-        "company",
-        "country",
-        "campaign_id",
-        "product_line_id",
-        "topic",
-    ),
-    ACCOUNT: ("domain", "name", "country"),
-}
+# The fields a strategy may compare, per entity: the catalogue's matching
+# fields (``leads.core.fields``). ``source`` on a lead is the key of the form /
+# marketing page / capture source it came from (M2).
+MATCH_FIELDS = {entity: catalogue.names(catalogue.matchable(entity)) for entity in ENTITIES}
 
 FILL_EMPTY, OVERWRITE, KEEP = "fill_empty", "overwrite", "keep"
 UPDATE_POLICIES = {
@@ -184,13 +172,21 @@ def _phone_for(record: Mapping, default_region: str | None) -> str | None:
     return normalise_phone(record.get("phone"), region).value
 
 
+# How each format is compared; a field without one is text (``normalise_text``)
+# and ``phone`` reads the record's country too (``normalise_field``).
+_BY_FORMAT: dict[str, Callable[[object], str | None]] = {
+    catalogue.EMAIL: normalise_email,
+    catalogue.DOMAIN: normalise_domain,
+    catalogue.COUNTRY: normalise_country,
+    catalogue.KEY: normalise_key,
+    catalogue.REF: normalise_key,
+    catalogue.OWNER: normalise_key,
+}
 NORMALISERS: dict[str, Callable[[object], str | None]] = {
-    "email": normalise_email,
-    "domain": normalise_domain,
-    "country": normalise_country,
-    "source": normalise_key,
-    "campaign_id": normalise_key,
-    "product_line_id": normalise_key,
+    spec.name: _BY_FORMAT[spec.format]
+    for entity in ENTITIES
+    for spec in catalogue.matchable(entity)
+    if spec.format in _BY_FORMAT
 }
 
 

@@ -30,6 +30,7 @@ from leads.base.db import db, is_sqlite, transaction, utcnow
 from leads.base.models import BackgroundTask
 from leads.base.queue import enqueue
 from leads.core import csv_io, lifecycle, matching
+from leads.core import fields as catalogue
 from leads.core.csv_io import CONTACT, LEAD, CsvError, PreparedRow, RowError, Sniffed
 from leads.core.matching import ACCOUNT, FILL_EMPTY, OVERWRITE, UPDATE_POLICIES
 from leads.imports.models import DONE, FAILED, MAPPING, QUEUED, RUNNING, Import, ImportFile, ImportRowError
@@ -386,21 +387,18 @@ def _store_errors(import_id: int, errors: list[RowError]) -> None:
 
 # --------------------------------------------------------------------------- matching and writing
 
-# The columns an import reads and writes, per table; ``account`` is the
-# contact's or lead's account (a contact's ``company`` names it).
-CONTACT_COLUMNS = ("first_name", "last_name", "email", "phone", "job_title", "country")
-LEAD_COLUMNS = (
-    "topic",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "company",
-    "job_title",
-    "country",
-    "source",
-)
-ACCOUNT_COLUMNS = ("name", "domain", "industry", "employee_count", "annual_revenue", "country")
+
+def _stored_import_fields(entity: str) -> tuple[str, ...]:
+    """The columns an import of ``entity`` reads and writes: the catalogue's
+    importable fields that are columns of its table (a contact's ``company``
+    is not: it names the contact's account)."""
+    return catalogue.names(f for f in catalogue.importable(entity) if f.stored)
+
+
+CONTACT_COLUMNS = _stored_import_fields(CONTACT)
+# A lead's source comes from the import's defaults (it is part of the lead's key, M2).
+LEAD_COLUMNS = (*_stored_import_fields(LEAD), "source")
+ACCOUNT_COLUMNS = _stored_import_fields(ACCOUNT)
 # Strategy fields looked up case-insensitively (an index on lower(column), migration 006).
 _FOLDED = {"email", "name", "domain", "first_name", "last_name", "company", "job_title"}
 

@@ -14,10 +14,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from leads.base.db import db, is_sqlite
+from leads.core import fields as catalogue
 from leads.intake.models import AutoLeadRule
 from leads.records.directory import open_lead_in_context
 from leads.records.models import Campaign, Contact, Interaction, Lead, LeadHistory
 from leads.stages.services import record_created
+
+# What a new lead takes from its contact: the values they share (the catalogue's).
+PERSON = catalogue.shared(catalogue.CONTACT, catalogue.LEAD)
 
 
 def _int(value) -> int | None:
@@ -93,12 +97,7 @@ def _create_lead(rule, contact_id, campaign_id, product_line_id, row) -> int | N
         product_line_id = campaign.product_line_id
     lead = Lead.create(
         topic=(campaign.name if campaign else rule.name)[:200],
-        first_name=contact.first_name,
-        last_name=contact.last_name,
-        email=contact.email,
-        phone=contact.phone,
-        job_title=contact.job_title,
-        country=contact.country,
+        **{name: getattr(contact, name) for name in PERSON},
         source=f"rule:{rule.id}",
         contact=contact_id,
         account=contact.account_id,

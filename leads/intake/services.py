@@ -15,12 +15,10 @@ top-level transaction; a savepoint only)::
             outcome = intake.match_or_create(CONTACT, values, strategies, FILL_EMPTY, index=index)
             outcome.record_id, outcome.created, outcome.reason, outcome.changes
 
-- ``values`` are model field names with cleaned Python values: contact
-  ``first_name, last_name, email, phone, job_title, country, account_id,
-  owner_id``; lead ``topic, first_name, last_name, email, phone, company,
-  job_title, country, source, contact_id, account_id, campaign_id,
-  product_line_id``; account ``name, domain, industry, employee_count,
-  annual_revenue, country, owner_id``. Unknown keys are ignored.
+- ``values`` are model field names with cleaned Python values: the
+  catalogue's writable columns of the entity (``WRITABLE``, from
+  ``leads.core.fields``; e.g. a contact's ``first_name, last_name, email,
+  phone, job_title, country, account_id, owner_id``). Unknown keys are ignored.
 - ``match_or_create`` finds the record (M1/M3 strategies in order), updates
   it per ``policy`` (M4, ``matching.merge``: never blanks a field) or creates
   it (M5), and keeps the ``match_key`` table in step. It returns an
@@ -67,6 +65,7 @@ import peewee as pw
 from auth.models import ADMIN
 from leads.base import signals
 from leads.base.db import db, is_sqlite, transaction, utcnow
+from leads.core import fields as catalogue
 from leads.core import lifecycle, matching
 from leads.core.matching import ACCOUNT, CONTACT, LEAD
 from leads.intake.models import (
@@ -81,26 +80,9 @@ from leads.records.models import Account, Contact, Lead, LeadHistory
 from leads.stages.services import record_created
 
 MODELS = {CONTACT: Contact, LEAD: Lead, ACCOUNT: Account}
-# What intake may write, per entity (model field names; ``*_id`` for foreign keys).
-WRITABLE = {
-    CONTACT: ("first_name", "last_name", "email", "phone", "job_title", "country", "account_id", "owner_id"),
-    LEAD: (
-        "topic",
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "company",
-        "job_title",
-        "country",
-        "source",
-        "contact_id",
-        "account_id",
-        "campaign_id",
-        "product_line_id",
-    ),
-    ACCOUNT: ("name", "domain", "industry", "employee_count", "annual_revenue", "country", "owner_id"),
-}
+# What intake may write, per entity: the catalogue's writable columns (model
+# field names; ``*_id`` for foreign keys).
+WRITABLE = {entity: catalogue.names(catalogue.writable(entity)) for entity in MODELS}
 # A match never moves a record to another source form (it is part of its key, M2).
 NEVER_MERGED = {"source"}
 MAX_KEY = 300
@@ -503,16 +485,9 @@ def match_history_row(lead_id: int, outcome: Outcome, via: str, actor=None) -> d
 HONEYPOT = "website"
 CONSENT = "consent"
 TRUTHY = {"1", "true", "yes", "on", "y", "oui", "agree", "accepted"}
-# Our capture fields and their longest accepted value (the columns' sizes).
-CAPTURE_FIELDS = {
-    "email": 254,
-    "phone": 40,
-    "first_name": 100,
-    "last_name": 100,
-    "company": 200,
-    "job_title": 150,
-    "country": 60,  # checked for a two-letter code afterwards
-}
+# Our capture fields (the catalogue's) and their longest accepted value: the
+# columns' sizes, a country's checked for a two-letter code afterwards.
+CAPTURE_FIELDS = {name: spec.capture_max for name, spec in catalogue.capturable().items()}
 MAX_VALUE = 2000  # any other submitted value (also the honeypot's and unmapped fields')
 MAX_FIELDS = 60
 CONTROL_FIELDS = {"csrf_token", "submit", CONSENT, HONEYPOT}

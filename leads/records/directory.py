@@ -12,7 +12,9 @@ from dataclasses import asdict, dataclass
 import peewee as pw
 
 from auth.models import REP, User
+from leads.core import fields as catalogue
 from leads.core import lifecycle
+from leads.core.fields import CONTACT, LEAD
 from leads.records.models import Account, Contact, Lead, LeadHistory
 from leads.records.queries import (
     assignable_reps,
@@ -228,12 +230,7 @@ def lead_defaults(user: User, contact_id: int | None = None, account_id: int | N
         return {
             "contact": str(contact.id),
             "account": str(contact.account_id or ""),
-            "first_name": contact.first_name,
-            "last_name": contact.last_name,
-            "email": contact.email,
-            "phone": contact.phone,
-            "job_title": contact.job_title,
-            "country": contact.country,
+            **{name: getattr(contact, name) for name in catalogue.shared(CONTACT, LEAD)},
             "company": contact.account.name if contact.account_id else None,
         }
     account = account_for(user, account_id) if account_id else None

@@ -1,9 +1,11 @@
 """Forms of the contact, account and lead pages (C1, E1, E2).
 
-Each form checks lengths against the columns in ``leads/models.py`` and gives
-``values()``: the cleaned values to store, keyed by model field, blanks as
-``None`` (or ``""`` for the non-null name columns). Which records exist is
-checked here too (``validate_<field>``); storing is ``leads.records.services``' job.
+Each form field takes its label, length and limits from the field catalogue
+(``leads.core.fields``, which a test keeps equal to the columns), and each form
+gives ``values()``: the cleaned values of its catalogue fields to store, keyed
+by model field, blanks as ``None`` (or ``""`` for the non-null name columns).
+Which records exist is checked here too (``validate_<field>``); storing is
+``leads.records.services``' job.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ import re
 
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField
+from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from auth.models import REP, Team, User
+from leads.core import fields as catalogue
+from leads.core.fields import ACCOUNT, CONTACT, LEAD
 from leads.records import directory
 from leads.records.models import Account, Campaign, Contact, Lead, ProductLine
 
@@ -23,8 +28,7 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 DOMAIN = re.compile(
     r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
 )
-INT_MAX = 2**31 - 1  # IntegerField is 32-bit on PostgreSQL
-BIGINT_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1  # the largest id (IntegerField is 32-bit on PostgreSQL)
 NONE = ""  # the value of every "no choice" option
 
 
@@ -36,58 +40,89 @@ def _upper(value):
     return value.upper() if isinstance(value, str) else value
 
 
-def _max(column) -> Length:
-    """A length check matching ``column``'s ``max_length``."""
-    return Length(max=column.max_length, message=f"At most {column.max_length} characters.")
+def _max(limit: int) -> Length:
+    """A length check matching a catalogue field's (and so its column's) ``max_length``."""
+    return Length(max=limit, message=f"At most {limit} characters.")
 
 
-def text(label: str, column, required: bool = False, **kwargs) -> StringField:
-    """A trimmed text field as long as ``column`` allows."""
-    first = DataRequired(message="Required.") if required else Optional()
-    return StringField(label, filters=[_strip], validators=[first, _max(column)], **kwargs)
+def _spec(record: str, name: str) -> catalogue.Field:
+    spec = catalogue.get(record, name)
+    if spec is None:
+        raise LookupError(f"No {record} field {name!r} in leads.core.fields.")
+    return spec
 
 
-def email(label: str, column) -> StringField:
+def text(record: str, name: str, **kwargs) -> StringField:
+    """A trimmed text field for the catalogue field ``name`` of ``record``: its
+    label, as long as it allows, required when it is."""
+    spec = _spec(record, name)
+    first = DataRequired(message="Required.") if spec.required else Optional()
+    return StringField(spec.label, filters=[_strip], validators=[first, _max(spec.max_length)], **kwargs)
+
+
+def email(record: str, name: str = "email") -> StringField:
+    """An email address, as loosely checked as the API's."""
+    spec = _spec(record, name)
     return StringField(
-        label,
+        spec.label,
         filters=[_strip],
         validators=[
             Optional(),
-            _max(column),
+            _max(spec.max_length),
             Regexp(EMAIL, message="Enter an email address like name@example.com."),
         ],
     )
 
 
-def country(column) -> StringField:
+def country(record: str, name: str = "country") -> StringField:
+    """A two-letter ISO country code, upper-cased."""
+    spec = _spec(record, name)
     return StringField(
-        "Country",
+        spec.label,
         description="Two-letter ISO code, e.g. FR, DE, US.",
         filters=[_strip, _upper],
         validators=[
             Optional(),
             Regexp(r"^[A-Z]{2}\Z", message="Two letters (ISO 3166 code), e.g. FR."),
-            _max(column),
+            _max(spec.max_length),
         ],
-        render_kw={"maxlength": 2, "size": 3, "autocomplete": "country"},
+        render_kw={"maxlength": spec.max_length, "size": 3, "autocomplete": "country"},
     )
 
 
-def whole_number(label: str, maximum: int, **kwargs) -> IntegerField:
-    return IntegerField(
-        label,
+def domain(record: str, name: str = "domain", **kwargs) -> StringField:
+    """A bare web domain (no scheme or path)."""
+    spec = _spec(record, name)
+    return StringField(
+        spec.label,
+        filters=[_strip],
         validators=[
             Optional(),
-            NumberRange(min=0, max=maximum, message=f"A whole number from 0 to {maximum}."),
+            _max(spec.max_length),
+            Regexp(DOMAIN, message="A domain like example.com (no http:// or path)."),
+        ],
+        **kwargs,
+    )
+
+
+def whole_number(record: str, name: str, **kwargs) -> IntegerField:
+    """A whole number from 0 to the catalogue field's ``maximum``."""
+    spec = _spec(record, name)
+    return IntegerField(
+        spec.label,
+        validators=[
+            Optional(),
+            NumberRange(min=0, max=spec.maximum, message=f"A whole number from 0 to {spec.maximum}."),
         ],
         render_kw={"inputmode": "numeric"},
         **kwargs,
     )
 
 
-def choice(label: str, **kwargs) -> SelectField:
-    """A select of record ids (as text); its ``validate_<name>`` checks the id."""
-    return SelectField(label, choices=[], validate_choice=False, **kwargs)
+def choice(record: str, name: str, **kwargs) -> SelectField:
+    """A select of record ids (as text) for the reference ``name`` of ``record``;
+    its ``validate_<attr>`` checks the id."""
+    return SelectField(_spec(record, name).label, choices=[], validate_choice=False, **kwargs)
 
 
 def _id(raw) -> int | None:
@@ -137,35 +172,61 @@ def _contact_choices(selected: int | None) -> list[tuple[str, str]]:
     ]
 
 
-class ContactForm(OwnerMixin, FlaskForm):
+class RecordForm(FlaskForm):
+    """A form over one record kind's catalogue fields (``record``, stored in
+    ``model``): ``values`` and ``initial`` cover every writable catalogue field
+    it declares, each form field named after the model attribute."""
+
+    record: str
+    model: type
+
+    @classmethod
+    def declared(cls) -> list[catalogue.Field]:
+        """The writable catalogue fields of ``record`` this form has a field for."""
+        return [
+            spec
+            for spec in catalogue.writable(cls.record)
+            if isinstance(getattr(cls, spec.attr, None), UnboundField)
+        ]
+
+    @classmethod
+    def initial(cls, row) -> dict:
+        """The form's values for an existing record (a reference's id as text)."""
+        return {
+            spec.attr: str(getattr(row, spec.name) or NONE) if spec.is_ref else getattr(row, spec.name)
+            for spec in cls.declared()
+        }
+
+    def values(self) -> dict:
+        """The cleaned values to store, by model field."""
+        return {spec.attr: self._cleaned(spec) for spec in self.declared()}
+
+    def _cleaned(self, spec: catalogue.Field):
+        data = self[spec.attr].data
+        if spec.is_ref:
+            return _id(data)
+        if spec.type != catalogue.TEXT:
+            return data
+        return _blank_to_none(data) if self.model._meta.fields[spec.attr].null else (data or "")
+
+
+class ContactForm(OwnerMixin, RecordForm):
     """A contact, new or edited (by marketers, managers, admins)."""
 
-    first_name = text("First name", Contact.first_name, render_kw={"autocomplete": "off"})
-    last_name = text("Last name", Contact.last_name, render_kw={"autocomplete": "off"})
-    email = email("Email", Contact.email)
-    phone = text("Phone", Contact.phone)
-    job_title = text("Job title", Contact.job_title)
-    country = country(Contact.country)
-    account = choice("Account")
-    owner = choice("Owner (sales rep)")
+    record, model = CONTACT, Contact
+    first_name = text(CONTACT, "first_name", render_kw={"autocomplete": "off"})
+    last_name = text(CONTACT, "last_name", render_kw={"autocomplete": "off"})
+    email = email(CONTACT)
+    phone = text(CONTACT, "phone")
+    job_title = text(CONTACT, "job_title")
+    country = country(CONTACT)
+    account = choice(CONTACT, "account_id")
+    owner = choice(CONTACT, "owner_id")
 
     def __init__(self, *args, current_owner_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.account.choices = _account_choices(_id(self.account.data))
         self._setup_owner(current_owner_id)
-
-    @staticmethod
-    def initial(contact: Contact) -> dict:
-        """The form's values for an existing contact."""
-        return {
-            **{
-                name: getattr(contact, name)
-                for name in ("first_name", "last_name", "email", "phone", "job_title")
-            },
-            "country": contact.country,
-            "account": str(contact.account_id or NONE),
-            "owner": str(contact.owner_id or NONE),
-        }
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
@@ -177,80 +238,49 @@ class ContactForm(OwnerMixin, FlaskForm):
     def validate_account(self, field):
         _check_id(field, Account, "Choose an existing account.")
 
-    def values(self) -> dict:
-        """The cleaned values to store."""
-        return {
-            "first_name": self.first_name.data or "",
-            "last_name": self.last_name.data or "",
-            "email": _blank_to_none(self.email.data),
-            "phone": _blank_to_none(self.phone.data),
-            "job_title": _blank_to_none(self.job_title.data),
-            "country": _blank_to_none(self.country.data),
-            "account": _id(self.account.data),
-            "owner": _id(self.owner.data),
-        }
 
-
-class AccountForm(OwnerMixin, FlaskForm):
+class AccountForm(OwnerMixin, RecordForm):
     """An account (a company), new or edited (by marketers, managers, admins)."""
 
-    name = text("Name", Account.name, required=True)
-    domain = StringField(
-        "Web domain",
-        description="e.g. example.com",
-        filters=[_strip],
-        validators=[
-            Optional(),
-            _max(Account.domain),
-            Regexp(DOMAIN, message="A domain like example.com (no http:// or path)."),
-        ],
-    )
-    industry = text("Industry", Account.industry)
-    employee_count = whole_number("Employees", INT_MAX)
-    annual_revenue = whole_number("Annual revenue", BIGINT_MAX)
-    country = country(Account.country)
-    owner = choice("Owner (sales rep)")
+    record, model = ACCOUNT, Account
+    name = text(ACCOUNT, "name")
+    domain = domain(ACCOUNT, description="e.g. example.com")
+    industry = text(ACCOUNT, "industry")
+    employee_count = whole_number(ACCOUNT, "employee_count")
+    annual_revenue = whole_number(ACCOUNT, "annual_revenue")
+    country = country(ACCOUNT)
+    owner = choice(ACCOUNT, "owner_id")
 
     def __init__(self, *args, current_owner_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self._setup_owner(current_owner_id)
 
-    @staticmethod
-    def initial(account: Account) -> dict:
-        """The form's values for an existing account."""
-        names = ("name", "domain", "industry", "employee_count", "annual_revenue", "country")
-        return {**{name: getattr(account, name) for name in names}, "owner": str(account.owner_id or NONE)}
-
     def values(self) -> dict:
         """The cleaned values to store (the domain lower-cased)."""
-        return {
-            "name": self.name.data,
-            "domain": _blank_to_none((self.domain.data or "").lower()),
-            "industry": _blank_to_none(self.industry.data),
-            "employee_count": self.employee_count.data,
-            "annual_revenue": self.annual_revenue.data,
-            "country": _blank_to_none(self.country.data),
-            "owner": _id(self.owner.data),
-        }
+        values = super().values()
+        if values["domain"]:
+            values["domain"] = values["domain"].lower()
+        return values
 
 
-class LeadForm(FlaskForm):
+class LeadForm(RecordForm):
     """A lead created by hand (C1): who, what interest (its marketing context:
     a campaign and/or a product line) and, optionally, its contact and account (E1)."""
 
-    topic = text("Topic", Lead.topic, required=True, description="What the person is interested in.")
-    first_name = text("First name", Lead.first_name, render_kw={"autocomplete": "off"})
-    last_name = text("Last name", Lead.last_name, render_kw={"autocomplete": "off"})
-    email = email("Email", Lead.email)
-    phone = text("Phone", Lead.phone)
-    company = text("Company", Lead.company)
-    job_title = text("Job title", Lead.job_title)
-    country = country(Lead.country)
-    campaign = choice("Campaign")
-    product_line = choice("Product line")
-    contact = choice("Contact", description="Optional: the known person this lead belongs to.")
-    account = choice("Account", description="Optional; when empty, the contact's account.")
-    team = choice("Team")
+    record, model = LEAD, Lead
+    topic = text(LEAD, "topic", description="What the person is interested in.")
+    first_name = text(LEAD, "first_name", render_kw={"autocomplete": "off"})
+    last_name = text(LEAD, "last_name", render_kw={"autocomplete": "off"})
+    email = email(LEAD)
+    phone = text(LEAD, "phone")
+    company = text(LEAD, "company")
+    job_title = text(LEAD, "job_title")
+    country = country(LEAD)
+    campaign = choice(LEAD, "campaign_id")
+    product_line = choice(LEAD, "product_line_id")
+    contact = choice(LEAD, "contact_id", description="Optional: the known person this lead belongs to.")
+    account = choice(LEAD, "account_id", description="Optional; when empty, the contact's account.")
+    team = choice(LEAD, "team_id")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -298,20 +328,6 @@ class LeadForm(FlaskForm):
 
     def validate_team(self, field):
         _check_id(field, Team, "Choose an existing team.")
-
-    def values(self) -> dict:
-        """The cleaned values to store."""
-        person = ("email", "phone", "company", "job_title", "country")
-        return {
-            "topic": self.topic.data,
-            "first_name": self.first_name.data or "",
-            "last_name": self.last_name.data or "",
-            **{name: _blank_to_none(getattr(self, name).data) for name in person},
-            **{
-                name: _id(getattr(self, name).data)
-                for name in ("campaign", "product_line", "contact", "account", "team")
-            },
-        }
 
 
 def _check_id(field, model, message: str) -> None:

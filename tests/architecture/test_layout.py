@@ -18,6 +18,7 @@ PACKAGES = ("app.py", "auth", "campaigns", "leads", "ops", "routing", "web")
 PURE = (
     "leads.core.conditions",
     "leads.core.csv_io",
+    "leads.core.fields",
     "leads.core.lifecycle",
     "leads.core.matching",
     "leads.core.qualification",
