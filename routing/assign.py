@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
-import time
+import threading
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -247,8 +247,7 @@ def _routing_transaction():
                 raise RoutingBusy("another worker holds the routing lock") from error
             yield
         return
-    with open(f"{db.obj.database}.routing-lock", "a") as handle:
-        _flock_within(handle, LOCK_WAIT_SECONDS)
+    with _flock_within(f"{db.obj.database}.routing-lock", LOCK_WAIT_SECONDS) as handle:
         try:
             with transaction():
                 yield
@@ -260,18 +259,36 @@ class RoutingBusy(RuntimeError):
     """The routing lock stayed taken longer than ``LOCK_WAIT_SECONDS``."""
 
 
-def _flock_within(handle, seconds: float) -> None:
-    """An exclusive ``flock``, polled (a few ms apart) until ``seconds`` pass."""
-    deadline, pause = time.monotonic() + seconds, 0.0005
-    while True:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise RoutingBusy("another worker holds the routing lock") from None
-            time.sleep(pause)
-            pause = min(pause * 2, 0.004)
+def _flock_within(path: str, seconds: float):
+    """The file at ``path`` opened and exclusively ``flock``-ed, waiting at most
+    ``seconds``. A blocked ``flock`` cannot time out, so a helper thread waits
+    in it and this thread waits for the helper: the waiter still wakes the
+    moment the lock is free. If the time runs out first, the helper lets the
+    lock go as soon as it gets it."""
+    handle = open(path, "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return handle
+    except BlockingIOError:
+        pass
+    taken, state, decided = threading.Event(), {"abandoned": False}, threading.Lock()
+
+    def take():
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        with decided:
+            if state["abandoned"]:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
+            else:
+                taken.set()
+
+    threading.Thread(target=take, name="routing-lock", daemon=True).start()
+    taken.wait(seconds)
+    with decided:
+        if taken.is_set():
+            return handle
+        state["abandoned"] = True
+    raise RoutingBusy("another worker holds the routing lock")
 
 
 def _decided_since_change(lead: Lead) -> bool:

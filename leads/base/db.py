@@ -89,18 +89,20 @@ def _forget_inherited_connections() -> None:
 os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
-def close_connection() -> None:
+def close_connection(optimize: bool = True) -> None:
     """Give this thread's connection back to its pool (at request teardown).
 
     On SQLite, first ``PRAGMA optimize``: it ANALYZEs the tables this
     connection used whose planner statistics are missing (new indexes, a new
     install) or far off (the table grew ~25-fold); without statistics SQLite
     guesses and can pick a poor index. Usually there is nothing to do (~0.02 ms);
-    an ANALYZE of the 100k-lead table takes ~0.1 s, once."""
+    an ANALYZE of the 100k-lead table takes ~0.1 s, once. Workers give their
+    connection back after every job with ``optimize=False``: there it would
+    contend for SQLite's lock with the other workers dozens of times a second."""
     if db.is_closed():
         return
     try:
-        if is_sqlite() and not db.in_transaction():
+        if optimize and is_sqlite() and not db.in_transaction():
             # On the raw connection: housekeeping after the response, not one of
             # the page's queries (those are logged and counted by peewee).
             db.connection().execute("PRAGMA optimize")

@@ -93,12 +93,12 @@ class ContextWorker(SimpleWorker):
         restart, a failover, ``pg_terminate_backend``), so a worker outlives them."""
         from leads.base.db import close_connection, db
 
-        close_connection()  # whatever this thread held from before (a failed job)
+        close_connection(optimize=False)  # whatever this thread held from before (a failed job)
         db.connect(reuse_if_open=True)
         try:
             return super().perform_job(*args, **kwargs)
         finally:
-            close_connection()
+            close_connection(optimize=False)
 
     def work(self, *args, burst: bool = False, **kwargs):
         """Serve the queues; a long-running worker also keeps the safety net

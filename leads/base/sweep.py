@@ -60,7 +60,7 @@ def sweep_once(app, connection) -> bool:
             try:
                 summary = sweep()
             finally:
-                close_connection()
+                close_connection(optimize=False)
         connection.set(last_sweep_key(app), f"{time.time():.3f}")
         log.debug("sweep: %s", summary)
         return True
