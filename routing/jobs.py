@@ -40,10 +40,12 @@ def on_action_done(sender=None, *, lead, action, user, note, **_) -> None:
     assign.after_action(action, lead, user, note)
 
 
-def sweep_overdue(sender=None, *, now: dt.datetime, **_) -> dict:
+def sweep_overdue(sender=None, *, now: dt.datetime, redis_lost: bool = False, **_) -> dict:
     """The sweeper's turn: leads not accepted in time are routed again (R6), and
-    leads left waiting with no decision (a lost job, O2) are routed now."""
-    waiting = list(assign.unrouted(now))
+    leads left waiting with no decision (a lost job, O2) are routed now (at
+    once when Redis came back empty, else after a short grace)."""
+    grace = dt.timedelta(0) if redis_lost else dt.timedelta(seconds=10)
+    waiting = list(assign.unrouted(now, grace))
     for lead in waiting:
         assign.route_later(lead)
     return {"overdue": reroute_overdue(now), "unrouted": len(waiting)}

@@ -68,6 +68,7 @@ class ContextWorker(SimpleWorker):
     factory lives above every package, so nothing here imports it)."""
 
     _app = None
+    max_connection_wait_time = 5.0  # back to work within seconds of Redis returning (RQ: up to 60)
 
     @staticmethod
     def make_app():

@@ -35,7 +35,8 @@ from leads.scoring.models import LeadScore, PendingScore, QualificationCriteria,
 log = logging.getLogger(__name__)
 
 JOB_BATCH = 200  # leads per scoring job (PERF: many events per job, not one)
-STALE_SECONDS = 60  # a pending row older than this has probably lost its job
+STALE_SECONDS = 12  # a pending row older than this has probably lost its job (a job runs twice safely)
+BACKLOG_STALE_SECONDS = 120  # rows of a publication's or import's re-score wait their turn longer
 
 
 # --- Enqueueing ---------------------------------------------------------------
@@ -177,11 +178,12 @@ def on_interactions_stored(sender=None, *, lead_ids, cause, **_) -> None:
     rescore_later(cause, lead_ids=lead_ids, always=True)
 
 
-def sweep_scores(sender=None, *, now: dt.datetime, **_) -> dict:
+def sweep_scores(sender=None, *, now: dt.datetime, redis_lost: bool = False, **_) -> dict:
     """The sweeper's turn (S4, O2): re-enqueue pending rows nobody applied for a
-    while (a lost job, a Redis restart), and mark the leads whose time windows
-    ran out."""
+    while (a lost job, a killed worker; all of them when Redis came back
+    empty), and mark the leads whose time windows ran out."""
     stale = now - dt.timedelta(seconds=STALE_SECONDS)
+    backlog = now - dt.timedelta(seconds=BACKLOG_STALE_SECONDS)
     expired = [
         lead_id
         for (lead_id,) in LeadScore.select(LeadScore.lead)
@@ -196,12 +198,13 @@ def sweep_scores(sender=None, *, now: dt.datetime, **_) -> dict:
             LeadScore.update(expires_at=None).where(
                 LeadScore.lead.in_(expired) & (LeadScore.expires_at <= now)
             ).execute()
-    lost = [
-        lead_id
-        for (lead_id,) in PendingScore.select(PendingScore.lead)
-        .where(PendingScore.queued_at <= stale)
-        .tuples()
-    ]
+    if redis_lost:  # Redis came back empty: every pending row's job is gone
+        waiting = PendingScore.select(PendingScore.lead)
+    else:
+        waiting = PendingScore.select(PendingScore.lead).where(
+            (PendingScore.task.is_null() & (PendingScore.queued_at <= stale)) | (PendingScore.queued_at <= backlog)
+        )
+    lost = [lead_id for (lead_id,) in waiting.tuples()]
     if lost:
         PendingScore.update(queued_at=now).where(PendingScore.lead.in_(lost)).execute()
     jobs = enqueue_scoring(set(expired) | set(lost))

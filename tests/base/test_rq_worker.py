@@ -4,6 +4,7 @@ processes (JSON serializer, the app's worker class), not only the bundled one.""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -12,6 +13,30 @@ from tests.factories import ENGAGEMENT, make_contact, make_lead, make_user
 from tests.scoring.test_scoring_pipeline import admin
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _run_in_own_group(command: list[str], cwd: str, env: dict, timeout: float) -> subprocess.CompletedProcess:
+    """``subprocess.run`` with the output captured, in a process group of its
+    own that is killed as a whole at the end (even on a timeout), so no child
+    of the worker outlives the test."""
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=timeout)
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=10)
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
 
 
 def test_s4_a_plain_rq_worker_runs_the_scoring_jobs(app):
@@ -27,7 +52,7 @@ def test_s4_a_plain_rq_worker_runs_the_scoring_jobs(app):
         SECRET_KEY="rq-worker-test",
     )
     rq = os.path.join(os.path.dirname(sys.executable), "rq")
-    done = subprocess.run(
+    done = _run_in_own_group(
         [
             rq,
             "worker",
@@ -42,8 +67,6 @@ def test_s4_a_plain_rq_worker_runs_the_scoring_jobs(app):
         ],
         cwd=ROOT,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]

@@ -6,6 +6,7 @@ lost, and round robin spreads them with max − min ≤ 1 per eligible rep."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -47,9 +48,25 @@ def _workers(app, count: int) -> list[subprocess.Popen]:
     )
     command = [sys.executable, "-m", "flask", "--app", "app", "worker", "--burst"]
     return [
-        subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            command,
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group, killed as one at the end
+        )
         for _ in range(count)
     ]
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL the worker's whole group (nothing of it outlives the test)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=10)
 
 
 def test_r1_r3_two_workers_route_2000_leads_once_each_and_fairly(app):
@@ -90,9 +107,13 @@ def test_r1_r3_two_workers_route_2000_leads_once_each_and_fairly(app):
     _enqueue_twice(app, lead_ids)
 
     workers = _workers(app, 2)
-    for worker in workers:
-        _out, err = worker.communicate(timeout=240)
-        assert worker.returncode == 0, err.decode()[-2000:]
+    try:
+        for worker in workers:
+            _out, err = worker.communicate(timeout=240)
+            assert worker.returncode == 0, err.decode()[-2000:]
+    finally:
+        for worker in workers:
+            _kill_group(worker)
 
     with app.app_context():
         queue = get_queue()

@@ -78,7 +78,18 @@ def _worker(app) -> subprocess.Popen:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: its RQ scheduler child dies with it
     )
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL the worker's whole group: the worker and its forked RQ scheduler,
+    which a kill of the worker alone leaves running, polling Redis."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=10)
 
 
 def test_s4_e3_a_worker_killed_mid_batch_loses_nothing_and_counts_every_event_once(app, run_jobs):
@@ -111,8 +122,7 @@ def test_s4_e3_a_worker_killed_mid_batch_loses_nothing_and_counts_every_event_on
         worker.send_signal(signal.SIGKILL)  # no clean-up, mid-batch
         worker.wait(timeout=10)
     finally:
-        if worker.poll() is None:
-            worker.kill()
+        _kill_group(worker)
     at_kill = BackgroundTask.get_by_id(task.id).done
     assert 0 < at_kill < LEADS, "the worker was not killed in the middle of the batch"
     assert PendingScore.select().count() == LEADS - at_kill  # nothing applied is lost from the database
