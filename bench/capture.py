@@ -84,11 +84,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="leadflow-bench-capture-") as tmp:
         app, prefix = _app(os.path.join(tmp, "capture.db"))
         try:
-            from leads.intake import services as intake
+            from leads.intake import manage
             from leads.records.models import Contact, Interaction, Lead
 
             with app.app_context():
-                source = intake.save_source(
+                source = manage.save_source(
                     {
                         "name": "Bench form",
                         "kind": "form",

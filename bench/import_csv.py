@@ -4,7 +4,7 @@ same file again (every row matches an existing contact: M1, nothing changes).
 
     .venv/bin/python bench/import_csv.py [--rows 100000] [--seed 1]
 
-The job function (``leads.imports.services.run_import``) runs in-process, as the RQ
+The job function (``leads.imports.jobs.run_import``) runs in-process, as the RQ
 worker would run it; the file is the one ``bench/csv_parse.py`` generates
 (accents, quoted commas, multi-line notes, phones in national formats, ~1%
 repeated emails, which the import reports as duplicates). The 10 MB upload
@@ -77,17 +77,17 @@ def run(raw: bytes, label: str) -> tuple[str, float, dict]:
     from leads.base.db import db, transaction
     from leads.base.models import BackgroundTask
     from leads.core import csv_io
-    from leads.imports import services as imports
+    from leads.imports import jobs, uploads
     from leads.imports.models import QUEUED, Import
 
     db.connect(reuse_if_open=True)
-    imports.MAX_UPLOAD_BYTES = csv_io.MAX_FILE_BYTES
-    upload = imports.create_import(raw, "bench.csv", "contact", None)
+    uploads.MAX_UPLOAD_BYTES = csv_io.MAX_FILE_BYTES
+    upload = uploads.create_import(raw, "bench.csv", "contact", None)
     with transaction():
         task = BackgroundTask.create(kind="import", title="bench", status="queued")
         Import.update(status=QUEUED, task=task.id).where(Import.id == upload.id).execute()
     started = time.perf_counter()
-    counts = imports.run_import(upload.id)
+    counts = jobs.run_import(upload.id)
     seconds = time.perf_counter() - started
     db.close()
     return label, seconds, counts

@@ -12,16 +12,9 @@ from auth.policy import api, current_user
 from campaigns import catalog as marketing
 from campaigns import launch as campaigns
 from campaigns.catalog import MarketingError
-from leads.api.schema import (
-    MAX_PER_PAGE,
-    OUTPUT_SCHEMAS,
-    PAGE_PARAMS,
-    iso,
-    operation,
-    page_json,
-    parse_body,
-    parse_int_arg,
-)
+from leads.api.openapi import OUTPUT_SCHEMAS, PAGE_PARAMS, operation
+from leads.api.serialise import iso, page_json
+from leads.api.validation import MAX_PER_PAGE, parse_body, parse_int_arg
 from leads.api.views import invalid
 from leads.base.models import BackgroundTask
 from leads.core.conditions import validate_segment

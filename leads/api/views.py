@@ -4,8 +4,10 @@ history, contacts and accounts, and the OpenAPI document.
 Every view declares its roles with ``@api(...)`` (the chokepoint answers 401 and
 403) and documents itself with ``@operation(...)``; record-level access comes
 from the named queries, so what a token's user may not see is a 404. The
-contract (fields, validation, serialisation, error convention) lives in
-``leads.api.schema``.
+contract lives beside it: the resources and their fields in
+``leads.api.resources``, the checks and the error convention in
+``leads.api.validation``, serialisation in ``leads.api.serialise`` and the
+OpenAPI document in ``leads.api.openapi``.
 """
 
 from __future__ import annotations
@@ -17,29 +19,14 @@ from flask import Blueprint, abort, current_app, request
 
 from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR
 from auth.policy import api, current_user, public
-from leads.api.schema import (
-    ACCOUNT,
-    ACTION_HELP,
-    CONTACT,
-    LEAD,
-    LEAD_PERSON_FIELDS,
+from leads.api.openapi import PAGE_PARAMS, Param, openapi_document, operation, search_param
+from leads.api.resources import ACCOUNT, ACTION_HELP, CONTACT, LEAD, LEAD_PERSON_FIELDS, Errors
+from leads.api.serialise import Names, account_json, contact_json, history_json, iso, lead_json, page_json
+from leads.api.validation import (
     MAX_PER_PAGE,
-    PAGE_PARAMS,
-    Errors,
-    Names,
-    Param,
-    account_json,
-    contact_json,
-    history_json,
-    iso,
-    lead_json,
-    openapi_document,
-    operation,
-    page_json,
     parse_body,
     parse_int_arg,
     parse_search_arg,
-    search_param,
     validate,
     validate_action,
 )

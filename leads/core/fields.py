@@ -10,9 +10,10 @@ criteria and assignment rules (S1, S2, Q6, R4).
 
 ``leads.core.conditions`` (``FIELDS``), ``leads.core.csv_io`` (the mapping,
 labels, lengths and checks), ``leads.core.matching`` (``MATCH_FIELDS``, the
-normalisers), ``leads.intake.services`` (what intake writes, capture fields),
-``leads.imports.services`` (the columns an import writes), ``leads.api.schema``
-(writable fields per role, the request and response schemas, serialisation)
+normalisers), ``leads.intake.match_or_create`` (what intake writes),
+``leads.intake.capture`` (capture fields), ``leads.imports.writers`` (the
+columns an import writes), ``leads.api`` (``resources``: writable fields per
+role; ``openapi``: the request and response schemas; ``serialise``),
 ``leads.records.forms`` (labels, lengths, stored values) and the code that
 makes a lead from a contact (``shared``) read this table instead of keeping
 their own lists. Adding a field is its model column, its entry here and a

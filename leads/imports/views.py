@@ -14,7 +14,7 @@ from auth.models import ADMIN, MANAGER, MARKETER
 from auth.policy import allow, current_user, signed_in
 from leads.core.csv_io import LEAD, CsvError
 from leads.core.matching import UPDATE_POLICIES
-from leads.imports import services as imports
+from leads.imports import export, uploads
 from leads.imports.models import MAPPING
 from leads.records.listing import parse_list_args
 from web.render import render, render_fragment, wants_fragment
@@ -27,7 +27,7 @@ SKIP = ""
 
 
 class UploadForm(FlaskForm):
-    entity = SelectField("What the file holds", choices=list(imports.ENTITIES.items()), default="contact")
+    entity = SelectField("What the file holds", choices=list(uploads.ENTITIES.items()), default="contact")
     file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to upload.")])
 
 
@@ -43,7 +43,7 @@ def mapping_form(upload, formdata=None):
             default=upload.update_policy,
         )
 
-    choices = [(SKIP, "— do not import —"), *imports.field_choices(upload.entity)]
+    choices = [(SKIP, "— do not import —"), *uploads.field_choices(upload.entity)]
     for number, header in enumerate(upload.headers):
         setattr(
             MappingForm,
@@ -59,7 +59,7 @@ def mapping_form(upload, formdata=None):
         MappingForm.source = StringField(
             "Source (with the email, it identifies the lead: M2)",
             validators=[InputRequired("Give the source these leads came from."), Length(max=50)],
-            default=upload.defaults.get("source", imports.DEFAULT_SOURCE),
+            default=upload.defaults.get("source", uploads.DEFAULT_SOURCE),
         )
     if formdata is None:
         return MappingForm(formdata=None)
@@ -75,7 +75,7 @@ def _form_mapping(upload, form) -> tuple[dict, dict]:
 
 
 def _upload_or_404(import_id: int):
-    upload = imports.import_with_task(import_id)
+    upload = uploads.import_with_task(import_id)
     if upload is None:
         abort(404)
     return upload
@@ -90,7 +90,7 @@ def _index(form=None, status=200):
         "imports/_upload.html",
         status,
         form=form or UploadForm(formdata=None),
-        uploads=imports.recent_imports(),
+        uploads=uploads.recent_imports(),
     )
 
 
@@ -111,9 +111,9 @@ def upload():
     form = UploadForm()
     if not form.validate_on_submit():
         return _index(form, 422)
-    raw = form.file.data.stream.read(imports.MAX_UPLOAD_BYTES + 1)
+    raw = form.file.data.stream.read(uploads.MAX_UPLOAD_BYTES + 1)
     try:
-        created = imports.create_import(raw, form.file.data.filename, form.entity.data, current_user().id)
+        created = uploads.create_import(raw, form.file.data.filename, form.entity.data, current_user().id)
     except CsvError as error:
         form.file.errors.append(str(error))
         return _index(form, 422)
@@ -138,7 +138,7 @@ def _mapping_page(upload, form=None, status=200):
         status,
         upload=upload,
         form=form or mapping_form(upload),
-        preview=imports.preview(upload),
+        preview=uploads.preview(upload),
     )
 
 
@@ -163,7 +163,7 @@ def update_mapping(import_id):
     if not form.validate_on_submit():
         return _mapping_page(upload, form, 422)
     mapping, defaults = _form_mapping(upload, form)
-    imports.save_mapping(upload, mapping, defaults, form.update_policy.data)
+    uploads.save_mapping(upload, mapping, defaults, form.update_policy.data)
     if not wants_fragment():
         return redirect(url_for("imports.show", import_id=upload.id))
     return _mapping_page(upload, form)
@@ -180,8 +180,8 @@ def start(import_id):
     if not form.validate_on_submit():
         return _mapping_page(upload, form, 422)
     mapping, defaults = _form_mapping(upload, form)
-    imports.save_mapping(upload, mapping, defaults, form.update_policy.data)
-    if not imports.start_import(upload, current_user().id):
+    uploads.save_mapping(upload, mapping, defaults, form.update_policy.data)
+    if not uploads.start_import(upload, current_user().id):
         return _mapping_page(upload, form, 422)  # the mapping errors are on the page
     return _redirect(url_for("imports.show", import_id=upload.id))
 
@@ -201,7 +201,7 @@ def progress(import_id):
 def error_report(import_id):
     """The rejected rows with their line and reason, as CSV."""
     upload = _upload_or_404(import_id)
-    return _csv_response(imports.error_report(upload), f"import-{upload.id}-errors.csv")
+    return _csv_response(export.error_report(upload), f"import-{upload.id}-errors.csv")
 
 
 def _csv_response(lines, filename: str) -> Response:
@@ -220,4 +220,4 @@ def leads_csv():
     """Every lead of the current list view (its search and filters, all pages)
     that the user may see (G1: a rep only their own), as CSV."""
     params, _errors = parse_list_args(request.args)
-    return _csv_response(imports.export_leads(current_user(), params), "leads.csv")
+    return _csv_response(export.export_leads(current_user(), params), "leads.csv")

@@ -1,6 +1,6 @@
 """Forms of the intake pages: matching strategies (M1–M3), capture sources
 (C3–C5) and automatic lead rules (C6). Database checks live in
-``leads.intake.services`` (the views turn its ``IntakeError`` into inline errors)."""
+``leads.intake.manage`` (the views turn its ``IntakeError`` into inline errors)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from leads.core import matching
 from leads.core.scoring import INTERACTION_TYPES
 from leads.intake.models import SOURCE_KINDS
-from leads.intake.services import strategy_rows
+from leads.intake.strategies import strategy_rows
 from leads.records.queries import campaigns, product_lines
 
 ENTITY_CHOICES = [(matching.CONTACT, "Contact"), (matching.LEAD, "Lead"), (matching.ACCOUNT, "Account")]
@@ -67,7 +67,7 @@ class SourceForm(FlaskForm):
         self.product_line.choices = [(None, "None")] + [(p.id, p.name) for p in product_lines()]
 
     def values(self, mapping: dict) -> dict:
-        """The cleaned values for ``intake.save_source``."""
+        """The cleaned values for ``manage.save_source``."""
         return {
             "name": self.name.data,
             "kind": self.kind.data,

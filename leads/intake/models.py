@@ -37,7 +37,7 @@ class MatchingStrategyRecord(BaseModel):
 
 
 class MatchKey(BaseModel):
-    """The index behind ``intake.DbIndex``: one record's normalised key for one
+    """The index behind ``match_keys.DbIndex``: one record's normalised key for one
     strategy. Unique per (entity, strategy, key): the first record to claim a
     key owns it, so two concurrent submissions cannot both create."""
 

@@ -10,9 +10,12 @@ from flask_limiter.util import get_remote_address
 
 from auth.models import ADMIN, MARKETER
 from auth.policy import allow, public
-from leads.intake import services as intake
+from leads.intake import manage
+from leads.intake.capture import capture as capture_submission
+from leads.intake.capture import source_by_key
 from leads.intake.forms import RuleForm, SourceForm, StrategyForm
 from leads.intake.models import AutoLeadRule, CaptureSource, MatchingStrategyRecord
+from leads.intake.strategies import ensure_defaults, strategy_rows
 from web import crud
 from web.crud import get_or_404, saved
 from web.extensions import csrf, limiter
@@ -23,7 +26,7 @@ bp = Blueprint("intake", __name__)
 MAX_BODY = 64 * 1024  # bytes: a form submission, not an upload
 
 
-def _refused(form, error: intake.IntakeError) -> None:
+def _refused(form, error: manage.IntakeError) -> None:
     for name, reason in error.errors:
         target = getattr(form, name, None) or form.name
         target.errors = [*target.errors, reason]
@@ -33,12 +36,12 @@ def _refused(form, error: intake.IntakeError) -> None:
 
 
 def _strategies_page(form=None, notice=None, status=200):
-    intake.ensure_defaults()
+    ensure_defaults()
     return render(
         "intake/strategies.html",
         "intake/_strategies.html",
         status,
-        strategies=list(intake.strategy_rows()),
+        strategies=list(strategy_rows()),
         form=form or StrategyForm(formdata=None),
         notice=notice,
     )
@@ -60,15 +63,15 @@ def create_strategy():
         _strategies_page,
         lambda _row: f"Strategy {form.name.data.strip()} was added.",
         "intake.strategies",
-        refused=intake.IntakeError,
+        refused=manage.IntakeError,
         show=_refused,
     )
 
 
 def _save_strategy(form, row=None):
     """What stores ``form``'s strategy (``row`` when editing one)."""
-    return lambda: intake.save_strategy(
-        form.name.data, form.entity.data, intake.parse_fields(form.fields.data), form.is_default.data, row
+    return lambda: manage.save_strategy(
+        form.name.data, form.entity.data, manage.parse_fields(form.fields.data), form.is_default.data, row
     )
 
 
@@ -106,7 +109,7 @@ def update_strategy(strategy_id):
         _save_strategy(form, row),
         _strategy_page,
         "intake.strategy",
-        refused=intake.IntakeError,
+        refused=manage.IntakeError,
         show=_refused,
         strategy_id=strategy_id,
     )
@@ -117,8 +120,8 @@ def update_strategy(strategy_id):
 def delete_strategy(strategy_id):
     row = get_or_404(MatchingStrategyRecord, strategy_id)
     try:
-        intake.delete_strategy(row)
-    except intake.IntakeError as error:
+        manage.delete_strategy(row)
+    except manage.IntakeError as error:
         return _strategies_page(status=422, notice=str(error))
     message = f"Strategy {row.name} was removed."
     return saved(message, lambda: _strategies_page(notice=message), "intake.strategies")
@@ -132,7 +135,7 @@ def _sources_page(form=None, notice=None, status=200):
         "intake/sources.html",
         "intake/_sources.html",
         status,
-        sources=list(intake.capture_sources()),
+        sources=list(manage.capture_sources()),
         form=form or SourceForm(formdata=None),
         notice=notice,
     )
@@ -146,7 +149,7 @@ def sources():
 
 def _save_source(form, row=None):
     """What stores ``form``'s capture source (``row`` when editing one) and returns it."""
-    return lambda: intake.save_source(form.values(intake.parse_mapping(form.field_mapping.data)), row)
+    return lambda: manage.save_source(form.values(manage.parse_mapping(form.field_mapping.data)), row)
 
 
 @bp.route("/intake/sources", methods=["POST"])
@@ -154,7 +157,7 @@ def _save_source(form, row=None):
 def create_source():
     """A new source answers with its own page (its endpoint and embed code), not the list."""
     form = SourceForm()
-    source = crud.store(form, _save_source(form), intake.IntakeError, _refused)
+    source = crud.store(form, _save_source(form), manage.IntakeError, _refused)
     if source is crud.NOT_STORED:
         return _sources_page(form, status=422)
     message = f"Capture source {source.name} was added."
@@ -190,7 +193,7 @@ def update_source(source_id):
         _save_source(form, row),
         _source_page,
         "intake.source",
-        refused=intake.IntakeError,
+        refused=manage.IntakeError,
         show=_refused,
         source_id=source_id,
     )
@@ -204,7 +207,7 @@ def _rules_page(form=None, notice=None, status=200):
         "intake/rules.html",
         "intake/_rules.html",
         status,
-        rules=list(intake.auto_lead_rules()),
+        rules=list(manage.auto_lead_rules()),
         form=form or RuleForm(formdata=None),
         notice=notice,
     )
@@ -222,13 +225,13 @@ def create_rule():
     form = RuleForm()
     return crud.create(
         form,
-        lambda: intake.save_rule(
+        lambda: manage.save_rule(
             form.name.data, form.campaign.data, form.product_line.data, form.interaction_types.data
         ),
         _rules_page,
         lambda _rule: f"Rule {form.name.data.strip()} was added.",
         "intake.rules",
-        refused=intake.IntakeError,
+        refused=manage.IntakeError,
         show=_refused,
     )
 
@@ -259,7 +262,7 @@ def _wants_json() -> bool:
 @public
 @limiter.limit(lambda: current_app.config.get("CAPTURE_LIMIT", "30 per minute"), key_func=capture_rate_key)
 def capture(key):
-    source = intake.source_by_key(key)
+    source = source_by_key(key)
     if source is None:
         abort(404)
     if (request.content_length or 0) > MAX_BODY:
@@ -270,7 +273,7 @@ def capture(key):
             return jsonify({"errors": [{"field": None, "reason": "Send a JSON object."}]}), 400
     else:
         payload = request.form.to_dict()
-    result = intake.capture(source, payload, get_remote_address())
+    result = capture_submission(source, payload, get_remote_address())
     status = 200 if result.ok else 400
     if _wants_json():
         return jsonify(result.to_dict()), status

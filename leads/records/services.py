@@ -1,6 +1,6 @@
 """Writing contacts, accounts and leads (C1, E1, E2), one function per action
 for every door (the pages, the API): cleaned values in (``leads.records.forms``
-and ``leads.api.schema`` clean them), one transaction, and the follow-ups told
+and ``leads.api.validation`` clean them), one transaction, and the follow-ups told
 inside it: ``lead_created`` for a new lead, ``records_changed`` for changed
 fields (S4: re-scored). A contact that moves to another account changes the
 leads of both accounts (S3: an account's leads count all its contacts)."""

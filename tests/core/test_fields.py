@@ -14,12 +14,13 @@ import peewee as pw
 import pytest
 
 from auth import models as auth_models
-from leads.api import schema
+from leads.api import openapi, resources
 from leads.core import conditions, csv_io, matching
 from leads.core import fields as catalogue
 from leads.core.fields import ACCOUNT, CONTACT, LEAD
-from leads.imports import services as imports
-from leads.intake import services as intake
+from leads.imports import writers
+from leads.intake import capture
+from leads.intake.match_or_create import WRITABLE
 from leads.records import forms
 from leads.records.models import Account, Contact, Lead
 
@@ -111,7 +112,7 @@ def test_the_writers_are_the_apps_roles_and_a_rep_writes_only_lead_person_fields
         auth_models.INTEGRATION,
     }
     person = {"first_name", "last_name", "email", "phone", "company", "job_title", "country"}
-    assert catalogue.writable_by(LEAD, auth_models.REP) == schema.LEAD_PERSON_FIELDS == person
+    assert catalogue.writable_by(LEAD, auth_models.REP) == resources.LEAD_PERSON_FIELDS == person
     assert catalogue.writable_by(CONTACT, auth_models.REP) == catalogue.writable_by(ACCOUNT, "rep") == set()
     assert not catalogue.writable_by(LEAD, auth_models.TELEPROSPECTOR)
 
@@ -152,7 +153,7 @@ def test_the_import_reads_its_fields_headers_labels_and_lengths_from_the_catalog
         assert csv_io._synonyms(entity) == {s.name: s.csv for s in specs}
         assert csv_io.MAX_LENGTHS[entity] == {s.name: s.max_length for s in specs if s.max_length}
         assert all(csv_io.FIELD_LABELS[s.name] == s.import_label for s in specs), entity
-        written = imports.LEAD_COLUMNS if entity == LEAD else getattr(imports, f"{entity.upper()}_COLUMNS")
+        written = writers.LEAD_COLUMNS if entity == LEAD else getattr(writers, f"{entity.upper()}_COLUMNS")
         assert set(written) - {"source"} == {s.name for s in specs if s.stored}
     assert csv_io.FIELD_LABELS["country"] == "Country (ISO-2)"
 
@@ -162,11 +163,11 @@ def test_matching_and_capture_read_their_fields_from_the_catalogue_M1_C3():
     capture form may send (and how long) and what intake writes are the catalogue's."""
     for entity in matching.ENTITIES:
         assert matching.MATCH_FIELDS[entity] == tuple(s.name for s in catalogue.matchable(entity))
-        assert intake.WRITABLE[entity] == tuple(s.name for s in catalogue.writable(entity))
+        assert WRITABLE[entity] == tuple(s.name for s in catalogue.writable(entity))
     assert matching.NORMALISERS["email"] is matching.normalise_email
     assert matching.NORMALISERS["source"] is matching.normalise_key
-    assert intake.CAPTURE_FIELDS == {name: s.capture_max for name, s in catalogue.capturable().items()}
-    assert intake.CAPTURE_FIELDS["country"] == 60 and intake.CAPTURE_FIELDS["email"] == 254
+    assert capture.CAPTURE_FIELDS == {name: s.capture_max for name, s in catalogue.capturable().items()}
+    assert capture.CAPTURE_FIELDS["country"] == 60 and capture.CAPTURE_FIELDS["email"] == 254
 
 
 def test_a_name_shared_by_several_records_means_the_same_thing_C2_C3_M1():
@@ -187,13 +188,17 @@ def test_a_name_shared_by_several_records_means_the_same_thing_C2_C3_M1():
 def test_the_api_writes_and_shows_the_catalogue_fields_G1():
     """G1: the API's writable fields, read-only keys and response keys follow the
     catalogue; lengths come from it (and so from the columns)."""
-    for resource, record in ((schema.LEAD, LEAD), (schema.CONTACT, CONTACT), (schema.ACCOUNT, ACCOUNT)):
+    for resource, record in (
+        (resources.LEAD, LEAD),
+        (resources.CONTACT, CONTACT),
+        (resources.ACCOUNT, ACCOUNT),
+    ):
         writable = [s for s in catalogue.writable(record) if s.api]
         assert [f.name for f in resource.fields] == [s.name for s in writable]
         assert all(resource.field(s.name).max_length == s.max_length for s in writable if s.max_length)
         shown = {s.name for s in catalogue.exposed(record)} | {s.attr for s in catalogue.exposed(record)}
-        properties = set(schema.OUTPUT_SCHEMAS[resource.name]["properties"])
-        assert properties == shown | set(schema.SHOWN_ONLY[record])
+        properties = set(openapi.OUTPUT_SCHEMAS[resource.name]["properties"])
+        assert properties == shown | set(resources.SHOWN_ONLY[record])
         assert resource.read_only == properties - resource.names - {
             s.attr for s in catalogue.exposed(record) if s.is_ref
         }
@@ -242,10 +247,11 @@ ADD_A_FIELD = textwrap.dedent(
         ),
     )
 
-    from leads.api import schema
+    from leads.api import openapi, resources, serialise, validation
     from leads.core import conditions, csv_io, matching
-    from leads.imports import services as imports
-    from leads.intake import services as intake
+    from leads.imports import writers
+    from leads.intake import capture
+    from leads.intake.match_or_create import WRITABLE
 
     condition = {"entity": "contact", "field": "nickname", "operator": "equals", "value": "Bob"}
     strategy = matching.MatchingStrategy(1, "By nickname", "contact", ("nickname",))
@@ -256,16 +262,16 @@ ADD_A_FIELD = textwrap.dedent(
         "condition_errors": conditions.validate_condition(condition),
         "csv_mapping": csv_io.guess_mapping(["Alias", "E-mail"], "contact"),
         "csv_errors": csv_io.validate_row({"nickname": "x" * 41, "email": "a@b.co"}, "contact")[1],
-        "import_columns": list(imports.CONTACT_COLUMNS),
+        "import_columns": list(writers.CONTACT_COLUMNS),
         "strategy_errors": matching.strategy_errors(strategy),
         "match_key": list(matching.match_key(strategy, {"nickname": " BOB "})),
-        "capture_limit": intake.CAPTURE_FIELDS.get("nickname"),
-        "captured": intake.check_submission(person)[0].get("nickname"),
-        "intake_writes": "nickname" in intake.WRITABLE["contact"],
-        "api_writes": schema.validate(schema.CONTACT, {"nickname": "Bob"}, creating=False),
-        "api_request": schema.request_schemas()["ContactCreate"]["properties"].get("nickname"),
-        "api_response": schema.OUTPUT_SCHEMAS["Contact"]["properties"].get("nickname"),
-        "api_shows": schema.contact_json(row, schema.Names({})).get("nickname"),
+        "capture_limit": capture.CAPTURE_FIELDS.get("nickname"),
+        "captured": capture.check_submission(person)[0].get("nickname"),
+        "intake_writes": "nickname" in WRITABLE["contact"],
+        "api_writes": validation.validate(resources.CONTACT, {"nickname": "Bob"}, creating=False),
+        "api_request": openapi.request_schemas()["ContactCreate"]["properties"].get("nickname"),
+        "api_response": openapi.OUTPUT_SCHEMAS["Contact"]["properties"].get("nickname"),
+        "api_shows": serialise.contact_json(row, serialise.Names({})).get("nickname"),
     }))
     """
 )

@@ -332,7 +332,7 @@ def test_c2_the_preview_shows_each_cells_error_and_the_mapping_can_be_adjusted(a
 
 
 def test_c2_the_job_is_queued_once_and_safe_to_run_twice(app, run_jobs):
-    from leads.imports.services import run_import
+    from leads.imports.jobs import run_import
 
     client, _user = _signed_in(app)
     upload = _uploaded(client, CONTACTS_CSV.encode())
@@ -349,24 +349,26 @@ def test_c2_the_job_is_queued_once_and_safe_to_run_twice(app, run_jobs):
 def test_c2_an_interrupted_import_resumes_after_its_last_chunk(app, run_jobs, monkeypatch):
     """A job retried after a crash: committed chunks are not written twice and
     the counts stay exact."""
-    from leads.imports import services as imports
+    from leads.core import csv_io
+    from leads.imports import jobs, uploads
+    from leads.imports.writers import writer_for
 
-    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(jobs, "CHUNK_ROWS", 2)
     client, _user = _signed_in(app)
     upload = _uploaded(client, CONTACTS_CSV.encode())
     _start(client, upload)
     # As if the first chunk (2 rows) had committed before the worker died.
-    chunk_writer = imports.writer_for(Import.get_by_id(upload.id))
+    chunk_writer = writer_for(Import.get_by_id(upload.id))
     with app.app_context():
         stored = Import.get_by_id(upload.id)
         rows = list(
-            imports.csv_io.prepare_rows(
-                imports.csv_io.read_rows(imports.file_of(stored), imports.sniffed_of(stored)),
+            csv_io.prepare_rows(
+                csv_io.read_rows(uploads.file_of(stored), uploads.sniffed_of(stored)),
                 stored.mapping,
                 stored.entity,
             )
         )
-        imports.import_chunk(stored, rows[:2], chunk_writer, imports.Counts())
+        jobs.import_chunk(stored, rows[:2], chunk_writer, jobs.Counts())
     run_jobs()
     done = Import.get_by_id(upload.id)
     assert _counts(done) == (3, 0, 0, 0)
@@ -455,19 +457,20 @@ def test_c2_m1_imported_contacts_are_found_by_form_intake_afterwards(app, run_jo
     step: a form submission for an imported person matches them (M4), and no
     capture request has to index the import again."""
     from leads.core.matching import CONTACT, FILL_EMPTY
-    from leads.intake import services as intake
+    from leads.intake.match_keys import DbIndex, load_strategies
+    from leads.intake.match_or_create import match_or_create
     from leads.intake.models import MatchKeyWatermark
 
     client, _user = _signed_in(app)
     make_contact(email="before@example.test")
     with app.app_context():
-        intake.DbIndex().catch_up(CONTACT)  # a capture ran before the import
+        DbIndex().catch_up(CONTACT)  # a capture ran before the import
     _import(app, client, run_jobs, CONTACTS_CSV.encode())
     newest = Contact.select().order_by(Contact.id.desc()).first()
     assert MatchKeyWatermark.get_by_id(CONTACT).last_id == newest.id
     with app.app_context():
-        outcome = intake.match_or_create(
-            CONTACT, {"email": " Grace@Example.test"}, intake.load_strategies(CONTACT), FILL_EMPTY
+        outcome = match_or_create(
+            CONTACT, {"email": " Grace@Example.test"}, load_strategies(CONTACT), FILL_EMPTY
         )
     assert outcome.matched
     assert outcome.record_id == Contact.get(Contact.email == "GRACE@example.test").id

@@ -8,8 +8,10 @@ import peewee as pw
 import pytest
 
 from leads.core.matching import CONTACT, FILL_EMPTY, LEAD, OVERWRITE
-from leads.intake import services as intake
+from leads.intake import manage
 from leads.intake.interactions import record_interactions
+from leads.intake.match_keys import DbIndex, index_records, load_strategies
+from leads.intake.match_or_create import match_or_create
 from leads.intake.models import AutoLeadRule, CaptureSource, MatchingStrategyRecord, MatchKey
 from leads.records.models import Campaign, Contact, Interaction, Lead, LeadHistory
 from leads.scoring.models import PendingScore
@@ -33,7 +35,7 @@ def make_source(**overrides) -> CaptureSource:
         "active": True,
         **overrides,
     }
-    return intake.save_source(values)
+    return manage.save_source(values)
 
 
 def make_campaign(name: str, product_line=None) -> Campaign:
@@ -138,7 +140,7 @@ def test_phone_numbers_match_in_e164(app):
     """M1: a source matching contacts on phone finds the same person whether the
     number is written internationally or nationally with the country."""
     with app.app_context():
-        by_phone = intake.save_strategy("Contact by phone", CONTACT, ["phone"], False)
+        by_phone = manage.save_strategy("Contact by phone", CONTACT, ["phone"], False)
         form = make_source(contact_strategies=[by_phone.id], creates_lead=False)
     client = app.test_client()
     post(client, form, person(email="", phone="+33 6 12 34 56 78"))
@@ -163,11 +165,11 @@ def test_match_or_create_inside_one_transaction_sees_its_own_rows(app):
     from leads.base.db import transaction
 
     with app.app_context():
-        strategies = intake.load_strategies(CONTACT)
-        index = intake.DbIndex()
+        strategies = load_strategies(CONTACT)
+        index = DbIndex()
         with transaction():
             outcomes = [
-                intake.match_or_create(
+                match_or_create(
                     CONTACT, {"email": email, "first_name": "Bo"}, strategies, FILL_EMPTY, index=index
                 )
                 for email in ("bo@example.test", " BO@example.test", "other@example.test")
@@ -279,7 +281,7 @@ def test_external_lead_gen_payload_is_mapped(app):
         hook = make_source(
             name="Ads",
             kind="webhook",
-            field_mapping=intake.parse_mapping(
+            field_mapping=manage.parse_mapping(
                 '{"full_email": "email", "given": "first_name", "gdpr_ok": "consent", "tel": "phone"}'
             ),
         )
@@ -295,8 +297,8 @@ def test_external_lead_gen_payload_is_mapped(app):
     contact = Contact.get()
     assert (contact.email, contact.first_name, contact.phone) == ("lin@example.test", "Lin", "+442079460018")
     assert Interaction.get().properties["answers"] == {"ad_id": "A1"}
-    with app.app_context(), pytest.raises(intake.IntakeError):
-        intake.parse_mapping('{"x": "password_hash"}')
+    with app.app_context(), pytest.raises(manage.IntakeError):
+        manage.parse_mapping('{"x": "password_hash"}')
 
 
 # --------------------------------------------------------------------------- C6
@@ -309,7 +311,7 @@ def test_a_c6_rule_creates_one_lead_only_once(app):
     campaign = make_campaign("Spring launch", product_line=line)
     contact = make_contact()
     with app.app_context():
-        intake.save_rule("Spring interest", campaign.id, None, [])
+        manage.save_rule("Spring interest", campaign.id, None, [])
         items = [
             {
                 "type": "email_clicked",
@@ -393,16 +395,16 @@ def test_strategies_are_managed_with_one_default_per_entity(app):
         with db.atomic():
             MatchingStrategyRecord.create(name="Second", entity=LEAD, fields=["email"], is_default=True)
     with app.app_context():
-        assert [s.name for s in intake.load_strategies(LEAD)] == ["Lead by email"]
+        assert [s.name for s in load_strategies(LEAD)] == ["Lead by email"]
 
 
 def test_changing_a_strategy_rebuilds_its_keys(app):
     """M1: a strategy's keys follow its fields (records already stored included)."""
     make_contact(email="kim@example.test", last_name="Kim")
     with app.app_context():
-        row = intake.save_strategy("By last name", CONTACT, ["last_name"], False)
+        row = manage.save_strategy("By last name", CONTACT, ["last_name"], False)
         assert MatchKey.select().where(MatchKey.strategy == str(row.id)).count() == 1
-        intake.save_strategy("By last name", CONTACT, ["email", "last_name"], False, row)
+        manage.save_strategy("By last name", CONTACT, ["email", "last_name"], False, row)
         [key] = MatchKey.select().where(MatchKey.strategy == str(row.id))
         assert key.key == '["kim@example.test","kim"]'
 
@@ -482,7 +484,7 @@ def test_a_key_gone_stale_never_decides_a_match(app):
     post(client, form, person(email="old@example.test"))
     assert Contact.select().count() == 2  # the old address is somebody new now
     with app.app_context():
-        intake.index_records(CONTACT, [contact.id])
+        index_records(CONTACT, [contact.id])
     post(client, form, person(email="NEW@example.test"))
     assert Contact.select().count() == 2
     assert Interaction.select().where(Interaction.contact == contact.id).count() == 2
