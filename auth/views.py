@@ -16,7 +16,7 @@ bp = Blueprint("auth", __name__)
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//"):
         return target
-    return url_for("leads.index")
+    return url_for("lead_list.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -8,7 +8,7 @@ from auth.policy import current_user, signed_in
 from leads.records.listing import filter_options, list_leads, parse_list_args
 from web.render import render, wants_fragment
 
-bp = Blueprint("leads", __name__)
+bp = Blueprint("lead_list", __name__)
 
 MAX_PER_PAGE = 200
 
@@ -17,7 +17,7 @@ MAX_PER_PAGE = 200
 @signed_in
 def index():
     """The home page is the lead list."""
-    return redirect(url_for("leads.lead_list"))
+    return redirect(url_for("lead_list.lead_list"))
 
 
 @bp.route("/leads")
@@ -39,5 +39,5 @@ def lead_list():
     if fragment:
         # The address bar gets the tidy form of the list's state: no empty
         # fields from the filter form, no values that were ignored.
-        response.headers["HX-Push-Url"] = url_for("leads.lead_list", **params.to_query_args())
+        response.headers["HX-Push-Url"] = url_for("lead_list.lead_list", **params.to_query_args())
     return response

@@ -169,7 +169,7 @@ def new_lead():
         except IntegrityError:  # a chosen record was deleted meanwhile
             form.form_errors.append("A chosen record no longer exists. Check the form and try again.")
         else:
-            return _saved(url_for("lead.show", lead_id=lead.id), "Lead created.")
+            return _saved(url_for("lead_page.show", lead_id=lead.id), "Lead created.")
     return _form_page("records/lead_form.html", "records/_lead_form.html", form)
 
 

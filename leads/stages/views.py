@@ -27,7 +27,7 @@ from leads.records.queries import history_for, lead_for, qualification_labels, u
 from leads.stages.submit import panel_forms, submit
 from web.render import render, render_fragment, wants_fragment
 
-bp = Blueprint("lead", __name__)
+bp = Blueprint("lead_page", __name__)
 
 PAGE = "stages/lead.html"
 BODY = "stages/_lead_body.html"
@@ -63,7 +63,7 @@ def live(lead_id: int):
     A plain visit goes to the lead page."""
     lead = _visible_lead(lead_id)
     if not wants_fragment():
-        return redirect(url_for("lead.show", lead_id=lead_id))
+        return redirect(url_for("lead_page.show", lead_id=lead_id))
     seen_state, seen_scores = activity.split_version(request.args.get("v"))
     now = activity.lead_activity(lead)
     state_changed = now.state_version != seen_state
@@ -91,7 +91,7 @@ def act(lead_id: int, action: str):
         return _gone(outcome.lead, outcome.message, outcome.status)
     if outcome.ok and not wants_fragment():
         flash(outcome.message)
-        return redirect(url_for("lead.show", lead_id=lead_id))
+        return redirect(url_for("lead_page.show", lead_id=lead_id))
     selected = lead.stage if outcome.ok else _posted_panel(lead)
     context = _context(lead, selected, message=outcome.message, failed=not outcome.ok, bound=outcome.forms)
     return render(PAGE, BODY, status=outcome.status, **context)
@@ -116,7 +116,7 @@ def _selected_stage(lead) -> int:
     (``/leads/<id>/stages/<n>``), else the lead's current stage."""
     path = urlsplit(request.headers.get("HX-Current-URL", "")).path
     for stage in lifecycle.STAGES:
-        if path == url_for("lead.stage_panel", lead_id=lead.id, stage=stage):
+        if path == url_for("lead_page.stage_panel", lead_id=lead.id, stage=stage):
             return stage
     return lead.stage
 
@@ -167,4 +167,4 @@ def _home_url() -> str:
         return url_for("routing.teleprospecting")
     if role == REP:
         return url_for("routing.my_queue")
-    return url_for("leads.lead_list")
+    return url_for("lead_list.lead_list")

@@ -240,7 +240,7 @@ def test_columns_show_stage_status_reason_owner_and_product_line(manager_client)
     for text in ("Sales acceptance", "Sales ready", "Rosa Rep", "Field Service", row.topic, "Umns Corp"):
         assert text in body
     with manager_client.application.test_request_context():
-        assert f'<a class="lead-link" href="{url_for("lead.show", lead_id=row.id)}">Col Umns</a>' in body
+        assert f'<a class="lead-link" href="{url_for("lead_page.show", lead_id=row.id)}">Col Umns</a>' in body
 
 
 def test_owner_choices_are_active_reps_only(manager_client):
