@@ -30,13 +30,24 @@ def redis_url(app) -> str:
 
 
 def get_redis(app=None) -> redis.Redis:
-    """The app's Redis connection (created on first use)."""
+    """The app's Redis connection (created on first use). The first use also
+    marks this Redis with the install's epoch key (``epoch_key``): a Redis that
+    later lacks it was emptied, and the sweeper re-enqueues everything pending."""
     app = app or current_app
     conn = app.extensions.get("redis")
     if conn is None:
         conn = redis.Redis.from_url(redis_url(app))
         app.extensions["redis"] = conn
+        try:
+            conn.set(epoch_key(app), "1", nx=True)
+        except redis.RedisError:
+            pass  # Redis away at start: the sweeper's stale rule still catches up
     return conn
+
+
+def epoch_key(app) -> str:
+    """The key whose absence tells a Redis that lost its data since this install started."""
+    return f"{app.config.get('QUEUE_PREFIX', 'leadflow')}:epoch"
 
 
 def get_queue(name: str = "default", app=None) -> Queue:

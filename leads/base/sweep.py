@@ -21,6 +21,7 @@ import time
 
 from leads.base import signals
 from leads.base.db import close_connection, db, utcnow
+from leads.base.queue import epoch_key
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,6 @@ def lock_name(app) -> str:
 
 def last_sweep_key(app) -> str:
     return f"{app.config.get('QUEUE_PREFIX', 'leadflow')}:sweeper:last"
-
-
-def epoch_key(app) -> str:
-    return f"{app.config.get('QUEUE_PREFIX', 'leadflow')}:epoch"
 
 
 def _due(app, connection) -> bool:

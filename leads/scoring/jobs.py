@@ -110,16 +110,18 @@ def scoring_is_on() -> bool:
 
 
 def rescore_records(
-    cause: str, *, lead_ids=(), contact_ids=(), account_ids=(), always: bool = False
+    cause: str, *, lead_ids=(), contact_ids=(), account_ids=(), always: bool = False, verify: bool = False
 ) -> set[int]:
     """S4: mark the leads given, and the open leads that read these contacts and
     accounts, for re-scoring (in the current transaction, or one of its own) and
     enqueue their scoring after commit; returns them. Nothing when no model is
     live and no criteria are published (there is nothing a change could alter),
-    unless ``always``: an interaction is marked even then, as it always was."""
+    unless ``always``: an interaction is marked even then, as it always was.
+    ``verify``: keep only the leads still stored (new ones a savepoint undid)."""
     if not always and not scoring_is_on():
         return set()
-    touched = _existing(lead_ids) | open_leads_of(contact_ids=contact_ids, account_ids=account_ids)
+    given = _existing(lead_ids) if verify else set(lead_ids)
+    touched = given | open_leads_of(contact_ids=contact_ids, account_ids=account_ids)
     if touched:
         with transaction():
             scorer.mark_pending(touched, cause)
@@ -136,7 +138,9 @@ def _existing(lead_ids) -> set[int]:
     return found
 
 
-def rescore_later(cause: str, *, lead_ids=(), contact_ids=(), account_ids=(), always: bool = False) -> None:
+def rescore_later(
+    cause: str, *, lead_ids=(), contact_ids=(), account_ids=(), always: bool = False, verify: bool = False
+) -> None:
     """``rescore_records`` once, just before the current transaction commits, for
     everything asked with the same cause meanwhile (an import's 1,000 new leads
     are one write, not 1,000)."""
@@ -155,9 +159,10 @@ def rescore_later(cause: str, *, lead_ids=(), contact_ids=(), account_ids=(), al
             contact_ids=by_kind["contact"],
             account_ids=by_kind["account"],
             always=always,
+            verify=verify,
         )
 
-    gather(f"rescore:{cause}:{always}", items, flush)
+    gather(f"rescore:{cause}:{always}:{verify}", items, flush)
 
 
 # --- Follow-ups: what asks for a re-score ----------------------------------------
@@ -165,7 +170,7 @@ def rescore_later(cause: str, *, lead_ids=(), contact_ids=(), account_ids=(), al
 
 def on_lead_created(sender=None, *, lead_ids, **_) -> None:
     """S4/P1: a new lead is scored (and leaves stage 1 once it has a score)."""
-    rescore_later("lead created", lead_ids=lead_ids)
+    rescore_later("lead created", lead_ids=lead_ids, verify=True)
 
 
 def on_records_changed(sender=None, *, cause, lead_ids=(), contact_ids=(), account_ids=(), **_) -> None:
