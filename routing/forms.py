@@ -10,7 +10,6 @@ from wtforms import (
     BooleanField,
     DateTimeLocalField,
     FieldList,
-    Form,
     FormField,
     IntegerField,
     SelectField,
@@ -31,9 +30,9 @@ from leads.core.conditions import (
     NUMBER,
     OPERATORS,
     UNARY,
-    is_empty,
 )
 from routing import router
+from web.condition_forms import ConditionRow
 
 CONDITION_ROWS = 5
 MAX_CONDITION_ROWS = 20
@@ -73,16 +72,16 @@ def as_int(value) -> int | None:
 
 
 def field_choices(live_models: dict[int, str], keep: dict[int, str] | None = None) -> list[tuple[str, str]]:
-    """``entity:field`` choices for a condition row: the record fields, then
+    """``entity.field`` choices for a condition row: the record fields, then
     "Score in <model>" for each live scoring model (and for ``keep``, models a
     stored rule already names that are no longer live)."""
     choices = [("", "—")]
     for entity in (LEAD, CONTACT, ACCOUNT):
         for name in FIELDS[entity]:
-            choices.append((f"{entity}:{name}", field_label(entity, name)))
+            choices.append((f"{entity}.{name}", field_label(entity, name)))
     for model_id, name in {**live_models, **(keep or {})}.items():
         suffix = "" if model_id in live_models else " (not live)"
-        choices.append((f"{LEAD}:{router.score_field(model_id)}", f"Score in {name}{suffix}"))
+        choices.append((f"{LEAD}.{router.score_field(model_id)}", f"Score in {name}{suffix}"))
     return choices
 
 
@@ -99,73 +98,56 @@ class ValueWidget:
     inputmode: str = ""
 
 
-class ValueField(StringField):
-    """The value of a condition row; a multiple select posts several values,
-    kept as the comma-separated list the row's text input would send."""
-
-    def process_formdata(self, valuelist):
-        if len(valuelist) > 1:
-            valuelist = [", ".join(value for value in valuelist if value.strip())]
-        super().process_formdata(valuelist)
+OPERATOR_ROW_CHOICES = [("", "—"), *OPERATORS.items()]
 
 
-class ConditionRow(Form):
-    """One condition: a field, an operator, a value (lists: comma separated)."""
+def prepare_row(row: ConditionRow, field_choices: list[tuple[str, str]]) -> ConditionRow:
+    """A rule editor's row: its field choices, and an operator that may be left
+    blank (an unused row stays blank rather than reading "equals")."""
+    row.subject.choices = field_choices
+    row.operator.choices = OPERATOR_ROW_CHOICES
+    if not row.subject.data:
+        row.operator.data = row.operator.data if row.value.data else ""
+    return row
 
-    field = SelectField("Field", choices=[], validate_choice=False)
-    operator = SelectField("Operator", choices=[("", "—"), *OPERATORS.items()], validate_choice=False)
-    value = ValueField("Value", validators=[Optional(), Length(max=500)])
 
-    def is_blank(self) -> bool:
-        return not self.field.data and not self.operator.data and is_empty(self.value.data)
+def id_kind(row: ConditionRow) -> str | None:
+    """Which names the row's value is an id of (``ID_FIELDS``), or None."""
+    return ID_FIELDS.get(row.parts(), (None,))[0]
 
-    def to_dict(self) -> dict:
-        entity, _, name = (self.field.data or "").partition(":")
-        return {"entity": entity, "field": name, "operator": self.operator.data, "value": self.value.data}
 
-    def id_kind(self) -> str | None:
-        """Which names the value is an id of (``ID_FIELDS``), or None."""
-        entity, _, name = (self.field.data or "").partition(":")
-        return ID_FIELDS.get((entity, name), (None,))[0]
-
-    def values(self) -> list[str]:
-        """The value as a list of trimmed strings (a list value: its items)."""
-        value = self.value.data
-        items = value if isinstance(value, list | tuple) else str(value or "").split(",")
-        return [str(item).strip() for item in items if str(item).strip()]
-
-    def widget_for(self, options: dict[str, list[tuple[int, str]]]) -> ValueWidget:
-        """The value input that fits the chosen field and operator; ``options``
-        maps an ``ID_FIELDS`` kind to its (id, name) pairs (a kind missing: too
-        many names to list, the id is typed)."""
-        entity, _, name = (self.field.data or "").partition(":")
-        operator = self.operator.data
-        if operator in UNARY:
-            return ValueWidget("none")
-        multiple = operator == "in_list"
-        kind = self.id_kind()
-        if kind is not None and kind in options:
-            known = [(str(key), label) for key, label in options[kind]]
-            ids = {key for key, _ in known}
-            stale = [(v, f"id {v} (not in the list)") for v in self.values() if v not in ids]
-            blank = [] if multiple else [("", "Choose…")]
-            return ValueWidget("select", tuple(blank + stale + known), multiple=multiple)
-        if kind is not None:
-            return ValueWidget("text", hint=f"The {ID_FIELDS[(entity, name)][1]}'s id.", inputmode="numeric")
-        if name == "country":
-            return ValueWidget(
-                "text", hint="2-letter country code, e.g. FR (lists: FR, BE).", placeholder="FR"
-            )
-        field_kind = FIELDS.get(entity, {}).get(name)
-        if field_kind == BOOL and not multiple:
-            return ValueWidget("select", (("", "Choose…"), *BOOL_CHOICES))
-        if name.startswith(router.SCORE_PREFIX) or field_kind == NUMBER:
-            return ValueWidget(
-                "text", placeholder="50" if name.startswith(router.SCORE_PREFIX) else "", inputmode="decimal"
-            )
-        if field_kind == DATE:
-            return ValueWidget("text", placeholder="YYYY-MM-DD")
-        return ValueWidget("text")
+def value_widget(row: ConditionRow, options: dict[str, list[tuple[int, str]]]) -> ValueWidget:
+    """The value input that fits the row's field and operator; ``options``
+    maps an ``ID_FIELDS`` kind to its (id, name) pairs (a kind missing: too
+    many names to list, the id is typed)."""
+    entity, name = row.parts()
+    operator = row.operator.data
+    if operator in UNARY:
+        return ValueWidget("none")
+    multiple = operator == "in_list"
+    kind = id_kind(row)
+    if kind is not None and kind in options:
+        known = [(str(key), label) for key, label in options[kind]]
+        ids = {key for key, _ in known}
+        stale = [(v, f"id {v} (not in the list)") for v in row.values() if v not in ids]
+        blank = [] if multiple else [("", "Choose…")]
+        return ValueWidget("select", tuple(blank + stale + known), multiple=multiple)
+    if kind is not None:
+        return ValueWidget("text", hint=f"The {ID_FIELDS[(entity, name)][1]}'s id.", inputmode="numeric")
+    if name == "country":
+        return ValueWidget(
+            "text", hint="2-letter country code, e.g. FR (lists: FR, BE).", placeholder="FR"
+        )
+    field_kind = FIELDS.get(entity, {}).get(name)
+    if field_kind == BOOL and not multiple:
+        return ValueWidget("select", (("", "Choose…"), *BOOL_CHOICES))
+    if name.startswith(router.SCORE_PREFIX) or field_kind == NUMBER:
+        return ValueWidget(
+            "text", placeholder="50" if name.startswith(router.SCORE_PREFIX) else "", inputmode="decimal"
+        )
+    if field_kind == DATE:
+        return ValueWidget("text", placeholder="YYYY-MM-DD")
+    return ValueWidget("text")
 
 
 def _id_or_none(value):
@@ -205,7 +187,7 @@ class RuleForm(FlaskForm):
         self.team_id.choices = [("", "Any team")] + [(team.id, team.name) for team in teams]
         self.user_id.choices = [("", "Choose a rep…")] + [(rep.id, rep.name) for rep in reps]
         for row in self.conditions:
-            row.form.field.choices = field_choices
+            prepare_row(row.form, field_choices)
 
     def condition_rows(self) -> list[ConditionRow]:
         """The condition rows' forms, in order."""
@@ -245,7 +227,7 @@ class RuleForm(FlaskForm):
             self.conditions.append_entry()
         for form_row, item in zip(self.conditions, items, strict=False):
             value = item.get("value")
-            form_row.form.field.data = f"{item['entity']}:{item['field']}"
+            form_row.form.subject.data = f"{item['entity']}.{item['field']}"
             form_row.form.operator.data = item.get("operator")
             form_row.form.value.data = ", ".join(map(str, value)) if isinstance(value, list) else value
 

@@ -26,6 +26,9 @@ from routing.forms import (
     RuleForm,
     TestLeadForm,
     field_choices,
+    id_kind,
+    prepare_row,
+    value_widget,
 )
 from routing.models import AssignmentRule
 from web.render import render, render_fragment
@@ -106,8 +109,8 @@ def _rule_form(row: AssignmentRule | None):
             return redirect(url_for("routing_rules.rules"))
     elif request.method == "POST":
         status = 422
-    options = manage.id_options(condition.id_kind() for condition in form.condition_rows())
-    widgets = [condition.widget_for(options) for condition in form.condition_rows()]
+    options = manage.id_options(id_kind(condition) for condition in form.condition_rows())
+    widgets = [value_widget(condition, options) for condition in form.condition_rows()]
     return render(
         "routing/rule_form.html", status=status, form=form, row=row, general=general, widgets=widgets
     )
@@ -117,9 +120,9 @@ def _field_choices(rows: list[ConditionRow]) -> list[tuple[str, str]]:
     """Condition fields: the record fields and the live models' scores (plus the
     models the rows already name, live or not, so editing keeps them)."""
     live = manage.live_model_names()
-    prefix = f"{LEAD}:{router.SCORE_PREFIX}"
+    prefix = f"{LEAD}.{router.SCORE_PREFIX}"
     named = {
-        (row.field.data or "")[len(prefix) :] for row in rows if (row.field.data or "").startswith(prefix)
+        (row.subject.data or "")[len(prefix) :] for row in rows if (row.subject.data or "").startswith(prefix)
     }
     kept = manage.names_of({"models": named}).get("models", {})
     return field_choices(live, {key: name for key, name in kept.items() if key not in live})
@@ -135,10 +138,10 @@ def condition_row(index: int):
         abort(404)
     prefix = f"conditions-{index}"
     condition = ConditionRow(request.args, prefix=prefix)
-    condition.field.choices = _field_choices([condition])
-    if request.headers.get("HX-Trigger-Name") == f"{prefix}-field":
+    prepare_row(condition, _field_choices([condition]))
+    if request.headers.get("HX-Trigger-Name") == f"{prefix}-subject":
         condition.value.data = ""
-    widget = condition.widget_for(manage.id_options([condition.id_kind()]))
+    widget = value_widget(condition, manage.id_options([id_kind(condition)]))
     return render_fragment("routing/_condition_row.html", condition=condition, index=index, widget=widget)
 
 
@@ -151,10 +154,10 @@ def _place_errors(form: RuleForm, errors, row_of_item: list[int]) -> list[str]:
         if path.startswith("conditions.items["):
             index = int(path[len("conditions.items[") :].split("]", 1)[0])
             rest = path.split("]", 1)[1].lstrip(".")
-            name = rest.split("[", 1)[0] or "field"
+            name = rest.split("[", 1)[0] or "subject"
             row = form.conditions[row_of_item[index]].form if index < len(row_of_item) else None
             if row is not None:
-                target = {"entity": "field"}.get(name, name)
+                target = {"entity": "subject", "field": "subject"}.get(name, name)
                 getattr(row, target, row.value).errors.append(error.reason)
                 continue
         head = path.split(".", 1)[0].split("[", 1)[0]

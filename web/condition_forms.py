@@ -15,8 +15,19 @@ from collections.abc import Iterable, Mapping
 
 from flask_wtf import FlaskForm
 from wtforms import FieldList, Form, SelectChoice, SelectField, StringField
+from wtforms.validators import Length, Optional
 
-from leads.core.conditions import AND, FIELDS, OPERATORS, OR, RECORD_ENTITIES, UNARY, FieldError, is_group
+from leads.core.conditions import (
+    AND,
+    FIELDS,
+    OPERATORS,
+    OR,
+    RECORD_ENTITIES,
+    UNARY,
+    FieldError,
+    is_empty,
+    is_group,
+)
 
 SUBJECTS = [
     SelectChoice(f"{entity}.{name}", name.replace("_", " "), optgroup=entity.capitalize())
@@ -42,14 +53,46 @@ class Row(Form):
     aliases: dict[str, str | None] = {}
 
 
+class ValueField(StringField):
+    """The value of a condition row; a multiple select posts several values,
+    kept as the comma-separated list the row's text input would send."""
+
+    def process_formdata(self, valuelist):
+        if len(valuelist) > 1:
+            valuelist = [", ".join(value for value in valuelist if value.strip())]
+        super().process_formdata(valuelist)
+
+
 class ConditionRow(Row):
-    """One condition over a lead, contact or account field."""
+    """One condition over a lead, contact or account field (``entity.field``),
+    the row of every builder: scoring audiences and attribute rules,
+    qualification terms, campaign segments and assignment rules."""
 
     subject = choice_field("Field", SUBJECTS)
     operator = choice_field("Operator", OPERATOR_CHOICES, default="equals")
-    value = StringField("Value")
+    value = ValueField("Value", validators=[Optional(), Length(max=500)])
 
     aliases = {"entity": "subject", "field": "subject"}
+
+    def parts(self) -> tuple[str, str]:
+        """(entity, field name) of the chosen field."""
+        entity, _, name = (self.subject.data or "").partition(".")
+        return entity, name
+
+    def is_blank(self) -> bool:
+        """Nothing chosen or typed: the row is left out."""
+        return not self.subject.data and is_empty(self.value.data)
+
+    def to_dict(self) -> dict:
+        """The condition as the domain reads it (the value as typed)."""
+        entity, name = self.parts()
+        return {"entity": entity, "field": name, "operator": self.operator.data, "value": self.value.data}
+
+    def values(self) -> list[str]:
+        """The value as a list of trimmed strings (a list value: its items)."""
+        value = self.value.data
+        items = value if isinstance(value, list | tuple) else str(value or "").split(",")
+        return [str(item).strip() for item in items if str(item).strip()]
 
 
 def condition_from_row(row, entity: str | None = None) -> dict:

@@ -79,7 +79,7 @@ def test_r1_r2_r3_r4_r6_g2_a_product_line_rule_routes_a_sales_ready_lead_to_a_no
     # field: for the product line, a select of names that posts the line's id.
     choose_and_wait_for_the_row(page, "Field of condition 1", "Lead product line")
     choose_and_wait_for_the_row(page, "Operator of condition 1", "equals")
-    expect(page.get_by_label("Field of condition 1")).to_have_value("lead:product_line_id")
+    expect(page.get_by_label("Field of condition 1")).to_have_value("lead.product_line_id")
     page.locator("select#conditions-0-value").select_option(label="Analytics")
     page.get_by_label("Strategy").select_option(label="Round robin")
     page.get_by_label("Pool").select_option(label="Reps of the lead's product line")

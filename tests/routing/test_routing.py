@@ -393,7 +393,7 @@ def rule_form(name, strategy, rows=(), **more):
     data = {"name": name, "enabled": "y", "match": "and", "strategy": strategy, "pool": "product_line"}
     for index, (field, operator, value) in enumerate(rows):
         data |= {
-            f"conditions-{index}-field": field,
+            f"conditions-{index}-subject": field,
             f"conditions-{index}-operator": operator,
             f"conditions-{index}-value": value,
         }
@@ -404,13 +404,13 @@ def test_r4_managers_add_edit_reorder_and_switch_rules_with_errors_inline(app, w
     """R4: the rules page: add with conditions (errors next to the field), edit,
     move up, switch off; the router then uses that order."""
     client = client_for(app, world["manager"])
-    bad = post(client, "/routing/rules/new", rule_form("Named", "named_user", [("lead:country", "gt", "")]))
+    bad = post(client, "/routing/rules/new", rule_form("Named", "named_user", [("lead.country", "gt", "")]))
     page = bad.get_data(as_text=True)
     assert bad.status_code == 422 and "Choose an active sales rep." in page and "Enter a value." in page
     ok = post(
         client,
         "/routing/rules/new",
-        rule_form("Analytics", "round_robin", [("lead:product_line_id", "equals", str(world["line"].id))]),
+        rule_form("Analytics", "round_robin", [("lead.product_line_id", "equals", str(world["line"].id))]),
     )
     assert ok.status_code == 302
     post(
@@ -419,7 +419,7 @@ def test_r4_managers_add_edit_reorder_and_switch_rules_with_errors_inline(app, w
         rule_form(
             "Ben for FR",
             "named_user",
-            [("lead:country", "in_list", "FR, BE")],
+            [("lead.country", "in_list", "FR, BE")],
             user_id=str(world["ben"].id),
             accept_within_hours="8",
         ),
@@ -439,7 +439,7 @@ def test_r4_managers_add_edit_reorder_and_switch_rules_with_errors_inline(app, w
         rule_form(
             "Ben for FR and BE",
             "named_user",
-            [("lead:country", "in_list", "FR, BE")],
+            [("lead.country", "in_list", "FR, BE")],
             user_id=str(world["ben"].id),
         ),
     )

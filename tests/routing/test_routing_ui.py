@@ -58,7 +58,7 @@ def rule_form(name, strategy, rows=(), **more):
     data = {"name": name, "enabled": "y", "match": "and", "strategy": strategy, "pool": "product_line"}
     for index, (field, operator, value) in enumerate(rows):
         data |= {
-            f"conditions-{index}-field": field,
+            f"conditions-{index}-subject": field,
             f"conditions-{index}-operator": operator,
             f"conditions-{index}-value": value,
         }
@@ -84,7 +84,7 @@ def test_r4_a_product_line_condition_offers_the_line_names_and_posts_the_id(app,
     select of product line names whose values are the ids; the field select asks
     for the row again on change (no inline script); a new field clears the value."""
     client = manager_client(app, world)
-    row = row_fragment(client, 2, trigger="field", field="lead:product_line_id", operator="equals", value="x")
+    row = row_fragment(client, 2, trigger="subject", subject="lead.product_line_id", operator="equals", value="x")
     html = row.get_data(as_text=True)
     assert row.status_code == 200 and "<html" not in html and 'id="condition-row-2"' in html
     assert 'hx-get="/routing/rules/condition/2"' in html and 'hx-target="closest tr"' in html
@@ -95,9 +95,9 @@ def test_r4_a_product_line_condition_offers_the_line_names_and_posts_the_id(app,
     assert "selected" not in html.split('name="conditions-2-value"')[1].split("</select>")[0]
     assert "<script" not in html and "style=" not in html
 
-    several = row_fragment(client, 0, field="lead:product_line_id", operator="in_list", value="")
+    several = row_fragment(client, 0, subject="lead.product_line_id", operator="in_list", value="")
     assert "multiple" in several.get_data(as_text=True)
-    empty = row_fragment(client, 0, field="lead:product_line_id", operator="is_empty")
+    empty = row_fragment(client, 0, subject="lead.product_line_id", operator="is_empty")
     assert "No value needed." in empty.get_data(as_text=True)
 
 
@@ -110,19 +110,19 @@ def test_r4_other_id_fields_offer_names_country_a_hint_and_scores_live_models_on
     ScoringModel.create(name="Draft model", status="draft")
     client = manager_client(app, world)
     teams = options_of(
-        row_fragment(client, field="lead:team_id").get_data(as_text=True), "conditions-0-value"
+        row_fragment(client, subject="lead.team_id").get_data(as_text=True), "conditions-0-value"
     )
     assert teams[str(team.id)] == "West"
-    owners = row_fragment(client, field="account:owner_id").get_data(as_text=True)
+    owners = row_fragment(client, subject="account.owner_id").get_data(as_text=True)
     names = set(options_of(owners, "conditions-0-value").values())
     assert {"Ana", "Olga"} <= names and "Gone" not in names
-    country = row_fragment(client, field="lead:country", operator="equals").get_data(as_text=True)
+    country = row_fragment(client, subject="lead.country", operator="equals").get_data(as_text=True)
     assert "2-letter country code" in country and re.search(
         r'<input[^>]*name="conditions-0-value"[^>]*type="text"', country
     )
-    fields = options_of(client.get("/routing/rules/new").get_data(as_text=True), "conditions-0-field")
+    fields = options_of(client.get("/routing/rules/new").get_data(as_text=True), "conditions-0-subject")
     assert "Score in Fit" in fields.values() and not any("Draft model" in v for v in fields.values())
-    assert fields["lead:product_line_id"] == "Lead product line"
+    assert fields["lead.product_line_id"] == "Lead product line"
 
 
 def test_r4_a_rule_made_with_the_product_line_select_routes_the_lead(app, world, run_jobs):
@@ -133,7 +133,7 @@ def test_r4_a_rule_made_with_the_product_line_select_routes_the_lead(app, world,
     saved = post(
         client,
         "/routing/rules/new",
-        rule_form("Cloud", "round_robin", [("lead:product_line_id", "equals", str(world["line"].id))]),
+        rule_form("Cloud", "round_robin", [("lead.product_line_id", "equals", str(world["line"].id))]),
     )
     assert saved.status_code == 302
     rule = AssignmentRule.get()
@@ -158,7 +158,7 @@ def test_r4_a_bad_value_shows_its_error_inline_in_its_row(app, world):
     """R4: server-side validation still puts the error next to the row's value."""
     client = manager_client(app, world)
     bad = post(
-        client, "/routing/rules/new", rule_form("Bad", "round_robin", [("lead:product_line_id", "gt", "")])
+        client, "/routing/rules/new", rule_form("Bad", "round_robin", [("lead.product_line_id", "gt", "")])
     )
     html = bad.get_data(as_text=True)
     assert bad.status_code == 422 and not AssignmentRule.select().exists()
@@ -240,4 +240,4 @@ def test_r2_g1_a_lead_the_user_cannot_see_marks_nothing(app, world):
 def test_g1_reps_cannot_ask_for_a_condition_row(app, world):
     """G1: the row endpoint is for managers, like the rules pages."""
     rep = login(app.test_client(), world["ana"])
-    assert row_fragment(rep, field="lead:product_line_id").status_code == 403
+    assert row_fragment(rep, subject="lead.product_line_id").status_code == 403
