@@ -7,7 +7,7 @@ import secrets
 
 from flask import Flask
 
-from leads.base.queue import ContextWorker
+from leads.base.worker import ContextWorker
 
 DEFAULTS = {
     "SESSION_COOKIE_HTTPONLY": True,
@@ -164,7 +164,7 @@ def _register(app: Flask) -> None:
 
 class AppWorker(ContextWorker):
     """The worker class for plain ``rq worker`` processes: it builds the app
-    from the environment on its first job (see ``leads.base.queue.ContextWorker``):
+    from the environment on its first job (see ``leads.base.worker.ContextWorker``):
 
         rq worker -w app.AppWorker -S rq.serializers.JSONSerializer \\
             --with-scheduler leadflow-default

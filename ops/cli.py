@@ -87,7 +87,8 @@ def worker(burst):
     it also runs the safety net (every worker, one at a time: ``leads.base.sweep``)."""
     from rq.serializers import JSONSerializer
 
-    from leads.base.queue import QUEUE_NAMES, ContextWorker, get_queue, get_redis
+    from leads.base.queue import QUEUE_NAMES, get_queue, get_redis
+    from leads.base.worker import ContextWorker
 
     queues = [get_queue(name) for name in QUEUE_NAMES]
     ContextWorker(queues, connection=get_redis(), serializer=JSONSerializer).work(
