@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from flask import jsonify, render_template, request
+import logging
+
+import peewee as pw
+from flask import jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from web.render import wants_fragment
+
+log = logging.getLogger(__name__)
+
+BUSY_RETRY_SECONDS = 5
+# What a database says when a writer held its lock past the wait we allow:
+# SQLite's busy timeout, PostgreSQL's lock_timeout (55P03).
+BUSY_MESSAGES = ("database is locked", "lock timeout", "canceling statement due to lock timeout")
+
 
 
 def api_error(status: int, reason: str, field: str | None = None, errors: list | None = None):
@@ -36,7 +47,22 @@ def handle_csrf_error(error: CSRFError):
     return handle_http_error(error)
 
 
+def handle_database_error(error: pw.OperationalError):
+    """O2: the database stayed busy past the wait allowed (another writer froze
+    holding its lock). The transaction rolled back whole, nothing was stored:
+    answer 503 with ``Retry-After`` so the client tries again, never a 500.
+    Any other operational error stays a server error."""
+    if not any(text in str(error).lower() for text in BUSY_MESSAGES):
+        raise error
+    log.warning("database busy, answered 503: %s", error)
+    busy = ServiceUnavailable("The database is busy. Nothing was saved; try again in a few seconds.")
+    response = make_response(handle_http_error(busy))
+    response.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
+    return response
+
+
 def register(app) -> None:
     """Attach the error handlers to ``app``."""
+    app.register_error_handler(pw.OperationalError, handle_database_error)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)
