@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from auth.forms import LoginForm, PasswordChangeForm
@@ -13,10 +16,34 @@ from web.extensions import limiter, login_account_key
 bp = Blueprint("auth", __name__)
 
 
+# What a browser's URL parser drops before reading a URL (WHATWG URL standard):
+# ASCII tab, newline and carriage return anywhere, C0 controls and spaces at
+# either end. "/\t/evil.example" is "//evil.example" to a browser.
+_DROPPED = re.compile(r"[\t\n\r]")
+_C0_AND_SPACE = "".join(map(chr, range(0x21)))
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` as a browser would read it, if that is a path on this site
+    (one leading "/", not "//" or "/\\", no scheme, no host); else None."""
+    if not target:
+        return None
+    path = _DROPPED.sub("", target).strip(_C0_AND_SPACE)
+    if _CONTROL.search(path):
+        return None  # never put a control character in a Location header
+    # Browsers read a backslash as a slash in http(s) URLs: "/\host" is "//host".
+    seen = path.replace("\\", "/")
+    if not seen.startswith("/") or seen.startswith("//"):
+        return None
+    parts = urlsplit(seen)
+    if parts.scheme or parts.netloc:
+        return None
+    return path
+
+
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("lead_list.index")
+    return local_path(target) or url_for("lead_list.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
