@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask import request
+
 CSP = "; ".join(
     [
         "default-src 'self'",
@@ -25,4 +27,8 @@ def set_security_headers(response):
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.endpoint != "static":
+        # Pages, fragments, exports and API answers carry personal data or
+        # secrets: no browser, proxy or back button keeps a copy of them.
+        headers["Cache-Control"] = "no-store"
     return response

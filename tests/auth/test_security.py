@@ -151,3 +151,26 @@ def test_sign_in_limits_are_kept_in_redis_outside_the_tests(tmp_path):
 
     app = create_app({"REDIS_URL": "redis://127.0.0.1:6379/0", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
     assert app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "redis+unix://"))
+
+
+def test_pages_fragments_exports_and_api_answers_are_never_cached(client):
+    """G1: whatever carries personal data or a secret (a page, a fragment, a CSV
+    export, an API answer) says Cache-Control: no-store, so no shared proxy or
+    back button keeps a copy after sign-out; the static files stay cacheable."""
+    user = make_user("manager")
+    login(client, user)
+    token = issue_token(user, "test")
+    answers = {
+        "page": client.get("/leads"),
+        "fragment": client.get("/leads", headers={"HX-Request": "true"}),
+        "export": client.get("/leads/export.csv"),
+        "api": client.get("/api/v1/leads", headers={"Authorization": f"Bearer {token}"}),
+        "sign-in page": client.get("/login"),
+    }
+    for door, response in answers.items():
+        assert response.status_code == 200, door
+        assert response.headers.get("Cache-Control") == "no-store", door
+    static = client.get("/static/htmx.min.js")
+    assert static.status_code == 200
+    assert "no-store" not in static.headers.get("Cache-Control", "")
+    static.close()
