@@ -41,6 +41,8 @@ def create_app(config: dict | None = None) -> Flask:
     for name in ("SMTP_HOST", "SMTP_PORT", "MAIL_FROM", "REPLY_DOMAIN"):  # mail is optional
         if os.environ.get(name):
             app.config[name] = os.environ[name]
+    # G1: webhooks post only to public addresses unless the install says otherwise.
+    app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"] = os.environ.get("WEBHOOK_ALLOW_PRIVATE_TARGETS") == "1"
     if os.environ.get("SESSION_COOKIE_SECURE") == "0":
         app.config["SESSION_COOKIE_SECURE"] = False
     app.config.update(config or {})

@@ -12,14 +12,18 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import urllib.error
-import urllib.request
+import logging
+
+from flask import current_app
 
 from leads.base import signals
 from leads.base.db import on_commit, transaction, utcnow
 from leads.base.queue import enqueue
 from leads.records.models import Lead
+from leads.webhooks import targets
 from leads.webhooks.models import Webhook, WebhookDelivery
+
+log = logging.getLogger(__name__)
 
 WEBHOOK_BACKOFF = [10, 60, 300, 1800, 7200]  # seconds before attempts 2..6
 LEAD_QUALIFIED, LEAD_SALES_READY = "lead.qualified", "lead.sales_ready"
@@ -129,26 +133,15 @@ def deliver_webhook(delivery_id: int) -> str:
         return "nothing to do"
     hook = delivery.webhook
     body = json.dumps(delivery.payload, sort_keys=True).encode()
-    request = urllib.request.Request(
-        hook.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "leadflow-webhooks",
-            "X-Leadflow-Event": delivery.event,
-            "X-Leadflow-Delivery": str(delivery.id),
-            "X-Leadflow-Signature": sign(hook.secret, body),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "leadflow-webhooks",
+        "X-Leadflow-Event": delivery.event,
+        "X-Leadflow-Delivery": str(delivery.id),
+        "X-Leadflow-Signature": sign(hook.secret, body),
+    }
     attempts = delivery.attempts + 1
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            status = response.status
-    except urllib.error.HTTPError as error:
-        status, problem = error.code, f"HTTP {error.code}"
-    except (urllib.error.URLError, OSError) as error:
-        status, problem = None, str(getattr(error, "reason", error))[:300]
+    status, problem = _post(hook, delivery, body, headers)
     if status is not None and 200 <= status < 300:
         WebhookDelivery.update(
             status="delivered", attempts=attempts, delivered_at=utcnow(), last_error=None
@@ -164,3 +157,29 @@ def deliver_webhook(delivery_id: int) -> str:
         WebhookDelivery.id == delivery.id
     ).execute()
     return "retry later"
+
+
+UNREACHABLE = "The target could not be reached."
+
+
+def _post(hook: Webhook, delivery: WebhookDelivery, body: bytes, headers: dict) -> tuple[int | None, str | None]:
+    """The HTTP status (or None) and what the delivery page may say about a
+    failure: the status, a refused address, or a generic "could not be
+    reached" (G1: the page is no port scanner); the detail goes to the log."""
+    try:
+        status = targets.post(
+            hook.url,
+            body,
+            headers,
+            timeout=10,
+            allow_private=bool(current_app.config.get("WEBHOOK_ALLOW_PRIVATE_TARGETS")),
+        )
+    except targets.TargetRefused as refused:
+        log.warning("webhook %s delivery %s refused: %s", hook.id, delivery.id, refused.reason)
+        return None, refused.reason
+    except OSError as error:
+        log.warning("webhook %s delivery %s could not reach %s: %s", hook.id, delivery.id, hook.url, error)
+        return None, UNREACHABLE
+    if 300 <= status < 400:
+        return status, f"HTTP {status} (redirects are not followed)"
+    return status, f"HTTP {status}"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
+from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectMultipleField, StringField, widgets
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from leads.webhooks import targets
 from leads.webhooks.delivery import WEBHOOK_EVENTS
 
 
@@ -29,13 +29,14 @@ class WebhookForm(FlaskForm):
     active = BooleanField("Active", default=True)
 
     def validate_url(self, field):
+        """A valid http(s) URL to a public address (G1: the worker is no proxy
+        into the install's own network), unless the install allows private ones."""
         try:
-            parts = urlsplit(field.data.strip())
-            parts.port  # noqa: B018  (raises ValueError on a bad port)
-        except ValueError as error:
-            raise ValidationError("Enter a valid http:// or https:// URL.") from error
-        if parts.scheme not in ("http", "https") or not parts.hostname or " " in field.data.strip():
-            raise ValidationError("Enter a valid http:// or https:// URL.")
+            targets.check_when_saving(
+                field.data, allow_private=bool(current_app.config.get("WEBHOOK_ALLOW_PRIVATE_TARGETS"))
+            )
+        except targets.TargetRefused as refused:
+            raise ValidationError(refused.reason) from refused
 
     def validate_events(self, field):
         if not field.data:
@@ -45,7 +46,7 @@ class WebhookForm(FlaskForm):
         """The cleaned values for ``leads.webhooks.services.create_webhook`` / ``update_webhook``."""
         return {
             "name": self.name.data,
-            "url": self.url.data,
+            "url": self.url.data.strip(),
             "events": list(self.events.data or []),
             "active": bool(self.active.data),
         }

@@ -33,6 +33,7 @@ class Receiver:
     def __init__(self):
         self.requests: list[dict] = []
         self.status = 200
+        self.location = None  # set with a 3xx status to answer a redirect
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,6 +47,8 @@ class Receiver:
                     }
                 )
                 self.send_response(receiver.status)
+                if receiver.location:
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -63,7 +66,9 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(app):
+    """A receiver on 127.0.0.1, which this install is set to allow (a private address)."""
+    app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"] = True
     server = Receiver()
     yield server
     server.close()
@@ -139,7 +144,7 @@ def test_q2_editing_changes_settings_but_not_the_secret_and_validates_inline(app
     answer = client.post(
         f"/webhooks/{hook.id}",
         data=form(
-            token, name="Renamed", url="http://10.0.0.5:8080/x", events=["lead.sales_ready"], active=None
+            token, name="Renamed", url="http://crm.example.org:8080/x", events=["lead.sales_ready"], active=None
         ),
         headers={"HX-Request": "true"},
     )
@@ -147,7 +152,7 @@ def test_q2_editing_changes_settings_but_not_the_secret_and_validates_inline(app
     again = Webhook.get_by_id(hook.id)
     assert (again.name, again.url, again.events, again.active) == (
         "Renamed",
-        "http://10.0.0.5:8080/x",
+        "http://crm.example.org:8080/x",
         ["lead.sales_ready"],
         False,
     )
