@@ -158,10 +158,24 @@ def _register(app: Flask) -> None:
         app.register_blueprint(blueprint)
         if blueprint.name in API_BLUEPRINTS:
             csrf.exempt(blueprint)
+    _retry_deadlocks(app)
     policy.init_app(app)
     errors.register(app)
     app.after_request(set_security_headers)
     register_cli(app)
+
+
+def _retry_deadlocks(app: Flask) -> None:
+    """O2: every API call is run again, whole, when PostgreSQL ends its
+    transaction with a deadlock or a serialization failure (concurrent
+    integrations writing the same rows): it was rolled back, so trying again is
+    safe, and a 500 for it is not. Past the retries it is a 503 with
+    Retry-After (``web.errors``)."""
+    from leads.base.db import retrying
+
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint.split(".", 1)[0] in API_BLUEPRINTS:
+            app.view_functions[endpoint] = retrying(view)
 
 
 class AppWorker(ContextWorker):

@@ -9,6 +9,7 @@ from flask import jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
+from leads.base.db import RETRYABLE
 from web.render import wants_fragment
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,11 @@ def handle_database_error(error: pw.OperationalError):
     """O2: the database stayed busy past the wait allowed (another writer froze
     holding its lock). The transaction rolled back whole, nothing was stored:
     answer 503 with ``Retry-After`` so the client tries again, never a 500.
-    Any other operational error stays a server error."""
-    if not any(text in str(error).lower() for text in BUSY_MESSAGES):
+    A deadlock or serialization failure that outlived its retries
+    (``leads.base.db.retried``) is answered the same way. Any other operational
+    error stays a server error."""
+    code = getattr(getattr(error, "orig", None), "pgcode", None)
+    if code not in RETRYABLE and not any(text in str(error).lower() for text in BUSY_MESSAGES):
         raise error
     log.warning("database busy, answered 503: %s", error)
     busy = ServiceUnavailable("The database is busy. Nothing was saved; try again in a few seconds.")

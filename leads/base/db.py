@@ -7,6 +7,7 @@ is called with a URL. Connections come from a pool per URL (``bind_database``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -212,6 +213,17 @@ def retried(work: Callable, attempts: int = RETRIES):
                 raise
             log.warning("transaction ended by PostgreSQL (%s); trying again (%d/%d)", code, attempt, attempts)
             time.sleep(0.01 * attempt)
+
+
+def retrying(view: Callable) -> Callable:
+    """``view`` run through ``retried``: a request whose transaction PostgreSQL
+    ended with a deadlock or a serialization failure is served again, whole."""
+
+    @functools.wraps(view)
+    def run(*args, **kwargs):
+        return retried(lambda: view(*args, **kwargs))
+
+    return run
 
 
 def utcnow() -> dt.datetime:
