@@ -69,3 +69,39 @@ def enqueue(func_path: str, *args, job_id: str | None = None, queue: str = "defa
         retry=Retry(max=3, interval=[1, 5, 30]),
         **kwargs,
     )
+
+
+OVERDUE_SECONDS = 10  # RQ's scheduler moves due jobs every second; past this it is gone
+
+
+def enqueue_overdue(app, now: float | None = None) -> int:
+    """Move scheduled jobs (retries waiting for their backoff) that are more
+    than ``OVERDUE_SECONDS`` overdue onto their queue; returns how many.
+
+    RQ's scheduler runs in one worker, holding a lock; when that worker is
+    killed, nobody moves due jobs until RQ's maintenance pass takes the lock
+    again, up to ~13 minutes later (O2). The sweeper calls this on every sweep,
+    so a retry waits at most a sweep longer. A job moved by both (the scheduler
+    came back in the same instant) runs twice, which every job allows: they
+    are idempotent."""
+    import time
+
+    from rq.job import Job
+
+    cutoff = int((now if now is not None else time.time()) - OVERDUE_SECONDS)
+    moved = 0
+    for name in QUEUE_NAMES:
+        queue = get_queue(name, app)
+        registry = queue.scheduled_job_registry
+        job_ids = registry.get_jobs_to_schedule(cutoff)
+        if not job_ids:
+            continue
+        jobs = Job.fetch_many(job_ids, connection=queue.connection, serializer=JSONSerializer)
+        with queue.connection.pipeline() as pipeline:
+            for job_id, job in zip(job_ids, jobs, strict=True):
+                if job is not None:
+                    queue.enqueue_job(job, pipeline=pipeline)
+                    moved += 1
+                registry.remove(job_id, pipeline=pipeline)
+            pipeline.execute()
+    return moved

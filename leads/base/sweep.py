@@ -1,7 +1,8 @@
 """The safety net (S4, R6, O2): ``sweep`` sends ``sweep_due``, and each area
 catches up on what it owns (scoring: pending rows nobody applied and ended time
 windows; routing: sales-ready leads with no decision since they changed and
-leads not accepted in time; webhooks: due retries; the outbox: queued emails).
+leads not accepted in time; webhooks: due retries; the outbox: queued emails),
+and job retries left overdue by a dead RQ scheduler are moved to their queue.
 
 Every long-running worker runs a ``Sweeper`` thread that sweeps every
 ``SWEEP_SECONDS``, guarded by a short-lived Redis lock so exactly one runs at a
@@ -21,7 +22,7 @@ import time
 
 from leads.base import signals
 from leads.base.db import close_connection, db, utcnow
-from leads.base.queue import epoch_key
+from leads.base.queue import enqueue_overdue, epoch_key
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ def sweep_once(app, connection, force: bool = False) -> bool:
                 summary = sweep(redis_lost=bool(redis_lost))
             finally:
                 close_connection(optimize=False)
+        summary["scheduled"] = enqueue_overdue(app)
         connection.set(last_sweep_key(app), f"{time.time():.3f}")
         log.debug("sweep: %s", summary)
         return True

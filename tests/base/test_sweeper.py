@@ -5,7 +5,7 @@ installs share one Redis."""
 
 from __future__ import annotations
 
-from leads.base.queue import epoch_key, get_queue, get_redis
+from leads.base.queue import QUEUE_NAMES, epoch_key, get_queue, get_redis
 from leads.base.sweep import last_sweep_key, lock_name, sweep_once
 from leads.scoring import scorer
 from tests.factories import make_lead
@@ -45,3 +45,29 @@ def test_o2_a_redis_that_lost_its_data_makes_the_next_sweep_catch_up_everything(
     conn.delete(epoch_key(app))
     assert sweep_once(app, conn, force=True)
     assert queue.count == 1 and conn.exists(epoch_key(app))
+
+
+def test_o2_retries_left_overdue_by_a_dead_rq_scheduler_are_moved_by_the_next_sweep(app):
+    """RQ's scheduler (one worker, behind a lock) moves a retry onto its queue
+    when its backoff ends; if that worker was killed, nobody does for up to
+    ~13 minutes. The sweep moves every scheduled job more than a few seconds
+    overdue, on every queue, and leaves the ones not yet due (or just due, which
+    a live scheduler is about to move) where they are."""
+    import datetime as dt
+
+    with app.app_context():
+        conn = get_redis()
+        queues = [get_queue(name) for name in QUEUE_NAMES]
+        now = dt.datetime.now(dt.UTC)
+        job = "leads.webhooks.delivery.deliver_webhook"
+        for queue in queues:
+            queue.enqueue_at(now - dt.timedelta(minutes=5), job, 999_001, job_id=f"{queue.name}-overdue")
+        just_due = queues[0].enqueue_at(now - dt.timedelta(seconds=1), job, 999_002, job_id="just-due")
+        later = queues[0].enqueue_at(now + dt.timedelta(minutes=5), job, 999_003, job_id="later")
+    assert [queue.count for queue in queues] == [0, 0]
+    assert sweep_once(app, conn, force=True)
+    assert [queue.job_ids for queue in queues] == [[f"{queue.name}-overdue"] for queue in queues]
+    scheduled = queues[0].scheduled_job_registry.get_job_ids()
+    assert sorted(scheduled) == sorted([just_due.id, later.id])
+    assert sweep_once(app, conn, force=True)
+    assert [queue.count for queue in queues] == [1, 1]  # moved once, not again
