@@ -113,3 +113,32 @@ def test_o2_an_api_write_that_keeps_deadlocking_is_a_503_with_retry_after_and_st
     assert answer.get_json()["errors"][0]["reason"].startswith("The database is busy")
     assert Lead.get_by_id(lead.id).first_name == "Old"
     assert _attempts() == 3  # tried a bounded number of times
+
+
+def test_o2_a_request_whose_connection_the_database_ends_is_a_503_and_the_next_one_works(pg_app):
+    """O2 (issue 11, point 1, on the web side): PostgreSQL ends the request's
+    connection mid-write (the trigger terminates its own backend, as a restart
+    or failover would): the answer is a 503 with Retry-After, never a 500,
+    nothing was stored, and the next request gets a healthy connection."""
+    lead = make_lead(first_name="Old")
+    headers = {"Authorization": f"Bearer {issue_token(make_user('manager'), 'sync')}"}
+    db.execute_sql("DROP SEQUENCE IF EXISTS fault_attempts")
+    db.execute_sql("CREATE SEQUENCE fault_attempts")
+    db.execute_sql(
+        """CREATE OR REPLACE FUNCTION fault_once() RETURNS trigger AS $$
+        BEGIN
+          IF nextval('fault_attempts') <= 1 THEN
+            PERFORM pg_terminate_backend(pg_backend_pid());
+          END IF;
+          RETURN NEW;
+        END $$ LANGUAGE plpgsql"""
+    )
+    db.execute_sql("CREATE TRIGGER fault BEFORE UPDATE ON lead FOR EACH ROW EXECUTE FUNCTION fault_once()")
+    client = pg_app.test_client()
+    answer = client.patch(f"/api/v1/leads/{lead.id}", json={"first_name": "Cut"}, headers=headers)
+    assert answer.status_code == 503, answer.get_data(as_text=True)
+    assert answer.headers["Retry-After"].isdigit()
+    assert "connection was lost" in answer.get_json()["errors"][0]["reason"]
+    again = client.patch(f"/api/v1/leads/{lead.id}", json={"first_name": "Again"}, headers=headers)
+    assert again.status_code == 200, again.get_data(as_text=True)
+    assert Lead.get_by_id(lead.id).first_name == "Again"
