@@ -9,7 +9,9 @@ Import, step by step (the job and the preview both use it):
 2. ``read_headers`` / ``read_rows`` parse it: quoted newlines are fine, every
    record carries the physical line it starts on, and a ragged row, an
    oversized field or unparseable text becomes a ``Record.problem`` instead of
-   an exception.
+   an exception. A header leadflow does not read (over ``MAX_COLUMNS`` columns,
+   a name over ``MAX_FIELD_CHARS``, a quote left open) is refused at once,
+   from a bounded start of the file.
 3. ``guess_mapping`` maps headers to fields ("E-mail", "Courriel" → email),
    ``validate_mapping`` checks the user's final choice.
 4. ``prepare_rows`` maps, validates (``validate_row``) and flags rows that repeat
@@ -25,6 +27,7 @@ renderer's job, and it autoescapes).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -41,6 +44,11 @@ from leads.core.matching import ACCOUNT, CONTACT, LEAD, is_blank
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_FIELD_CHARS = 10_000
+MAX_COLUMNS = 500
+# The longest header row that can pass: MAX_COLUMNS names of MAX_FIELD_CHARS,
+# each quoted and followed by a delimiter or the line end. The header check
+# never parses more than this, whatever the file holds.
+MAX_HEADER_CHARS = MAX_COLUMNS * (MAX_FIELD_CHARS + 3)
 SAMPLE_CHARS = 64 * 1024
 DELIMITERS = (",", ";", "\t")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
@@ -187,10 +195,90 @@ EXTRA_VALUES = "(extra values)"
 def read_headers(raw: bytes, sniffed: Sniffed) -> list[str]:
     """The header row, cleaned (trimmed; blanks named "Column N"; repeats numbered).
 
-    Raises ``CsvError`` when the file has no header row."""
-    for _line, fields in _physical_records(decode(raw, sniffed), sniffed.delimiter):
-        return clean_headers(fields)
-    raise CsvError("The file has no header row.")
+    Only the start of the file is decoded and parsed, at most ``MAX_HEADER_CHARS``
+    (the longest header that can pass), so a hostile file costs no more than a
+    valid one. Raises ``CsvError`` when the file has no header row or one that
+    cannot be imported: more than ``MAX_COLUMNS`` columns, a column name over
+    ``MAX_FIELD_CHARS`` characters, or a quote never closed."""
+    _check_size(raw, MAX_FILE_BYTES)
+    head = _decode_head(raw, sniffed, MAX_HEADER_CHARS + 1)
+    fields = _header_fields(head[:MAX_HEADER_CHARS], sniffed.delimiter, cut=len(head) > MAX_HEADER_CHARS)
+    return clean_headers(fields)
+
+
+def _decode_head(raw: bytes, sniffed: Sniffed, chars: int) -> str:
+    """The first ``chars`` characters of the file (BOM removed); a character cut
+    in half at the end of the bytes read is left for the decoder to drop."""
+    decoder = codecs.getincrementaldecoder(sniffed.codec)()
+    try:
+        text = decoder.decode(raw[: chars * 4 + 4])  # no codec here takes over 4 bytes a character
+    except (UnicodeDecodeError, LookupError):
+        raise CsvError(f"The file is not valid {sniffed.encoding.upper()} text.") from None
+    if "\x00" in text:
+        raise CsvError(_BINARY)
+    return text.removeprefix("\ufeff")[:chars]
+
+
+def _header_fields(head: str, delimiter: str, cut: bool) -> list[str]:
+    """The first non-blank record of ``head``, checked (``_check_header``);
+    ``cut`` says the file goes on after ``head``."""
+    buffer = io.StringIO(head, newline="")
+    reader = csv.reader(buffer, delimiter=delimiter)
+    fields: list[str] = []
+    while not any(f.strip() for f in fields):
+        start, first_line = buffer.tell(), reader.line_num
+        try:
+            fields = next(reader)
+        except StopIteration:
+            raise CsvError("The file has no header row.") from None
+        except csv.Error as error:
+            raise CsvError(_unreadable_header(error, spans_lines=reader.line_num > first_line + 1)) from None
+    ends_file = buffer.tell() >= len(head)
+    open_quote = ends_file and (cut or _never_closed(head[start:], delimiter, fields))
+    _check_header(fields, open_quote, cut=cut and ends_file)
+    return fields
+
+
+_OPEN_QUOTE = (
+    "A quote in the header row is not closed on its line, so the rows below would be read "
+    "as a column name. Close the quote (or remove it) and upload the file again."
+)
+
+
+def _check_header(fields: list[str], open_quote: bool, cut: bool) -> None:
+    """Refuse a header leadflow does not read, saying what is wrong in plain words."""
+    spans_lines = any("\n" in f or "\r" in f for f in fields)
+    if spans_lines and open_quote:
+        raise CsvError(_OPEN_QUOTE)
+    if len(fields) > MAX_COLUMNS:
+        more = "more than " if cut else ""
+        raise CsvError(
+            f"This file has {more}{len(fields):,} columns; leadflow reads at most {MAX_COLUMNS:,}. "
+            "Keep only the columns you import and upload it again."
+        )
+    for number, name in enumerate(fields, start=1):
+        if len(name) > MAX_FIELD_CHARS:
+            if "\n" in name or "\r" in name:
+                raise CsvError(_OPEN_QUOTE)
+            raise CsvError(
+                f"Column {number:,} of the header row is {len(name):,} characters long; "
+                f"leadflow reads at most {MAX_FIELD_CHARS:,} in a column name."
+            )
+    if cut:  # only quotes doubled all along get a header this long past the checks above
+        raise CsvError(
+            f"The header row is over {MAX_HEADER_CHARS:,} characters long; leadflow reads no more."
+        )
+
+
+def _unreadable_header(error: csv.Error, spans_lines: bool) -> str:
+    if "field larger than field limit" not in str(error):
+        return f"The header row cannot be read ({error})."
+    if spans_lines:
+        return _OPEN_QUOTE
+    return (
+        f"A column name in the header row is over {csv.field_size_limit():,} characters long; "
+        f"leadflow reads at most {MAX_FIELD_CHARS:,} in a column name."
+    )
 
 
 def read_rows(raw: bytes, sniffed: Sniffed, max_field_chars: int = MAX_FIELD_CHARS) -> Iterator[Record]:

@@ -4,6 +4,7 @@ no database, no app."""
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import pytest
@@ -177,6 +178,63 @@ def test_headers_are_cleaned():
     ]
     with pytest.raises(CsvError, match="no header row"):
         read_headers(b",,\n", Sniffed("utf-8", ","))
+
+
+def headers_of(raw: bytes) -> list[str]:
+    """The cleaned header row of a file, sniffed first."""
+    return read_headers(raw, sniff(raw))
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            (",".join(["c"] * 501) + "\nx\n").encode(),
+            "This file has 501 columns; leadflow reads at most 500.",
+        ),
+        (f"a,b,{'n' * 10_001}\n".encode(), "Column 3 of the header row is 10,001 characters long"),
+        # past the csv module's own field limit: still a plain message, not its error
+        (f"a,{'n' * 200_000}\n".encode(), "A column name in the header row is over 131,072 characters long"),
+        (b'email,"name\n', "A quote in the header row is not closed on its line"),
+        (b'email,"name\n' + b"a@example.test,Ada\n" * 10_000, "A quote in the header row is not closed"),
+        # closed at last, thousands of characters later: a name over several lines
+        (b'email,"name\n' + b"a@example.test,Ada\n" * 1_000 + b'b@example.test,"Bob"\n', "is not closed"),
+        # names within the limits that still fill more than the longest valid header
+        ((('"' + '""' * 10_000 + '",') * 260).encode(), "The header row is over 5,001,500 characters long"),
+    ],
+    ids=[
+        "columns",
+        "long-name",
+        "past-field-limit",
+        "open-quote",
+        "open-quote-big",
+        "closed-late",
+        "too-long",
+    ],
+)
+def test_c2_headers_leadflow_does_not_read_are_refused_in_words(raw, message):
+    """C2: too many columns, an oversized column name or a quote left open in the
+    header row is a ``CsvError`` saying what is wrong."""
+    with pytest.raises(CsvError, match=re.escape(message)):
+        headers_of(raw)
+
+
+def test_c2_only_the_header_row_is_parsed_however_large_the_file():
+    """C2: the header check parses a bounded start of the file, so three million
+    columns are counted only as far as the longest valid header goes."""
+    many = (",".join(["c"] * 3_000_000) + "\n").encode()
+    with pytest.raises(CsvError, match=re.escape(f"more than {csv_io.MAX_HEADER_CHARS // 2 + 1:,} columns")):
+        read_headers(many, Sniffed("utf-8", ","))
+
+
+def test_c2_headers_within_the_limits_read_as_before():
+    """C2: quoted names, a name over two lines, a UTF-16 file cut mid-character by
+    the bounded read, exactly 500 columns and a 10,000-character name all pass."""
+    assert headers_of(b'"email","First\nname"\na@example.test,Ada\n') == ["email", "First name"]
+    utf16 = ("Prénom,Email\n" + "é,x\n" * 3_000_000).encode("utf-16")
+    assert read_headers(utf16, Sniffed("utf-16", ",", has_bom=True)) == ["Prénom", "Email"]
+    assert len(headers_of((",".join(f"c{n}" for n in range(500)) + "\nx\n").encode())) == 500
+    assert headers_of(f"email,{'n' * 10_000}\n".encode())[1] == "n" * 10_000
 
 
 # --------------------------------------------------------------------------- mapping (C2)

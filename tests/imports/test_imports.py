@@ -13,7 +13,7 @@ import pytest
 from auth.models import ADMIN, MANAGER, MARKETER, REP, TELEPROSPECTOR
 from leads.base.models import BackgroundTask
 from leads.core import lifecycle
-from leads.imports.models import DONE, Import, ImportRowError
+from leads.imports.models import DONE, Import, ImportFile, ImportRowError
 from leads.records.models import Account, Contact, Lead, LeadHistory
 from tests.factories import csrf_token, login, make_contact, make_lead, make_user
 
@@ -262,6 +262,58 @@ def test_c2_ten_megabytes_of_garbage_and_oversized_files_are_refused_inline(app)
         "/imports/", data={"csrf_token": csrf_token(client, "/imports/"), "entity": "contact"}
     ).get_data(as_text=True)
     assert Import.select().count() == 0
+
+
+def _refused_header(client, content: bytes) -> str:
+    """Upload ``content``, check it is refused inline with nothing stored, and
+    return the page."""
+    response = _upload(client, content, filename="hostile.csv")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert 'class="field-error"' in html and 'id="import-upload"' in html
+    assert len(html) < 100_000  # the upload page again, no mapping of the file's columns
+    stored = [model.select().count() for model in (Import, ImportFile, BackgroundTask)]
+    assert stored == [0, 0, 0]
+    return html
+
+
+def test_c2_a_file_with_100000_columns_is_refused_at_upload(app):
+    """C2: more than 500 columns gets a 422 saying how many, before any mapping
+    page is built, and nothing is stored."""
+    client, _user = _signed_in(app)
+    header = ",".join(f"column {n}" for n in range(100_000))
+    html = _refused_header(client, f"{header}\n{'x,' * 99_999}x\n".encode())
+    assert "This file has 100,000 columns; leadflow reads at most 500." in html
+
+
+def test_c2_a_header_name_over_10000_characters_is_refused_at_upload(app):
+    """C2: a column name over 10,000 characters gets a 422 naming the column and
+    its length (it was a 500), and nothing is stored."""
+    client, _user = _signed_in(app)
+    html = _refused_header(client, f"email,{'n' * 20_000},phone\nada@example.test,x,1\n".encode())
+    assert "Column 2 of the header row is 20,000 characters long; leadflow reads at most 10,000" in html
+
+
+@pytest.mark.parametrize("rows", [1, 20_000], ids=["small", "past-the-parser-field-limit"])
+def test_c2_an_unterminated_quote_in_the_header_is_refused_at_upload(app, rows):
+    """C2: a quote opened in the header row and never closed gets a 422 that says
+    so (it was a 500), whether it swallows a few lines or a large file, and
+    nothing is stored."""
+    client, _user = _signed_in(app)
+    content = b'email,"first name,last name\n' + b"ada@example.test,Ada,Lovelace\n" * rows
+    html = _refused_header(client, content)
+    assert "A quote in the header row is not closed on its line" in html
+
+
+def test_c2_headers_at_the_limits_still_upload(app):
+    """C2: 500 columns, a 10,000-character name and a quoted name over two lines
+    (a spreadsheet's line break in a cell) are all still read."""
+    client, _user = _signed_in(app)
+    names = ["email", '"First\nname"', "n" * 10_000, *(f"extra {n}" for n in range(497))]
+    upload = _uploaded(client, (",".join(names) + "\nada@example.test,Ada\n").encode())
+    assert len(upload.headers) == 500
+    assert upload.headers[:2] == ["email", "First name"] and len(upload.headers[2]) == 10_000
+    assert client.get(f"/imports/{upload.id}").status_code == 200
 
 
 def test_c2_oversized_fields_are_rejected_per_row(app, run_jobs):
