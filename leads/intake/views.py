@@ -7,17 +7,19 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_limiter.util import get_remote_address
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from auth.models import ADMIN, MARKETER
 from auth.policy import allow, public
 from leads.intake import manage
+from leads.intake.capture import REJECTED, CaptureResult, source_by_key
 from leads.intake.capture import capture as capture_submission
-from leads.intake.capture import source_by_key
 from leads.intake.forms import RuleForm, SourceForm, StrategyForm
 from leads.intake.models import AutoLeadRule, CaptureSource, MatchingStrategyRecord
 from leads.intake.strategies import ensure_defaults, strategy_rows
 from web import crud
 from web.crud import get_or_404, saved
+from web.errors import handle_http_error
 from web.extensions import csrf, limiter
 from web.render import render, render_fragment, wants_fragment
 
@@ -258,15 +260,41 @@ def _wants_json() -> bool:
     return request.is_json or best == "application/json"
 
 
+@bp.before_request
+def _read_capture_body():
+    """Read the capture endpoint's body here, before anything parses it, and at
+    most ``MAX_BODY`` + 1 bytes of it, whether it says its length or comes
+    chunked: a longer one is refused (413) unread.
+
+    Werkzeug stops a body without a Content-Length at ``max_content_length``
+    but does not say whether more was sent, hence the one byte more, checked.
+    The form and JSON are then parsed from what was read."""
+    if request.endpoint != "intake.capture":
+        return
+    request.max_content_length = MAX_BODY + 1  # a longer Content-Length: 413 before any read
+    if len(request.get_data(cache=True)) > MAX_BODY:
+        abort(413)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _body_too_large(error):
+    """A capture body over the cap is answered as a refused submission (JSON,
+    fragment or page, as the sender asked); other pages keep the usual error."""
+    if request.endpoint != "intake.capture":
+        return handle_http_error(error)
+    reason = f"The submission is larger than {MAX_BODY // 1024} KB; nothing was saved."
+    return _answer(CaptureResult(REJECTED, [{"field": None, "reason": reason}]), 413)
+
+
 @bp.route("/capture/<key>", methods=["POST"])
 @public
 @limiter.limit(lambda: current_app.config.get("CAPTURE_LIMIT", "30 per minute"), key_func=capture_rate_key)
 def capture(key):
+    """C3–C5: a public submission (form fields or JSON) captured for the source
+    with this key; its body was already read, capped, by ``_read_capture_body``."""
     source = source_by_key(key)
     if source is None:
         abort(404)
-    if (request.content_length or 0) > MAX_BODY:
-        abort(413)
     if request.is_json:
         payload = request.get_json(silent=True)
         if not isinstance(payload, dict):
@@ -274,14 +302,18 @@ def capture(key):
     else:
         payload = request.form.to_dict()
     result = capture_submission(source, payload, get_remote_address())
-    status = 200 if result.ok else 400
+    if result.ok and not (_wants_json() or wants_fragment()):
+        return redirect(source.thank_you_url or url_for("intake.captured"), 303)
+    return _answer(result, 200 if result.ok else 400)
+
+
+def _answer(result, status: int):
+    """The capture's answer as its sender asked: JSON, the htmx fragment or the page."""
     if _wants_json():
         return jsonify(result.to_dict()), status
     if wants_fragment():
-        return render_fragment("intake/_capture_answer.html", status, result=result, source=source)
-    if result.ok:
-        return redirect(source.thank_you_url or url_for("intake.captured"), 303)
-    return render_template("intake/capture_error.html", result=result, source=source), 400
+        return render_fragment("intake/_capture_answer.html", status, result=result)
+    return render_template("intake/capture_error.html", result=result), status
 
 
 csrf.exempt(capture)  # a public cross-site form: no session, no token (consent and limits instead)
