@@ -4,7 +4,9 @@ Every route declares who may call it with ``@allow(...)``, ``@signed_in``,
 ``@public`` or ``@api(...)``. A ``before_request`` hook reads that declaration
 and refuses everything else; a route that declares nothing is refused (and a
 test fails if any route in the URL map has no policy). Record-level access
-(a rep sees only their own leads) is the job of ``leads.records.queries.visible_leads``.
+(a rep sees only their own leads, a teleprospector those in stages 3–4, and
+each only the contacts and accounts of those) is the job of
+``leads.records.queries.visible_leads``, ``visible_contacts`` and ``visible_accounts``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Finding contacts, accounts and leads (E1, E2, C1, G1): the named queries of
 the contact and account pages and of the API's directories, with record-level
-access (G1: a rep sees only the contacts they own or hold a lead of, and the
-accounts of those), and the choices of the lead form."""
+access (G1: a rep sees only the contacts they own or hold a lead of, a
+teleprospector only those of the leads they may see, and each the accounts of
+those), and the choices of the lead form."""
 
 from __future__ import annotations
 

@@ -65,23 +65,35 @@ def with_related(query):
 
 
 def visible_contacts(user: User):
-    """Contacts ``user`` may see: reps only those they own or hold a lead of."""
+    """Contacts ``user`` may see (G1): every one for admin, managers, marketers and
+    integrations; those of the leads they may see for teleprospectors and reps,
+    and for a rep also those they own."""
     query = Contact.select()
+    if user.role in SEE_ALL:
+        return query
+    of_leads = Contact.id.in_(_of_visible_leads(user, Lead.contact))
     if user.role == REP:
-        mine = Lead.select(Lead.contact).where((Lead.owner == user.id) & Lead.contact.is_null(False))
-        return query.where((Contact.owner == user.id) | Contact.id.in_(mine))
-    return query
+        return query.where((Contact.owner == user.id) | of_leads)
+    return query.where(of_leads)
 
 
 def visible_accounts(user: User):
-    """Accounts ``user`` may see: for a rep those they own, those of their leads
-    and those of the contacts they may see; everyone else all of them."""
+    """Accounts ``user`` may see (G1): every one for admin, managers, marketers and
+    integrations; otherwise those of the leads and of the contacts they may see,
+    and for a rep also those they own."""
     query = Account.select()
-    if user.role != REP:
+    if user.role in SEE_ALL:
         return query
-    of_leads = Lead.select(Lead.account).where((Lead.owner == user.id) & Lead.account.is_null(False))
     of_contacts = visible_contacts(user).select(Contact.account).where(Contact.account.is_null(False))
-    return query.where((Account.owner == user.id) | Account.id.in_(of_leads) | Account.id.in_(of_contacts))
+    seen = Account.id.in_(_of_visible_leads(user, Lead.account)) | Account.id.in_(of_contacts)
+    if user.role == REP:
+        seen |= Account.owner == user.id
+    return query.where(seen)
+
+
+def _of_visible_leads(user: User, column):
+    """A subquery: the non-null ``column`` (contact or account) of the leads ``user`` may see."""
+    return visible_leads(user).select(column).where(column.is_null(False))
 
 
 def assignable_reps():

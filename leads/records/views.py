@@ -1,8 +1,9 @@
 """Contacts and accounts pages, and creating a lead by hand (C1, E1, E2, G1).
 
 Everyone signed in may browse contacts and accounts they can see (a rep only
-their own: others are a 404 and absent from the lists); marketers, managers and
-admins create and edit them and create leads by hand.
+their own, a teleprospector only those of the leads they may see: others are a
+404 and absent from the lists); marketers, managers and admins create and edit
+them and create leads by hand.
 """
 
 from __future__ import annotations

@@ -187,6 +187,31 @@ def test_g1_rep_token_sees_only_related_contacts_and_accounts(client):
     assert client.get(f"{API}/accounts/{lead_account.id}", headers=headers).status_code == 200
 
 
+def test_g1_teleprospector_token_sees_only_contacts_and_accounts_of_stage_3_and_4_leads(client):
+    """G1/P8: a teleprospector's token reads the contacts of the open stage 3–4 leads
+    and their accounts (the lead's, or its contact's); the rest are 404 and absent,
+    filters included."""
+    _, headers = as_role("teleprospector")
+    called_account, hidden_account = make_account(), make_account()
+    called = make_contact(account=called_account)
+    qualifying = make_contact()
+    hidden = make_contact(account=hidden_account)
+    make_lead(stage=lifecycle.TP_ACCEPTANCE, contact=called)
+    make_lead(stage=lifecycle.TP_QUALIFICATION, contact=qualifying)
+    make_lead(stage=lifecycle.SALES_ACCEPTANCE, sales_ready=True, contact=hidden, account=hidden_account)
+
+    contacts = client.get(f"{API}/contacts", headers=headers).get_json()
+    accounts = client.get(f"{API}/accounts", headers=headers).get_json()
+    assert {row["id"] for row in contacts["data"]} == {called.id, qualifying.id}
+    assert contacts["total"] == 2
+    assert [row["id"] for row in accounts["data"]] == [called_account.id] and accounts["total"] == 1
+    filtered = client.get(f"{API}/contacts?account={hidden_account.id}", headers=headers).get_json()
+    assert filtered["data"] == [] and filtered["total"] == 0
+    assert client.get(f"{API}/contacts/{hidden.id}", headers=headers).status_code == 404
+    assert client.get(f"{API}/accounts/{hidden_account.id}", headers=headers).status_code == 404
+    assert client.get(f"{API}/accounts/{called_account.id}", headers=headers).status_code == 200
+
+
 # --------------------------------------------------------------------------- leads: create, read, update
 
 

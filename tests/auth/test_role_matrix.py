@@ -1,6 +1,7 @@
 """The role matrix (G1): every role × every route in the URL map, pages,
 fragments and API calls, allowed or refused by the one chokepoint, plus the
-record-level rule that a rep's view of another rep's lead is a 404.
+record-level rules: a rep's view of another rep's lead is a 404, and a
+teleprospector sees only the contacts and accounts of the leads they may see.
 
 The expectations come from each route's declared policy, so a route added
 without thinking about roles fails here (no policy: 403 for everyone and the
@@ -176,3 +177,69 @@ def test_a_rep_never_sees_another_reps_lead_in_lists_counts_or_search(app):
     token = issue_token(world["rep"], "t")
     listed = client.get("/api/v1/leads", headers={"Authorization": f"Bearer {token}"}).get_json()
     assert listed["total"] == 1 and [row["id"] for row in listed["data"]] == [world["own"].id]
+
+
+def _records_of_lead(stage: int, tag: str):
+    """A contact and its account, both the records of one lead in ``stage``."""
+    account = make_account(name=f"{tag} Account")
+    contact = make_contact(first_name=tag, last_name="Person", account=account)
+    make_lead(stage=stage, contact=contact, account=account)
+    return {"contacts": contact, "accounts": account}
+
+
+RECORD_KINDS = ["contacts", "accounts"]
+HX = {"HX-Request": "true"}
+
+
+@pytest.mark.parametrize("kind", RECORD_KINDS)
+def test_a_teleprospector_sees_only_the_contacts_and_accounts_of_their_leads(app, kind):
+    """G1, P8: a teleprospector sees the contact and account of a stage-3 lead and
+    not those of a stage-1 lead: 404 on the page, its htmx fragment and the API
+    detail; absent from the list page, its fragment, its search and the API list."""
+    seen = _records_of_lead(lifecycle.TP_ACCEPTANCE, "Called")[kind]
+    hidden = _records_of_lead(lifecycle.INQUIRY, "Uncalled")[kind]
+    teleprospector = make_user(TELEPROSPECTOR)
+    client = login(app.test_client(), teleprospector)
+    token = {"Authorization": "Bearer " + issue_token(teleprospector, "t")}
+    noun = kind[:-1]
+
+    page = client.get(f"/{kind}").get_data(as_text=True)
+    assert "Called" in page and "Uncalled" not in page and f"<strong>1</strong> {noun}<" in page
+    for query in ("", "?q=called", "?q=uncalled"):
+        fragment = client.get(f"/{kind}{query}", headers=HX).get_data(as_text=True)
+        assert "<html" not in fragment and "Uncalled" not in fragment
+        assert ("Called" in fragment) == (query != "?q=uncalled")
+    for headers in ({}, HX):
+        assert client.get(f"/{kind}/{seen.id}", headers=headers).status_code == 200
+        assert client.get(f"/{kind}/{hidden.id}", headers=headers).status_code == 404
+
+    listed = client.get(f"/api/v1/{kind}", headers=token).get_json()
+    assert [row["id"] for row in listed["data"]] == [seen.id] and listed["total"] == 1
+    searched = client.get(f"/api/v1/{kind}?q=uncalled", headers=token).get_json()
+    assert searched["data"] == [] and searched["total"] == 0
+    assert client.get(f"/api/v1/{kind}/{seen.id}", headers=token).status_code == 200
+    missing = client.get(f"/api/v1/{kind}/{hidden.id}", headers=token)
+    assert missing.status_code == 404
+    assert missing.get_json() == {"errors": [{"field": f"{noun}_id", "reason": f"No such {noun}."}]}
+
+
+@pytest.mark.parametrize("role", [ADMIN, MARKETER, MANAGER, INTEGRATION])
+def test_other_roles_still_see_every_contact_and_account(app, role):
+    """G1: admins, marketers, managers and integrations see the contacts and
+    accounts of leads in every stage (only teleprospectors and reps are limited)."""
+    seen = _records_of_lead(lifecycle.TP_ACCEPTANCE, "Called")
+    other = _records_of_lead(lifecycle.INQUIRY, "Uncalled")
+    user = make_user(role)
+    client = app.test_client()
+    token = {"Authorization": "Bearer " + issue_token(user, "t")}
+    if role != INTEGRATION:
+        login(client, user)
+    for kind in RECORD_KINDS:
+        ids = {seen[kind].id, other[kind].id}
+        listed = client.get(f"/api/v1/{kind}", headers=token).get_json()
+        assert {row["id"] for row in listed["data"]} == ids
+        assert all(client.get(f"/api/v1/{kind}/{i}", headers=token).status_code == 200 for i in ids)
+        if role != INTEGRATION:
+            page = client.get(f"/{kind}").get_data(as_text=True)
+            assert "Called" in page and "Uncalled" in page
+            assert all(client.get(f"/{kind}/{i}").status_code == 200 for i in ids)

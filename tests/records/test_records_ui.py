@@ -13,8 +13,9 @@ import re
 import pytest
 
 from auth.models import ADMIN, MANAGER, MARKETER, REP, TELEPROSPECTOR
+from leads.base.db import utcnow
 from leads.core import lifecycle
-from leads.records.models import Account, Campaign, Contact, Lead, LeadHistory
+from leads.records.models import Account, Campaign, Contact, Interaction, Lead, LeadHistory
 from tests.factories import (
     count_queries,
     csrf_token,
@@ -204,20 +205,30 @@ def test_contact_list_ignores_unreadable_arguments(app, query):
     assert client.get("/contacts" + query).status_code == 200
 
 
-def test_lists_and_record_pages_load_in_a_fixed_number_of_queries(app):
-    """STYLE 7: accounts and owners come with the rows (no N+1), whatever the page holds."""
-    client, _ = signed_in(app, MANAGER)
+@pytest.mark.parametrize("role", [MANAGER, TELEPROSPECTOR, REP])
+def test_lists_and_record_pages_load_in_a_fixed_number_of_queries(app, role):
+    """STYLE 7, G1: accounts and owners come with the rows (no N+1), whatever the
+    page holds; the record-level filter is a subquery of the same SQL."""
+    client, user = signed_in(app, role)
     account = make_account()
     for n in range(30):
         company = account if n % 2 else make_account(owner=make_user(REP))
         contact = make_contact(account=company, owner=make_user(REP))
-        make_lead(contact=contact, account=account, owner=make_user(REP), product_line=make_product_line())
+        owner = user if role == REP else make_user(REP)
+        make_lead(
+            contact=contact,
+            account=account,
+            owner=owner,
+            stage=lifecycle.TP_ACCEPTANCE,
+            product_line=make_product_line(),
+        )
     pages = ["/contacts", "/accounts", f"/contacts/{contact.id}", f"/accounts/{account.id}"]
     for path in pages:
         with count_queries() as queries:
             assert client.get(path).status_code == 200
         # the session, then: list count, rows and owner filter; or the record and its related rows
         assert len(queries) <= 5, (path, queries)
+    assert "<strong>30</strong> contacts" in text(client.get("/contacts"))
 
 
 # Accounts -------------------------------------------------------------------------
@@ -539,13 +550,47 @@ def test_a_rep_sees_only_accounts_of_their_records_g1(app):
     assert "Secret" not in text(client.get(f"/accounts/{of_contact.id}"))
 
 
-def test_a_teleprospector_sees_all_contacts_read_only(app):
+def test_a_teleprospector_sees_the_contacts_and_accounts_of_open_stage_3_4_leads_read_only_g1(app):
+    """G1, P8: a teleprospector sees the contacts and accounts of the leads they may
+    see (open, stages 3–4), the account of such a contact too; not those of a
+    stage-1, stage-5 or closed lead. Pages are read-only."""
     client, _ = signed_in(app, TELEPROSPECTOR)
-    contact = make_contact(first_name="Anyone", owner=make_user(REP))
-    assert "Anyone" in text(client.get("/contacts"))
-    page = text(client.get(f"/contacts/{contact.id}"))
-    assert "Anyone" in page and "/edit" not in page and "New lead" not in page
-    assert "New contact" not in text(client.get("/contacts"))
+    company = make_account(name="Calling Co")
+    called = make_contact(first_name="Called", last_name="Person", account=company, owner=make_user(REP))
+    make_lead(stage=lifecycle.TP_QUALIFICATION, contact=called, topic="Call this one")
+    make_lead(stage=lifecycle.INQUIRY, contact=called, topic="Not yet")
+    Interaction.create(
+        type="email_opened", contact=called, external_id="open-1", source="test", occurred_at=utcnow()
+    )
+    colleague = make_contact(first_name="Quiet", last_name="Colleague", account=company)
+    hidden = {
+        "Closed Person": dict(stage=lifecycle.TP_ACCEPTANCE, status=lifecycle.DISQUALIFIED),
+        "Sales Person": dict(stage=lifecycle.SALES_ACCEPTANCE, sales_ready=True),
+        "Early Person": dict(stage=lifecycle.AUTOMATED_QUALIFICATION),
+    }
+    hidden_ids = []
+    for name, lead in hidden.items():
+        first, last = name.split()
+        account = make_account(name=f"{first} Co")
+        contact = make_contact(first_name=first, last_name=last, account=account)
+        make_lead(contact=contact, account=account, **lead)
+        hidden_ids += [("contacts", contact.id), ("accounts", account.id)]
+
+    contacts = text(client.get("/contacts"))
+    assert "Called Person" in contacts and "<strong>1</strong> contact<" in contacts
+    assert "New contact" not in contacts
+    accounts = text(client.get("/accounts"))
+    assert "Calling Co" in accounts and "<strong>1</strong> account<" in accounts
+    for name in [*hidden, "Quiet Colleague"]:
+        assert name not in contacts and name.split()[0] + " Co" not in accounts
+    for kind, record_id in [*hidden_ids, ("contacts", colleague.id)]:
+        assert client.get(f"/{kind}/{record_id}").status_code == 404
+
+    page = text(client.get(f"/contacts/{called.id}"))
+    assert "Call this one" in page and "Not yet" not in page and "email_opened" in page
+    assert "/edit" not in page and "New lead" not in page
+    account_page = text(client.get(f"/accounts/{company.id}"))
+    assert "Called Person" in account_page and "Quiet Colleague" not in account_page
 
 
 @pytest.mark.parametrize("role", [REP, TELEPROSPECTOR])
