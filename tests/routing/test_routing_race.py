@@ -1,6 +1,7 @@
 """R1/R3 under a race, on SQLite and PostgreSQL: 2 real worker processes
-(``flask worker --burst``) route the same 2,000 sales-ready leads, each
-enqueued twice. No lead ends with two owners or two live assignments, none is
+(``flask worker --burst``) route the same 600 sales-ready leads, each enqueued
+twice (``RACE_LEADS=2000`` for the size the outside review used; 600 keeps
+thousands of lock contentions at a quarter of the suite's time). No lead ends with two owners or two live assignments, none is
 lost, and round robin spreads them with max − min ≤ 1 per eligible rep."""
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from routing import manage
 from routing.models import Assignment, PoolPointer
 from tests.factories import make_product_line, make_user
 
-LEADS = int(os.environ.get("RACE_LEADS", "2000"))
+LEADS = int(os.environ.get("RACE_LEADS", "600"))
 REPS = 7
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -69,7 +70,7 @@ def _kill_group(process: subprocess.Popen) -> None:
     process.wait(timeout=10)
 
 
-def test_r1_r3_two_workers_route_2000_leads_once_each_and_fairly(app):
+def test_r1_r3_two_workers_route_every_lead_once_each_and_fairly(app):
     """R1: exactly one owner and one live assignment per lead, 0 lost; R3: round
     robin max − min ≤ 1 across the eligible reps, whatever the interleaving."""
     line = make_product_line()
