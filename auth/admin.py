@@ -7,7 +7,7 @@ import peewee as pw
 
 from auth.models import ADMIN, INTEGRATION, ROLES, ApiToken, Team, User, UserSession
 from auth.passwords import hash_password
-from auth.sessions import issue_token, revoke_all_sessions
+from auth.sessions import issue_token, revoke_all_access, revoke_all_sessions
 from leads.base.db import db, is_sqlite, transaction, utcnow
 
 LAST_ADMIN = "This is the last active admin: make another user an active admin first."
@@ -108,23 +108,23 @@ def update_user(user: User, name: str, role: str, team_id: int | None) -> None:
 
 
 def set_active(user: User, active: bool) -> None:
-    """Activate or deactivate; deactivation ends every session at once (and the
-    user's API tokens are refused while inactive: G1). The last active admin stays."""
+    """Activate or deactivate; deactivation ends every session and revokes every API
+    token at once, so a reactivated user starts afresh (G1). The last active admin stays."""
     with transaction():
         if not active:
             _guard_last_admin(user.id, user.role, False)
         User.update(is_active=active).where(User.id == user.id).execute()
         if not active:
-            revoke_all_sessions(user.id)
+            revoke_all_access(user.id)
 
 
 def reset_password(user: User, password: str) -> None:
-    """Set a new password chosen by an admin; every session of the user ends."""
+    """Set a new password chosen by an admin; every session and API token of the user ends."""
     if user.role == INTEGRATION:
         raise AdminError("Integration users have no password: issue them an API token.")
     with transaction():
         User.update(password_hash=hash_password(password)).where(User.id == user.id).execute()
-        revoke_all_sessions(user.id)
+        revoke_all_access(user.id)
 
 
 # Teams ------------------------------------------------------------------------

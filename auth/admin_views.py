@@ -123,7 +123,7 @@ def update_user(user_id):
 @bp.route("/users/<int:user_id>/reactivate", methods=["POST"], defaults={"active": True})
 @allow(ADMIN)
 def set_user_active(user_id, active):
-    """G1: deactivation ends the user's sessions and refuses their API tokens at once.
+    """G1: deactivation ends the user's sessions and revokes their API tokens at once.
     Answers the list row or the profile region, whichever the request targets."""
     target = get_or_404(User, user_id)
     alert, status = None, 200
@@ -154,7 +154,7 @@ def reset_password(user_id):
         admin.reset_password(target, form.password.data)
     except AdminError as error:
         return _user_page(user_id, "password", 409, alerts={"password": str(error)})
-    notices = {"password": "Password reset; the user's sessions were ended."}
+    notices = {"password": "Password reset; the user's sessions and API tokens were ended."}
     return saved(
         notices["password"],
         lambda: _user_page(user_id, "password", notices=notices),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from auth.models import INTEGRATION, User
 from auth.passwords import check_password, hash_password
-from auth.sessions import revoke_all_sessions, start_session
+from auth.sessions import revoke_all_access, start_session
 from leads.base.db import transaction
 
 
@@ -19,12 +19,13 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def change_password(user: User, current: str, new: str) -> bool:
-    """Set a new password if ``current`` is right; every other session ends and
-    this browser gets a fresh one. False when ``current`` is wrong."""
+    """Set a new password if ``current`` is right; every other session ends, every
+    API token is revoked and this browser gets a fresh session. False when
+    ``current`` is wrong."""
     if not check_password(user.password_hash, current):
         return False
     with transaction():
         User.update(password_hash=hash_password(new)).where(User.id == user.id).execute()
-        revoke_all_sessions(user.id)
+        revoke_all_access(user.id)
     start_session(user)
     return True

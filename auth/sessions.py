@@ -36,10 +36,22 @@ def end_session() -> None:
 
 
 def revoke_all_sessions(user_id: int) -> int:
-    """End every session of a user (password change, deactivation); returns how many."""
+    """End every browser session of a user (e.g. one who becomes API-only); returns how many."""
     return (
         UserSession.update(revoked_at=utcnow())
         .where((UserSession.user == user_id) & UserSession.revoked_at.is_null())
+        .execute()
+    )
+
+
+def revoke_all_access(user_id: int) -> None:
+    """End every session and revoke every API token of a user: their password changed
+    or they were deactivated, so nothing issued before may work again (not even
+    after a reactivation)."""
+    revoke_all_sessions(user_id)
+    (
+        ApiToken.update(revoked_at=utcnow())
+        .where((ApiToken.user == user_id) & ApiToken.revoked_at.is_null())
         .execute()
     )
 

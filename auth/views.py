@@ -77,7 +77,7 @@ def password():
     form = PasswordChangeForm()
     if form.validate_on_submit():
         if change_password(current_user(), form.current_password.data, form.new_password.data):
-            flash("Password changed. Your other sessions were signed out.")
+            flash("Password changed. Your other sessions were signed out and any API tokens revoked.")
             return redirect(url_for("auth.password"))
         form.current_password.errors.append("That is not your current password.")
     return render_template("auth/password.html", form=form)

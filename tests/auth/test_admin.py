@@ -296,6 +296,25 @@ def test_deactivation_ends_sessions_and_refuses_api_tokens_at_once(app):
     assert rep.get("/account/password").status_code == 302
 
 
+def test_a_deactivated_users_api_tokens_stay_dead_after_reactivation(app):
+    """G1: deactivation revokes the user's API tokens, it does not merely pause them:
+    once reactivated, the user needs a new token; the old one is refused for good."""
+    manager = make_user("manager")
+    old = issue_token(manager, "nightly export")
+    api = app.test_client()
+    bearer = {"Authorization": f"Bearer {old}"}
+    assert api.get("/api/v1/leads", headers=bearer).status_code == 200
+    admin = signed_in(app)
+
+    assert hx_post(admin, f"/admin/users/{manager.id}/deactivate").status_code == 200
+    assert hx_post(admin, f"/admin/users/{manager.id}/reactivate").status_code == 200
+    assert User.get_by_id(manager.id).is_active
+    assert api.get("/api/v1/leads", headers=bearer).status_code == 401
+    assert ApiToken.get(ApiToken.user == manager.id).revoked_at is not None
+    new = issue_token(manager, "nightly export, again")
+    assert api.get("/api/v1/leads", headers={"Authorization": f"Bearer {new}"}).status_code == 200
+
+
 def test_the_last_active_admin_cannot_be_deactivated_or_demoted(app):
     """G1: there is always an active admin; the refusal says why."""
     admin = signed_in(app)
@@ -332,9 +351,12 @@ def test_leaves_no_admin(admins, user_id, role, active, refused):
     assert leaves_no_admin(admins, user_id, role, active) is refused
 
 
-def test_reset_password_ends_the_users_sessions(app):
-    """G1: a password reset by an admin signs the user out everywhere."""
+def test_reset_password_ends_the_users_sessions_and_api_tokens(app):
+    """G1: a password reset by an admin signs the user out everywhere and revokes
+    their API tokens (whoever held the old password may have issued one)."""
     rep = signed_in(app, "rep")
+    token = issue_token(rep.user, "script")
+    assert token_is_accepted(app, token)
     admin = signed_in(app)
     path = f"/admin/users/{rep.user.id}/password"
     short = hx_post(admin, path, {"password": "short"})
@@ -342,7 +364,9 @@ def test_reset_password_ends_the_users_sessions(app):
     assert rep.get("/account/password").status_code == 200
     ok = hx_post(admin, path, {"password": "a-new-long-password"})
     assert ok.status_code == 200 and 'id="user-password"' in text(ok)
+    assert "sessions and API tokens were ended" in text(ok)
     assert rep.get("/account/password").status_code == 302
+    assert not token_is_accepted(app, token)
     fresh = app.test_client()
     answer = fresh.post(
         "/login",

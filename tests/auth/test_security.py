@@ -2,7 +2,7 @@
 
 import pytest
 
-from auth.models import UserSession
+from auth.models import ApiToken, UserSession
 from auth.sessions import issue_token
 from tests.factories import PASSWORD, csrf_token, login, make_user
 
@@ -123,6 +123,28 @@ def test_password_change_ends_every_other_session(app):
     assert response.status_code == 302, response.get_data(as_text=True)
     assert first.get("/account/password").status_code == 200
     assert second.get("/account/password").status_code == 302
+
+
+def test_password_change_revokes_the_users_api_tokens(client):
+    """G1: whoever knew the old password may have issued a token: changing it on the
+    password page revokes every API token of the user, and the page says so."""
+    user = make_user("manager")
+    login(client, user)
+    bearer = {"Authorization": f"Bearer {issue_token(user, 'script')}"}
+    assert client.get("/api/v1/leads", headers=bearer).status_code == 200
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": "a-brand-new-secret",
+            "confirm": "a-brand-new-secret",
+            "csrf_token": csrf_token(client),
+        },
+        follow_redirects=True,
+    )
+    assert "any API tokens revoked" in response.get_data(as_text=True)
+    assert client.get("/api/v1/leads", headers=bearer).status_code == 401
+    assert ApiToken.select().where(ApiToken.revoked_at.is_null()).count() == 0
 
 
 def test_integration_users_cannot_sign_in_to_the_web_ui(client):
