@@ -85,6 +85,8 @@ def _bind(app: Flask) -> None:
     htmx.init_app(app)
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", _limiter_storage(app, redis_url))
+    # Installs sharing one Redis never share counts: the keys start with the install's prefix.
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config["QUEUE_PREFIX"])
     limiter.init_app(app)
 
     @app.before_request

@@ -168,11 +168,18 @@ def test_login_redirects_only_to_local_paths(client):
 
 def test_sign_in_limits_are_kept_in_redis_outside_the_tests(tmp_path):
     """G1: the app's limiter counts in Redis (the configured server, else the embedded one),
-    so every web worker process shares the counts."""
+    so every web worker process shares the counts, under the install's QUEUE_PREFIX."""
     from app import create_app
 
-    app = create_app({"REDIS_URL": "redis://127.0.0.1:6379/0", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    app = create_app(
+        {
+            "REDIS_URL": "redis://127.0.0.1:6379/0",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+            "QUEUE_PREFIX": "install-a",
+        }
+    )
     assert app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "redis+unix://"))
+    assert app.config["RATELIMIT_KEY_PREFIX"] == "install-a"
 
 
 def test_pages_fragments_exports_and_api_answers_are_never_cached(client):
