@@ -17,8 +17,13 @@ DEFAULTS = {
     "PERMANENT_SESSION_LIFETIME": 12 * 3600,
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     "WTF_CSRF_SSL_STRICT": False,  # the demo serves plain http on localhost
+    # Failed sign-ins (auth/attempts.py): one account from one client, one client on
+    # any accounts, and one account from every client together, loose so that an
+    # attacker elsewhere cannot lock its owner out.
+    "LOGIN_LIMIT_PER_ACCOUNT_CLIENT": "5 per minute",
     "LOGIN_LIMIT_PER_CLIENT": "20 per minute",
-    "LOGIN_LIMIT_PER_ACCOUNT": "5 per minute",
+    "LOGIN_LIMIT_PER_ACCOUNT": "30 per minute",
+    "PASSWORD_CHECK_LIMIT": "5 per 15 minutes",  # wrong current passwords, per user
     "PAGE_SIZE": 50,
     "MAX_CONTENT_LENGTH": 40 * 1024 * 1024,  # request bodies (CSV uploads are checked at 10 MB)
     "QUEUE_PREFIX": "leadflow",

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
 
+from auth.attempts import TooManyAttempts
 from auth.forms import LoginForm, PasswordChangeForm
 from auth.policy import current_user, public, signed_in
 from auth.service import authenticate, change_password
 from auth.sessions import end_session, start_session
-from web.extensions import limiter, login_account_key
 
 bp = Blueprint("auth", __name__)
 
@@ -46,22 +47,27 @@ def _safe_next(target: str | None) -> str:
     return local_path(target) or url_for("lead_list.index")
 
 
+def _refused(refusal: TooManyAttempts, template: str, **context):
+    """The form again with the refusal inline, 429 and when to retry."""
+    response = make_response(render_template(template, **context), 429)
+    response.headers["Retry-After"] = str(refusal.seconds)
+    return response
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_CLIENT"], methods=["POST"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"], key_func=login_account_key
-)
 def login():
     form = LoginForm()
-    error = None
-    if form.validate_on_submit():
-        user = authenticate(form.email.data, form.password.data)
-        if user:
-            start_session(user)
-            return redirect(_safe_next(request.args.get("next")))
-        error = "Wrong email or password."
-    return render_template("auth/login.html", form=form, error=error), 200 if not error else 401
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form)
+    try:
+        user = authenticate(form.email.data, form.password.data, get_remote_address())
+    except TooManyAttempts as refusal:
+        return _refused(refusal, "auth/login.html", form=form, error=str(refusal))
+    if user is None:
+        return render_template("auth/login.html", form=form, error="Wrong email or password."), 401
+    start_session(user)
+    return redirect(_safe_next(request.args.get("next")))
 
 
 @bp.route("/logout", methods=["POST"])
@@ -75,12 +81,18 @@ def logout():
 @signed_in
 def password():
     form = PasswordChangeForm()
-    if form.validate_on_submit():
-        if change_password(current_user(), form.current_password.data, form.new_password.data):
-            flash("Password changed. Your other sessions were signed out and any API tokens revoked.")
-            return redirect(url_for("auth.password"))
+    if not form.validate_on_submit():
+        return render_template("auth/password.html", form=form)
+    try:
+        changed = change_password(current_user(), form.current_password.data, form.new_password.data)
+    except TooManyAttempts as refusal:
+        form.current_password.errors.append(str(refusal))
+        return _refused(refusal, "auth/password.html", form=form)
+    if not changed:
         form.current_password.errors.append("That is not your current password.")
-    return render_template("auth/password.html", form=form)
+        return render_template("auth/password.html", form=form)
+    flash("Password changed. Your other sessions were signed out and any API tokens revoked.")
+    return redirect(url_for("auth.password"))
 
 
 @bp.route("/healthz")

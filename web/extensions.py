@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -10,10 +9,7 @@ from htmx_flask import Htmx
 
 csrf = CSRFProtect()
 htmx = Htmx()
-# No default limits: only routes that ask for one (sign-in, public capture) are limited.
+# No default limits: only routes that ask for one (public capture) are limited. The
+# sign-in and current-password checks count their failures on the same storage
+# (auth/attempts.py). Keys start with RATELIMIT_KEY_PREFIX, the install's QUEUE_PREFIX.
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
-
-
-def login_account_key() -> str:
-    """Rate-limit key for sign-in attempts against one account, whoever sends them."""
-    return "login-account:" + (request.form.get("email") or "").strip().casefold()

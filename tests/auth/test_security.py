@@ -1,8 +1,11 @@
 """G1 hardening: headers on every answer, CSRF, sign-in limits, sessions that end for real."""
 
+import time
+
 import pytest
 
-from auth.models import ApiToken, UserSession
+from auth.models import ApiToken, User, UserSession
+from auth.passwords import check_password
 from auth.sessions import issue_token
 from tests.factories import PASSWORD, csrf_token, login, make_user
 
@@ -74,28 +77,68 @@ def test_an_htmx_post_without_csrf_header_is_refused(client):
     assert ok.status_code == 302
 
 
-def test_sign_in_attempts_are_limited_per_account(client):
-    """G1: after 5 failures a minute on one account, even the right password waits."""
-    user = make_user("rep")
-    token = csrf_token(client, "/login")
-    for _ in range(5):
-        wrong = client.post(
-            "/login", data={"email": user.email, "password": "wrong-wrong-wrong", "csrf_token": token}
-        )
-        assert wrong.status_code == 401
-    blocked = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
-    assert blocked.status_code == 429
-    other = make_user("rep")
-    assert (
-        client.post(
-            "/login", data={"email": other.email, "password": PASSWORD, "csrf_token": token}
-        ).status_code
-        == 302
+def _sign_in(client, email: str, password: str, address: str = "127.0.0.1"):
+    """A sign-in form post from the client at ``address``."""
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": csrf_token(client, "/login")},
+        environ_base={"REMOTE_ADDR": address},
     )
 
 
+def test_sign_in_failures_block_that_client_for_that_account(client):
+    """G1: after 5 failures a minute on one account from one client, even the right
+    password waits, told so on the form; other accounts from that client still get in."""
+    user = make_user("rep")
+    for _ in range(5):
+        assert _sign_in(client, user.email, "wrong-wrong-wrong").status_code == 401
+    blocked = _sign_in(client, user.email, PASSWORD)
+    assert blocked.status_code == 429
+    assert "Too many attempts, try again in 1 minute." in blocked.get_data(as_text=True)
+    assert 1 <= int(blocked.headers["Retry-After"]) <= 60
+    assert '<form method="post"' in blocked.get_data(as_text=True)
+    assert _sign_in(client, make_user("rep").email, PASSWORD).status_code == 302
+
+
+def test_an_attacker_cannot_lock_the_owner_out(client):
+    """G1: failures count per account and client: an attacker's client is blocked on
+    the account it guesses, while its owner, on a client with no failures, signs in."""
+    user = make_user("rep")
+    attacker, owner = "203.0.113.7", "198.51.100.20"
+    answers = [
+        _sign_in(client, user.email.upper(), f"guess-{i}-guess", attacker).status_code for i in range(8)
+    ]
+    assert answers == [401] * 5 + [429] * 3
+    assert _sign_in(client, user.email, PASSWORD, owner).status_code == 302
+    assert _sign_in(client, user.email, PASSWORD, attacker).status_code == 429
+
+
+def test_an_account_guessed_from_many_clients_is_slowed_down(backend, database_urls, redis_url, tmp_root):
+    """G1: the account's own limit (much looser than one client's: 30 a minute by
+    default) caps guessing spread over many clients; each client's own is 5."""
+    from tests.conftest import make_app
+
+    app = make_app(database_urls[backend], redis_url, tmp_root, LOGIN_LIMIT_PER_ACCOUNT="8 per minute")
+    client = app.test_client()
+    user = make_user("rep")
+    for i in range(8):
+        assert _sign_in(client, user.email, "wrong-wrong-wrong", f"203.0.113.{i // 4}").status_code == 401
+    assert _sign_in(client, user.email, PASSWORD, "198.51.100.20").status_code == 429
+    assert _sign_in(client, make_user("rep").email, PASSWORD, "198.51.100.20").status_code == 302
+
+
+def test_the_refusal_says_how_many_minutes_to_wait():
+    """G1: the wait is told in whole minutes, rounded up."""
+    from auth.attempts import TooManyAttempts
+
+    assert str(TooManyAttempts(1)) == "Too many attempts, try again in 1 minute."
+    assert str(TooManyAttempts(60)) == "Too many attempts, try again in 1 minute."
+    assert str(TooManyAttempts(61)) == "Too many attempts, try again in 2 minutes."
+    assert str(TooManyAttempts(900)) == "Too many attempts, try again in 15 minutes."
+
+
 def test_sign_in_attempts_are_limited_per_client(client):
-    """G1: one client spraying many accounts is limited too (20 a minute by default)."""
+    """G1: one client spraying many accounts is limited too (20 failures a minute by default)."""
     token = csrf_token(client, "/login")
     answers = [
         client.post(
@@ -123,6 +166,42 @@ def test_password_change_ends_every_other_session(app):
     assert response.status_code == 302, response.get_data(as_text=True)
     assert first.get("/account/password").status_code == 200
     assert second.get("/account/password").status_code == 302
+
+
+def _change_password(client, current: str, new: str = "a-brand-new-secret"):
+    return client.post(
+        "/account/password",
+        data={
+            "current_password": current,
+            "new_password": new,
+            "confirm": new,
+            "csrf_token": csrf_token(client),
+        },
+    )
+
+
+def test_wrong_current_passwords_are_limited(backend, database_urls, redis_url, tmp_root):
+    """G1: the current-password check of the password page is limited per user (5 in
+    15 minutes by default): then even the right one waits, told so inline (429, not a
+    500), and nothing changes; after the wait the right password works."""
+    from tests.conftest import make_app
+
+    app = make_app(database_urls[backend], redis_url, tmp_root, PASSWORD_CHECK_LIMIT="3 per 5 seconds")
+    user = make_user("manager")
+    client = login(app.test_client(), user)
+    for _ in range(3):
+        wrong = _change_password(client, "not-my-password")
+        assert wrong.status_code == 200
+        assert "That is not your current password." in wrong.get_data(as_text=True)
+    blocked = _change_password(client, PASSWORD)
+    assert blocked.status_code == 429
+    page = blocked.get_data(as_text=True)
+    assert "Too many attempts, try again in 1 minute." in page and 'name="current_password"' in page
+    assert check_password(User.get_by_id(user.id).password_hash, PASSWORD)
+
+    time.sleep(int(blocked.headers["Retry-After"]))
+    assert _change_password(client, PASSWORD).status_code == 302
+    assert check_password(User.get_by_id(user.id).password_hash, "a-brand-new-secret")
 
 
 def test_password_change_revokes_the_users_api_tokens(client):
@@ -180,6 +259,39 @@ def test_sign_in_limits_are_kept_in_redis_outside_the_tests(tmp_path):
     )
     assert app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "redis+unix://"))
     assert app.config["RATELIMIT_KEY_PREFIX"] == "install-a"
+
+
+def test_installs_sharing_one_redis_keep_their_own_sign_in_counts(
+    backend, database_urls, redis_url, tmp_root
+):
+    """G1: the limiter's keys carry the install's prefix: five wrong passwords on one
+    install block that client there, and nothing on another install on the same Redis."""
+    import redis as redis_lib
+
+    from tests.conftest import make_app
+    from web.extensions import limiter
+
+    first = make_app(database_urls[backend], redis_url, tmp_root)
+    second = make_app(database_urls[backend], redis_url, tmp_root)
+    # make_app counts in memory (it says why); the limiter is one per process, so this
+    # points both apps at the real Redis, as two installs' processes would be.
+    second.config["RATELIMIT_STORAGE_URI"] = redis_url.replace("unix://", "redis+unix://", 1)
+    limiter.init_app(second)
+    prefixes = [app.config["RATELIMIT_KEY_PREFIX"] for app in (first, second)]
+    redis = redis_lib.Redis.from_url(redis_url)
+    user = make_user("rep")
+    try:
+        one, other = first.test_client(), second.test_client()
+        for _ in range(5):
+            assert _sign_in(one, user.email, "wrong-wrong-wrong").status_code == 401
+        assert _sign_in(one, user.email, PASSWORD).status_code == 429
+        assert _sign_in(other, user.email, PASSWORD).status_code == 302
+        assert redis.keys(f"LIMITS:LIMITER/{prefixes[0]}/sign-in/*")
+        assert not redis.keys(f"*{prefixes[1]}*")
+    finally:
+        for prefix in prefixes:
+            for key in redis.scan_iter(f"LIMITS:LIMITER/{prefix}/*"):
+                redis.delete(key)
 
 
 def test_pages_fragments_exports_and_api_answers_are_never_cached(client):
