@@ -193,6 +193,10 @@ def soak(backend: str, database_url: str, minutes: float, rate: int, fault_every
         stop_watch.set()
         threads[1].join(timeout=10)
         with install.app.app_context():
+            try:  # this thread's connection may be one the last fault ended
+                db.close()
+            except Exception:
+                pass
             db.connect(reuse_if_open=True)
             deadline = time.monotonic() + 60
             while score_faults(model_id) and time.monotonic() < deadline:

@@ -373,7 +373,7 @@ def find_match(
             return MatchResult(ids[0], strategy.id, _match_reason(strategy, ids), tuple(ids))
         skipped.append(f"{strategy.name}: no {strategy.entity} with this {strategy.describe()}")
     reason = "; ".join(skipped) if skipped else "no matching strategy"
-    return MatchResult(None, None, f"New record (M5): {reason}.")
+    return MatchResult(None, None, f"New record: {reason}.")
 
 
 def _match_reason(strategy: MatchingStrategy, ids: list[int]) -> str:

@@ -276,7 +276,7 @@ def decide(
         thresholds_reached = [model_id for model_id in thresholds_reached if _model_key(model_id) in live]
     if lead_state.status != lifecycle.OPEN:
         status = lifecycle.STATUSES.get(lead_state.status, lead_state.status)
-        return Decision((), (), (f"Q4: the lead is {status}, not Open: nothing to do.",), {})
+        return Decision((), (), (f"The lead is {status}, not open: nothing to do.",), {})
     context = _context(scores, facts, now)
     trace, via, matched = [], {}, []
     for criteria in criteria_list:
@@ -300,7 +300,7 @@ def _want_marketing_qualified(state, matched: list[Criteria], via: dict, trace: 
         return
     if state.status_reason != lifecycle.REASON_NEW:
         reason = lifecycle.STATUS_REASONS.get(state.status_reason, state.status_reason)
-        trace.append(f"Q4/Q5: status reason already {reason}: left as it is.")
+        trace.append(f"The status reason is already {reason}: left as it is.")
         return
     via[MARKETING_QUALIFY] = f"qualification criteria {source.id}"
 
@@ -312,7 +312,7 @@ def _want_sales_ready(state, matched: list[Criteria], thresholds_reached, via: d
     if source is None:
         return
     if state.sales_ready:
-        trace.append("Q5: already sales-ready: left as it is.")
+        trace.append("Already sales-ready: left as it is.")
         return
     via[SALES_READY] = source
 
@@ -367,7 +367,7 @@ def _validate_score_term(data: Mapping, path: str, live: Collection[str] | None)
     if is_empty(model_id) or isinstance(model_id, bool) or not isinstance(model_id, int | str):
         errors.append(FieldError(f"{path}.model_id", "Choose a scoring model."))
     elif live is not None and _model_key(model_id) not in live:
-        errors.append(FieldError(f"{path}.model_id", "Q1: choose a live scoring model."))
+        errors.append(FieldError(f"{path}.model_id", "Choose a live scoring model."))
     score = as_integer(data.get("min_score"))
     if score is None or not -MAX_SCORE <= score <= MAX_SCORE:
         errors.append(

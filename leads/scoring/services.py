@@ -106,7 +106,7 @@ def save_criteria(
 ) -> QualificationCriteria:
     """Q1/Q3/Q6: create, or edit while draft or stopped; raises ``ManageError``."""
     if row is not None and not qualification.can_edit(row.status):
-        raise ManageError([FieldError("status", "Q3: stop the criteria before changing them.")])
+        raise ManageError([FieldError("status", "Stop the criteria before changing them.")])
     data = {
         **definition,
         "id": row.id if row else None,

@@ -335,7 +335,7 @@ def update_criteria(criteria_id):
 
 def _refused_while_published(row):
     """Q3: published criteria are not edited; the server says so."""
-    return _criteria_editor(row, status=409, alert="Q3: stop the criteria before changing them.")
+    return _criteria_editor(row, status=409, alert="Stop the criteria before changing them.")
 
 
 def _save_criteria(row):

@@ -264,7 +264,7 @@ def test_nothing_matches_so_a_new_record_is_created_M5():
     index = index_of([CONTACT_BY_EMAIL], (7, {"email": "ada@example.com"}))
     result = find_match([CONTACT_BY_EMAIL], {"email": "grace@example.com"}, index)
     assert not result.matched and result.strategy_id is None
-    assert result.reason == "New record (M5): Contact by email: no contact with this email."
+    assert result.reason == "New record: Contact by email: no contact with this email."
 
 
 def test_same_form_matches_the_lead_a_different_form_adds_one_M2_E2():

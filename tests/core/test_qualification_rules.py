@@ -163,7 +163,7 @@ def test_q3_editable_only_while_draft_or_stopped_and_republished_after():
 def test_q4_only_open_leads_qualify(state):
     ready = criteria(ScoreTerm(ENGAGEMENT, 0), sr=True)
     decision = decide([ready], state, {ENGAGEMENT: 100}, NO_FACTS, NOW, thresholds_reached=[ENGAGEMENT])
-    assert decision.actions == () and "Q4" in decision.trace[0]
+    assert decision.actions == () and "not open: nothing to do" in decision.trace[0]
 
 
 @pytest.mark.parametrize(

@@ -359,7 +359,7 @@ def test_the_match_reason_is_on_the_lead_timeline(app):
     post(client, form)
     admin = login(app.test_client(), make_user("admin"))
     html = admin.get(f"/leads/{Lead.get().id}").get_data(as_text=True)
-    assert "Matched lead #" in html and "email + source" in html and "New record (M5)" in html
+    assert "Matched lead #" in html and "email + source" in html and "New record:" in html
     assert "capture: Demo request" in html
 
 

@@ -427,7 +427,7 @@ def test_q1_score_terms_offer_live_models_only_and_refuse_others(app, run_jobs):
         headers=HX,
     )
     assert refused.status_code == 422
-    assert "Q1: choose a live scoring model." in text_of(refused.get_data(as_text=True), "terms-0")
+    assert "Choose a live scoring model." in text_of(refused.get_data(as_text=True), "terms-0")
     assert QualificationCriteria.select().count() == 0
 
     saved = client.post(
@@ -507,7 +507,7 @@ def test_q3_published_criteria_refuse_edits_on_the_server_until_stopped(app, run
 
     changed = {**fields, "terms-0-value": "cfo"}
     refused = client.post(f"/scoring/criteria/{row.id}", data=criteria_form(token, **changed), headers=HX)
-    assert refused.status_code == 409 and "Q3: stop the criteria before changing them." in refused.get_data(
+    assert refused.status_code == 409 and "Stop the criteria before changing them." in refused.get_data(
         as_text=True
     )
     assert (
