@@ -140,10 +140,33 @@ def truncate_all() -> None:
                 db.execute_sql(f'DELETE FROM "{table}"')
             db.execute_sql("DELETE FROM sqlite_sequence") if "sqlite_sequence" in _sqlite_master() else None
         db.execute_sql("PRAGMA foreign_keys = ON")
+    elif _pg_superuser():
+        # DELETE with the foreign-key triggers off, then every sequence back to 1:
+        # ~3 ms, where TRUNCATE of every table (new files for each) takes ~200 ms
+        # per test, minutes over the suite.
+        with db.atomic():
+            db.execute_sql("SET LOCAL session_replication_role = replica")
+            db.execute_sql("; ".join(f'DELETE FROM "{t}"' for t in tables))
+            db.execute_sql(
+                "SELECT setval(format('%%I.%%I', schemaname, sequencename)::regclass, 1, false)"
+                " FROM pg_sequences WHERE schemaname = current_schema()"
+            )
     else:
         names = ", ".join(f'"{t}"' for t in tables)
         db.execute_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     _restore_default_qualification_fields()
+
+
+_SUPERUSER: list[bool] = []
+
+
+def _pg_superuser() -> bool:
+    """Whether the test role may switch foreign-key triggers off (the local server's postgres may)."""
+    if not _SUPERUSER:
+        _SUPERUSER.append(
+            bool(db.execute_sql("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0])
+        )
+    return _SUPERUSER[0]
 
 
 def _sqlite_master() -> set[str]:
