@@ -19,7 +19,10 @@ import psycopg2
 import pytest
 import redis as redis_lib
 
-from leads.base.db import db
+# Before anything imports auth.passwords: argon2's test profile, not 50 ms per sign-in.
+os.environ.setdefault("LEADFLOW_TEST_CHEAP_HASHING", "1")
+
+from leads.base.db import db  # noqa: E402
 
 PG_URL = os.environ.get("LEADFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("LEADFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
