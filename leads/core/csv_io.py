@@ -5,7 +5,7 @@ Import, step by step (the job and the preview both use it):
 1. ``sniff(raw)`` detects the encoding (UTF-8 with or without BOM, UTF-16 with
    BOM, else Latin-1 read as cp1252) and the delimiter (comma, semicolon, tab);
    it refuses, with a message a person can act on, files that are empty, too
-   large, or binary (NUL bytes, control characters).
+   large, or binary (a NUL byte in the first line, many control characters).
 2. ``read_headers`` / ``read_rows`` parse it: quoted newlines are fine, every
    record carries the physical line it starts on, and a ragged row, an
    oversized field or unparseable text becomes a ``Record.problem`` instead of
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from leads.core import fields as catalogue
-from leads.core import matching
+from leads.core import matching, validation
 from leads.core.matching import ACCOUNT, CONTACT, LEAD, is_blank
 
 MAX_FILE_BYTES = 32 * 1024 * 1024
@@ -91,7 +91,7 @@ def sniff(raw: bytes, max_bytes: int = MAX_FILE_BYTES) -> Sniffed:
         encoding, has_bom = "utf-16", True
     else:
         has_bom = raw.startswith(b"\xef\xbb\xbf")
-        if b"\x00" in raw:
+        if b"\x00" in raw.split(b"\n", 1)[0]:
             raise CsvError(_BINARY)
         encoding = _guess_8bit_encoding(raw)
     text = decode(raw, Sniffed(encoding, ",", has_bom), max_bytes)
@@ -140,8 +140,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _check_text(sample: str) -> None:
+    """Refuse a binary file: a NUL before the first line break (binary formats
+    such as xlsx have them in their first bytes; a CSV header never does), or
+    control characters in more than a few places. A NUL further down only
+    refuses its own row (``validate_row``)."""
     controls = len(_CONTROL.findall(sample))
-    if "\x00" in sample or controls > max(8, len(sample) // 200):
+    if "\x00" in sample.split("\n", 1)[0] or controls > max(8, len(sample) // 200):
         raise CsvError(_BINARY)
 
 
@@ -300,9 +304,9 @@ def read_rows(raw: bytes, sniffed: Sniffed, max_field_chars: int = MAX_FIELD_CHA
 
 def _physical_records(text: str, delimiter: str) -> Iterator[tuple[int, list[str] | csv.Error]]:
     """``(line the record starts on, fields)``, skipping blank records; a parse
-    error is yielded once as the fields and stops."""
-    if "\x00" in text:
-        raise CsvError(_BINARY)
+    error is yielded once as the fields and stops; a binary file (``_check_text``)
+    raises ``CsvError`` before any parsing."""
+    _check_text(_sample(text))
     buffer = io.StringIO(text, newline="")
     reader = csv.reader(buffer, delimiter=delimiter)
     while True:
@@ -480,40 +484,22 @@ def split_full_name(text: str) -> tuple[str, str]:
 
 # --------------------------------------------------------------------------- validating
 
-# ISO 3166-1 alpha-2, plus XK (Kosovo, used by phone metadata and most registries).
-ISO_COUNTRIES = frozenset(
-    """AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ
-    BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO
-    DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU
-    GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW
-    KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU
-    MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW
-    PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF
-    TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA
-    ZM ZW XK""".split()
-)
-_EMAIL = re.compile(r"[^@\s<>()\[\],;:\"]{1,64}@[^@\s<>()\[\],;:\"_]+\.[^@\s<>()\[\],;:\"_.]{2,}")
 _DOMAIN = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}|(?:[^\W_](?:[\w-]*[^\W_])?\.)+xn--[\w-]+")
 _INTEGER = re.compile(r"\d{1,3}(?:([ ,.'\u00a0\u202f])\d{3})?(?:\1\d{3})*|\d+")
 
 
 def _check_email(value: str, row: Mapping, region: str | None) -> tuple[str | None, str | None]:
-    if not _EMAIL.fullmatch(value):
-        return None, "not an email address"
-    return value, None
+    return validation.check_email(value)
 
 
 def _check_phone(value: str, row: Mapping, region: str | None) -> tuple[str | None, str | None]:
     country = matching.normalise_country(row.get("country"))
-    result = matching.normalise_phone(value, country if country in ISO_COUNTRIES else region)
+    result = matching.normalise_phone(value, country if country in validation.COUNTRIES else region)
     return result.value, result.reason
 
 
 def _check_country(value: str, row: Mapping, region: str | None) -> tuple[str | None, str | None]:
-    code = matching.normalise_country(value)
-    if code not in ISO_COUNTRIES:
-        return None, "not an ISO 3166 two-letter country code (e.g. FR, US, GB)"
-    return code, None
+    return validation.check_country(value)
 
 
 def _check_domain(value: str, row: Mapping, region: str | None) -> tuple[str | None, str | None]:
@@ -607,6 +593,8 @@ def _check_value(
         return None, f"not a {entity} field"
     if not isinstance(value, str):
         return None, "not text"
+    if validation.has_nul(value):
+        return None, validation.NUL_REASON
     if _CONTROL.search(value):
         return None, "contains control characters"
     check = _CHECKS.get((entity, name))

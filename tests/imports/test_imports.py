@@ -12,7 +12,7 @@ import pytest
 
 from auth.models import ADMIN, MANAGER, MARKETER, REP, TELEPROSPECTOR
 from leads.base.models import BackgroundTask
-from leads.core import lifecycle
+from leads.core import lifecycle, validation
 from leads.imports.models import DONE, Import, ImportFile, ImportRowError
 from leads.records.models import Account, Contact, Lead, LeadHistory
 from tests.factories import csrf_token, login, make_contact, make_lead, make_user
@@ -220,7 +220,7 @@ def test_c2_malformed_rows_are_reported_with_line_and_reason_the_rest_imported(a
     rows = _report(client, done)
     assert rows[0][:3] == ["Line", "Field", "Reason"]
     by_line = {int(r[0]): r for r in rows[1:]}
-    assert by_line[3][1:3] == ["Email", "not an email address"]
+    assert by_line[3][1:3] == ["Email", validation.EMAIL_REASON]
     assert "values" in by_line[4][2] and by_line[4][-1] == "many | values"  # extra values column
     assert by_line[5][1] == "Email"  # the quoted value spans two lines: still line 5
     assert by_line[7][1] == "Country (ISO-2)"
@@ -367,7 +367,7 @@ def test_c2_the_preview_shows_each_cells_error_and_the_mapping_can_be_adjusted(a
     client, _user = _signed_in(app)
     upload = _uploaded(client, b"Mail,Nickname\nbad-mail,Ada\nok@example.test,Bob\n")
     html = client.get(f"/imports/{upload.id}").get_data(as_text=True)
-    assert 'class="cell-error">bad-mail<span class="cell-reason">not an email address</span>' in html
+    assert f'class="cell-error">bad-mail<span class="cell-reason">{validation.EMAIL_REASON}</span>' in html
     response = client.post(
         f"/imports/{upload.id}/mapping",
         data=_form(client, upload, {"Nickname": "first_name"}),
