@@ -9,6 +9,7 @@ from auth.models import ADMIN, INTEGRATION, ROLES, ApiToken, Team, User, UserSes
 from auth.passwords import hash_password
 from auth.sessions import issue_token, revoke_all_access, revoke_all_sessions
 from leads.base.db import db, is_sqlite, transaction, utcnow
+from leads.core import validation
 
 LAST_ADMIN = "This is the last active admin: make another user an active admin first."
 
@@ -18,8 +19,10 @@ class AdminError(ValueError):
 
 
 def normalize_email(email: str) -> str:
-    """Emails are stored trimmed and case-folded."""
-    return email.strip().casefold()
+    """Emails are stored case-folded, in the normalised form of every door
+    (``leads.core.validation.check_email``: ``A@XN--BCHER-KVA.CH`` is ``a@bücher.ch``);
+    text that is no address is only trimmed and case-folded."""
+    return (validation.check_email(email).value or email.strip()).casefold()
 
 
 # Queries ---------------------------------------------------------------------
@@ -79,9 +82,13 @@ def create_user(
     email: str, name: str, role: str, password: str | None = None, team: Team | None = None
 ) -> User:
     """Create a user; integration users may have no password (API tokens only).
-    A taken email raises ``AdminError`` (the unique index decides)."""
+    A taken email raises ``AdminError`` (the unique index decides), and so does
+    text that is no email address (the reason every door gives)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
+    checked = validation.check_email(email)
+    if checked.reason:
+        raise AdminError(checked.reason)
     try:
         with db.atomic():
             return User.create(

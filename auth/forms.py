@@ -3,28 +3,24 @@ qualification fields)."""
 
 from __future__ import annotations
 
-import re
-
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
 
 from auth.admin import normalize_email
 from auth.models import INTEGRATION, REP, ROLES, Team, User
 from auth.passwords import MIN_LENGTH
+from leads.core import validation
 from leads.stages.fields import parse_choices
 from leads.stages.models import QualificationField
-
-# Deliberately loose: one @, no spaces, a dot in the domain. Delivery is the real test.
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+from web.forms import PageForm
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PageForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(PageForm):
     current_password = PasswordField("Current password", validators=[DataRequired()])
     new_password = PasswordField(
         "New password",
@@ -39,7 +35,7 @@ class PasswordChangeForm(FlaskForm):
     )
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(PageForm):
     """For POST-only buttons: carries the CSRF token and nothing else."""
 
 
@@ -50,7 +46,7 @@ def _team_choices() -> list[tuple[str, str]]:
     return [("", "No team")] + [(str(team.id), team.name) for team in Team.select().order_by(Team.name)]
 
 
-class UserProfileForm(FlaskForm):
+class UserProfileForm(PageForm):
     """What an admin may change on an existing user: name, role, team."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
@@ -78,9 +74,10 @@ class UserCreateForm(UserProfileForm):
     )
 
     def validate_email(self, field):
-        email = normalize_email(field.data or "")
-        if not _EMAIL.fullmatch(email):
-            raise ValidationError("Enter an email address like name@example.com.")
+        checked = validation.check_email(field.data or "")
+        if checked.reason:
+            raise ValidationError(checked.reason)
+        email = normalize_email(checked.value)
         if User.select().where(User.email == email).exists():
             raise ValidationError("A user with this email already exists.")
 
@@ -92,7 +89,7 @@ class UserCreateForm(UserProfileForm):
             raise ValidationError(f"Use at least {MIN_LENGTH} characters.")
 
 
-class PasswordResetForm(FlaskForm):
+class PasswordResetForm(PageForm):
     password = PasswordField(
         "New password",
         validators=[
@@ -102,7 +99,7 @@ class PasswordResetForm(FlaskForm):
     )
 
 
-class TeamForm(FlaskForm):
+class TeamForm(PageForm):
     name = StringField("Team name", validators=[DataRequired(), Length(max=100)])
 
     def __init__(self, *args, team_id: int | None = None, **kwargs):
@@ -115,7 +112,7 @@ class TeamForm(FlaskForm):
             raise ValidationError("A team with this name already exists.")
 
 
-class TokenForm(FlaskForm):
+class TokenForm(PageForm):
     token_name = StringField(
         "Token name",
         description="Where it is used, e.g. “Website forms”.",
@@ -126,7 +123,7 @@ class TokenForm(FlaskForm):
 # Admin: qualification fields (P5) ---------------------------------------------------
 
 
-class QualificationFieldForm(FlaskForm):
+class QualificationFieldForm(PageForm):
     """What may change on a qualification field: everything but its key."""
 
     label = StringField("Label", validators=[DataRequired(), Length(max=100)])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flask_wtf import FlaskForm
 from wtforms import FieldList, FormField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
@@ -20,9 +19,10 @@ from web.condition_forms import (
     condition_row_data,
     is_flat,
 )
+from web.forms import PageForm
 
 
-class _RecordForm(FlaskForm):
+class _RecordForm(PageForm):
     """A form editing one record (``record_id``) or creating one (None)."""
 
     def __init__(self, *args, record_id: int | None = None, **kwargs):
@@ -149,7 +149,7 @@ class CampaignForm(BuilderForm, _RecordForm):
             raise ValidationError("A campaign with this name already exists.")
 
 
-class CampaignRequestForm(FlaskForm):
+class CampaignRequestForm(PageForm):
     goal = TextAreaField("Goal", validators=[DataRequired(), Length(max=2000)])
     audience = TextAreaField("Audience", validators=[DataRequired(), Length(max=2000)])
     timing = StringField(
@@ -157,5 +157,5 @@ class CampaignRequestForm(FlaskForm):
     )
 
 
-class DeclineForm(FlaskForm):
+class DeclineForm(PageForm):
     reason = TextAreaField("Reason", validators=[DataRequired(message="Say why."), Length(max=2000)])

@@ -73,10 +73,11 @@ def create_user(email, name, role, password):
 @click.option("--name", default="cli")
 def create_token(email, name):
     """Issue an API token for a user and print it once."""
+    from auth.admin import normalize_email
     from auth.models import User
     from auth.sessions import issue_token
 
-    user = User.get(User.email == email.strip().casefold())
+    user = User.get(User.email == normalize_email(email))
     click.echo(issue_token(user, name))
 
 

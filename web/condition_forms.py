@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from flask_wtf import FlaskForm
 from wtforms import FieldList, Form, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional
 
@@ -28,6 +27,7 @@ from leads.core.conditions import (
     is_empty,
     is_group,
 )
+from web.forms import PageForm
 
 SUBJECTS = [
     SelectChoice(f"{entity}.{name}", name.replace("_", " "), optgroup=entity.capitalize())
@@ -133,7 +133,7 @@ def is_flat(group: Mapping | None) -> bool:
 # --- The builder form ----------------------------------------------------------------
 
 
-class BuilderForm(FlaskForm):
+class BuilderForm(PageForm):
     """A form with rows: inline errors from validator paths and row changes."""
 
     # The validators' top-level names that are not field names here.

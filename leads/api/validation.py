@@ -5,7 +5,8 @@ parameters of the lists.
 Error convention: every refusal is ``{"errors": [{"field", "reason"}]}``.
 400 for anything wrong in what the client sent (malformed JSON, a body that is
 not an object, unknown or read-only fields, wrong types, lengths, shapes, ids
-that do not exist, bad query parameters), with one entry per faulty field and
+that do not exist, text holding a NUL character anywhere in the body, bad query
+parameters), with one entry per faulty field and
 ``field: null`` when the body as a whole is at fault; 401 no valid token; 403
 the token's role may not call the route; 404 no such record (or one the
 token's user may not see); 409 the lead's state refuses the stage action.
@@ -14,17 +15,15 @@ token's user may not see); 409 the lead's state refuses the stage action.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 
 from auth.models import REP
 from leads.api.resources import _NOTE, ACTION_ARGS, Errors, Field, Resource, _label
+from leads.core import validation
 from leads.records import listing
 from leads.stages.fields import active_fields
 
 MAX_PER_PAGE = 200
-EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-COUNTRY_RE = re.compile(r"[A-Za-z]{2}")
 QUALIFICATION_TEXT_MAX = 2000
 
 
@@ -44,9 +43,12 @@ def parse_body(
     except (ValueError, UnicodeDecodeError) as error:
         return None, [(None, f"Malformed JSON: {error}.")]
     if isinstance(data, list) and allow_list:
-        return data, []
+        return data, []  # each item is checked on its own: a bad one never stops the others
     if not isinstance(data, dict):
         return None, [(None, "The body must be a JSON object" + (" or array." if allow_list else "."))]
+    nul = validation.find_nul(data)
+    if nul is not None:
+        return None, [(nul, validation.NUL_REASON)]
     return data, []
 
 
@@ -94,6 +96,11 @@ def clean(spec: Field, value) -> tuple[object, str | None]:
     raise AssertionError(f"unknown field kind {spec.kind}")
 
 
+# The checks every door shares: an email in its normalised form, a country code
+# upper-cased from the one list (``leads.core.validation``).
+_FORMAT_CHECKS = {"email": validation.check_email, "country": validation.check_country}
+
+
 def _clean_string(spec: Field, value) -> tuple[object, str | None]:
     if not isinstance(value, str):
         return None, "Must be a string."
@@ -102,14 +109,12 @@ def _clean_string(spec: Field, value) -> tuple[object, str | None]:
         if spec.required:
             return None, "Must not be blank."
         return (None if spec.nullable else ""), None
+    if spec.kind in _FORMAT_CHECKS:  # first: "France" is no country, whatever its length
+        value, reason = _FORMAT_CHECKS[spec.kind](value)
+        if reason:
+            return None, reason
     if spec.max_length and len(value) > spec.max_length:
         return None, f"At most {spec.max_length} characters."
-    if spec.kind == "email" and not EMAIL_RE.fullmatch(value):
-        return None, "Not a valid email address."
-    if spec.kind == "country":
-        if not COUNTRY_RE.fullmatch(value):
-            return None, "A two-letter ISO 3166 country code, e.g. FR."
-        value = value.upper()
     if spec.choices and value not in spec.choices:
         return None, "One of: " + ", ".join(spec.choices) + "."
     return value, None
@@ -202,6 +207,9 @@ def parse_int_arg(
 def parse_search_arg(args: Mapping[str, str], errors: Errors) -> str:
     """The ``q`` search words, within the lead list's limits; a bad one is added to ``errors``."""
     q = " ".join((args.get("q") or "").split())
+    if validation.has_nul(q):
+        errors.append(("q", validation.NUL_REASON))
+        return ""
     if len(q) > listing.MAX_QUERY_LENGTH or len(q.split()) > listing.MAX_QUERY_WORDS:
         errors.append(
             ("q", f"At most {listing.MAX_QUERY_LENGTH} characters and {listing.MAX_QUERY_WORDS} words.")

@@ -5,7 +5,6 @@ user, only the leads they may see)."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, redirect, request, url_for
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional
@@ -17,6 +16,7 @@ from leads.core.matching import UPDATE_POLICIES
 from leads.imports import export, uploads
 from leads.imports.models import MAPPING
 from leads.records.listing import parse_list_args
+from web.forms import PageForm
 from web.render import render, render_fragment, wants_fragment
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
@@ -26,7 +26,7 @@ IMPORTERS = (MARKETER, MANAGER, ADMIN)
 SKIP = ""
 
 
-class UploadForm(FlaskForm):
+class UploadForm(PageForm):
     entity = SelectField("What the file holds", choices=list(uploads.ENTITIES.items()), default="contact")
     file = FileField("CSV file", validators=[FileRequired("Choose a CSV file to upload.")])
 
@@ -36,7 +36,7 @@ def mapping_form(upload, formdata=None):
     update policy and, for leads, the topic and source given to every row.
     ``formdata=None`` shows what is stored."""
 
-    class MappingForm(FlaskForm):
+    class MappingForm(PageForm):
         update_policy = SelectField(
             "When a row matches an existing record",
             choices=list(UPDATE_POLICIES.items()),

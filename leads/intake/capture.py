@@ -19,7 +19,7 @@ from auth.models import ADMIN
 from leads.base import signals
 from leads.base.db import transaction
 from leads.core import fields as catalogue
-from leads.core import matching
+from leads.core import matching, validation
 from leads.core.matching import CONTACT, LEAD
 from leads.intake.match_keys import DbIndex, load_strategies
 from leads.intake.match_or_create import WRITABLE, Outcome, match_history_row, match_or_create
@@ -33,7 +33,8 @@ HONEYPOT = "website"
 CONSENT = "consent"
 TRUTHY = {"1", "true", "yes", "on", "y", "oui", "agree", "accepted"}
 # Our capture fields (the catalogue's) and their longest accepted value: the
-# columns' sizes, a country's checked for a two-letter code afterwards.
+# columns' sizes; an email and a country are checked as at every door afterwards
+# (``leads.core.validation``).
 CAPTURE_FIELDS = {name: spec.capture_max for name, spec in catalogue.capturable().items()}
 MAX_VALUE = 2000  # any other submitted value (also the honeypot's and unmapped fields')
 MAX_FIELDS = 60
@@ -102,6 +103,9 @@ def check_submission(payload: Mapping) -> tuple[dict | None, list[dict]]:
         if not isinstance(name, str) or len(name) > 100:
             errors.append(_error(None, "Field names are at most 100 characters."))
             continue
+        if validation.has_nul(name) or validation.has_nul(value):
+            errors.append(_error(name.replace(validation.NUL, "\\0"), validation.NUL_REASON))
+            continue
         if value is None or isinstance(value, bool) and name != CONSENT:
             continue
         if not isinstance(value, str | int | float | bool):
@@ -123,21 +127,18 @@ def check_submission(payload: Mapping) -> tuple[dict | None, list[dict]]:
 
 def _check_person(values: dict) -> list[dict]:
     errors = []
+    for name, check in (("email", validation.check_email), ("country", validation.check_country)):
+        if values.get(name):
+            values[name], reason = check(values[name])
+            if reason:
+                errors.append(_error(name, reason))
     email = values.get("email")
-    if email and ("@" not in email or " " in email):
-        errors.append(_error("email", "Not an email address."))
-    country = values.get("country")
-    if country:
-        code = matching.normalise_country(country)
-        if len(code) != 2 or not code.isalpha():
-            errors.append(_error("country", "Give the two-letter country code, e.g. FR."))
-        values["country"] = code
     if values.get("phone"):
         phone = matching.normalise_phone(values["phone"], values.get("country"))
         if phone.value is None:
             errors.append(_error("phone", f"Phone: {phone.reason}."))
         values["phone"] = phone.value
-    if not (email or values.get("phone")):
+    if not (email or values.get("phone")) and not any(e["field"] == "email" for e in errors):
         errors.append(_error("email", "Give an email address or a phone number."))
     return errors
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -15,6 +14,7 @@ from leads.core.scoring import INTERACTION_TYPES
 from leads.intake.models import SOURCE_KINDS
 from leads.intake.strategies import strategy_rows
 from leads.records.queries import campaigns, product_lines
+from web.forms import PageForm
 
 ENTITY_CHOICES = [(matching.CONTACT, "Contact"), (matching.LEAD, "Lead"), (matching.ACCOUNT, "Account")]
 
@@ -23,7 +23,7 @@ def _fields_help() -> str:
     return " · ".join(f"{entity}: {', '.join(fields)}" for entity, fields in matching.MATCH_FIELDS.items())
 
 
-class StrategyForm(FlaskForm):
+class StrategyForm(PageForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     entity = SelectField("Entity type", choices=ENTITY_CHOICES)
     fields = StringField(
@@ -38,7 +38,7 @@ def _int_or_none(value):
     return int(value) if value not in (None, "", "None") else None
 
 
-class SourceForm(FlaskForm):
+class SourceForm(PageForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     kind = SelectField("Kind", choices=list(SOURCE_KINDS.items()))
     event_id = StringField("Event id (event registrations)", validators=[Optional(), Length(max=100)])
@@ -102,7 +102,7 @@ class SourceForm(FlaskForm):
         }
 
 
-class RuleForm(FlaskForm):
+class RuleForm(PageForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     campaign = SelectField("When a contact interacts with campaign", coerce=_int_or_none)
     product_line = SelectField("or with product line", coerce=_int_or_none)

@@ -21,6 +21,7 @@ import peewee as pw
 from auth.models import User
 from leads.base import bulk, signals
 from leads.base.db import retried, transaction, utcnow
+from leads.core import validation
 from leads.intake import auto_leads
 from leads.records.models import Contact, Interaction, Lead
 from leads.records.queries import visible_contacts, visible_leads
@@ -88,6 +89,9 @@ def _text(item: Mapping, name: str, limit: int, errors: list, required: bool) ->
         errors.append(_error(name, "Must be a string."))
         return None
     value = str(value).strip()
+    if validation.has_nul(value):
+        errors.append(_error(name, validation.NUL_REASON))
+        return None
     if len(value) > limit:
         errors.append(_error(name, f"At most {limit} characters."))
         return None
@@ -111,7 +115,7 @@ def check_item(item, default_source: str) -> tuple[dict | None, list[dict]]:
     errors: list[dict] = []
     unknown = sorted(set(item) - ALLOWED_KEYS)
     for name in unknown:
-        errors.append(_error(name, "Unknown field."))
+        errors.append(_error(str(name).replace(validation.NUL, "\\0"), "Unknown field."))
     kind = _text(item, "type", 50, errors, required=True)
     external_id = _text(item, "external_id", 200, errors, required=True)
     source = _text(item, "source", 100, errors, required=False) or default_source
@@ -121,12 +125,16 @@ def check_item(item, default_source: str) -> tuple[dict | None, list[dict]]:
     properties = item.get("properties") or {}
     if not isinstance(properties, Mapping):
         errors.append(_error("properties", "Must be an object of names to values."))
+    elif (nul := validation.find_nul(properties, "properties")) is not None:
+        errors.append(_error(nul, validation.NUL_REASON))
     elif len(json.dumps(properties, default=str)) > MAX_PROPERTIES_BYTES:
         errors.append(_error("properties", f"At most {MAX_PROPERTIES_BYTES} bytes of JSON."))
     lead_id, contact_id = _id(item, "lead_id", errors), _id(item, "contact_id", errors)
     email = _text(item, "email", 254, errors, required=False)
-    if email is not None and "@" not in email:
-        errors.append(_error("email", "Not an email address."))
+    if email is not None:
+        email, reason = validation.check_email(email)
+        if reason:
+            errors.append(_error("email", reason))
     if not (lead_id or contact_id or email) and not any(
         e["field"] in ("lead_id", "contact_id", "email") for e in errors
     ):

@@ -141,9 +141,15 @@ def page_of(query, number: int, per_page: int) -> Page:
     return Page(list(query.paginate(number, per_page)), total, number, per_page)
 
 
+def _words(q: str | None) -> list[str]:
+    """The words of a search; a NUL separates words like a space (no text holds
+    one, and PostgreSQL cannot compare one: it would answer an error)."""
+    return (q or "").replace("\x00", " ").split()
+
+
 def _every_word(query, q: str, columns):
     """Keep rows where each word of ``q`` appears (case-insensitively) in one of ``columns``."""
-    for word in q.split():
+    for word in _words(q):
         clause = columns[0].contains(word)
         for column in columns[1:]:
             clause |= column.contains(word)
@@ -271,7 +277,7 @@ def history_of(lead_id: int):
 def _matching_every_word(query, q: str | None, columns):
     """Keep rows where each word of ``q`` starts one of ``columns`` (case-insensitively,
     a prefix match like the lead list's search)."""
-    for word in (q or "").split():
+    for word in _words(q):
         clause = columns[0].startswith(word)
         for column in columns[1:]:
             clause |= column.startswith(word)

@@ -32,7 +32,7 @@ import peewee as pw
 
 from auth.models import REP, Team, User
 from leads.base.db import is_sqlite
-from leads.core import lifecycle
+from leads.core import lifecycle, validation
 from leads.core.scoring import LIVE
 from leads.records.models import Lead, ProductLine
 from leads.records.queries import assignable_reps, visible_leads
@@ -193,6 +193,8 @@ def parse_list_args(
 
 
 def _parse_query(raw: str) -> str:
+    if validation.has_nul(raw):
+        raise ValueError(validation.NUL_REASON)
     query = " ".join(raw.split())
     if len(query) > MAX_QUERY_LENGTH:
         raise ValueError(f"Search text must be at most {MAX_QUERY_LENGTH} characters.")

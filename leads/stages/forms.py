@@ -9,15 +9,15 @@ the lifecycle and ``leads.stages.services`` decide whether they may happen.
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from leads.core import lifecycle
 from leads.records.queries import assignable_reps, qualification_fields
+from web.forms import PageForm
 
 
-class ActionForm(FlaskForm):
+class ActionForm(PageForm):
     """Base of the action forms: names the action, no form-level CSRF field."""
 
     class Meta:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectMultipleField, StringField, widgets
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from leads.webhooks import targets
 from leads.webhooks.delivery import WEBHOOK_EVENTS
+from web.forms import PageForm
 
 
 class EventsField(SelectMultipleField):
@@ -18,7 +18,7 @@ class EventsField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-class WebhookForm(FlaskForm):
+class WebhookForm(PageForm):
     name = StringField("Name", validators=[DataRequired(message="Enter a name."), Length(max=120)])
     url = StringField(
         "URL",

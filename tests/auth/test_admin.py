@@ -12,6 +12,7 @@ from auth.admin import LAST_ADMIN, leaves_no_admin
 from auth.models import ADMIN, INTEGRATION, ApiToken, Team, User, UserSession
 from auth.passwords import MIN_LENGTH
 from auth.sessions import issue_token, token_user
+from leads.core import validation
 from leads.records.models import Campaign, ProductLine
 from leads.stages.fields import active_fields, ordered_fields
 from leads.stages.models import QualificationField
@@ -197,7 +198,7 @@ def _new_user(**overrides):
         ({"password": "short"}, f"Use at least {MIN_LENGTH} characters."),
         ({"role": "superuser"}, "Not a valid choice"),
         ({"role": INTEGRATION}, "Integration users have no password"),
-        ({"email": "not-an-email"}, "Enter an email address"),
+        ({"email": "not-an-email"}, validation.EMAIL_REASON),
         ({"name": ""}, "This field is required."),
     ],
 )

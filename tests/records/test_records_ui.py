@@ -14,7 +14,7 @@ import pytest
 
 from auth.models import ADMIN, MANAGER, MARKETER, REP, TELEPROSPECTOR
 from leads.base.db import utcnow
-from leads.core import lifecycle
+from leads.core import lifecycle, validation
 from leads.records.models import Account, Campaign, Contact, Interaction, Lead, LeadHistory
 from tests.factories import (
     count_queries,
@@ -109,8 +109,8 @@ def test_contact_form_shows_inline_errors_with_422(app):
     assert body.lstrip().startswith("<form") and 'id="contact-form"' in body and "<html" not in body
     for message in (
         "At most 100 characters.",
-        "Enter an email address like name@example.com.",
-        "Two letters (ISO 3166 code), e.g. FR.",
+        validation.EMAIL_REASON,
+        validation.COUNTRY_REASON,
         "Choose an active sales rep.",
         "Choose an existing account.",
     ):
@@ -130,7 +130,7 @@ def test_a_plain_invalid_post_gets_the_whole_page_with_422(app):
     client, _ = signed_in(app, MARKETER)
     response = post(client, "/contacts/new", {"email": "nope"}, htmx=False)
     assert response.status_code == 422
-    assert "<html" in text(response) and "Enter an email address" in text(response)
+    assert "<html" in text(response) and validation.EMAIL_REASON in text(response)
 
 
 def test_a_manager_edits_a_contact(app):
@@ -291,7 +291,7 @@ def test_account_form_shows_inline_errors_with_422(app):
         "A domain like example.com",
         "A whole number from 0 to",
         "Not a valid integer value.",
-        "Two letters (ISO 3166 code), e.g. FR.",
+        validation.COUNTRY_REASON,
     ):
         assert message in body
     assert Account.select().count() == 0
@@ -373,8 +373,8 @@ def test_a_lead_needs_a_topic_and_a_marketing_context(app):
     assert 'id="lead-form"' in body and "<html" not in body
     assert "Required." in body
     assert "Choose a campaign or a product line: the lead&#39;s marketing context." in body
-    assert "Enter an email address like name@example.com." in body
-    assert "Two letters (ISO 3166 code), e.g. FR." in body
+    assert validation.EMAIL_REASON in body
+    assert validation.COUNTRY_REASON in body
     assert Lead.select().count() == 0
 
 
@@ -702,7 +702,7 @@ def test_contact_then_lead_by_hand_in_the_browser(browser_page):
     page.fill("input[name=email]", "not-an-email")
     page.click("text=Create contact")
     page.wait_for_selector("#contact-form .field-error")
-    assert "Enter an email address" in page.inner_text("#contact-form")
+    assert validation.EMAIL_REASON in page.inner_text("#contact-form")
     assert page.url.endswith("/contacts/new")
     page.fill("input[name=email]", "marie@radium.test")
     page.click("text=Create contact")
