@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -33,6 +32,7 @@ from leads.core.conditions import (
 )
 from routing import router
 from web.condition_forms import ConditionRow
+from web.forms import PageForm, country_choices
 
 CONDITION_ROWS = 5
 MAX_CONDITION_ROWS = 20
@@ -134,10 +134,12 @@ def value_widget(row: ConditionRow, options: dict[str, list[tuple[int, str]]]) -
         return ValueWidget("select", tuple(blank + stale + known), multiple=multiple)
     if kind is not None:
         return ValueWidget("text", hint=f"The {ID_FIELDS[(entity, name)][1]}'s id.", inputmode="numeric")
-    if name == "country":
-        return ValueWidget(
-            "text", hint="2-letter country code, e.g. FR (lists: FR, BE).", placeholder="FR"
-        )
+    if name == "country":  # the one country list every door checks against
+        known = country_choices()[1:]
+        codes = {code for code, _ in known}
+        stale = [(v, f"{v} (not a country)") for v in row.values() if v.upper() not in codes]
+        blank = [] if multiple else [("", "Choose…")]
+        return ValueWidget("select", tuple(blank + stale + known), multiple=multiple)
     field_kind = FIELDS.get(entity, {}).get(name)
     if field_kind == BOOL and not multiple:
         return ValueWidget("select", (("", "Choose…"), *BOOL_CHOICES))
@@ -154,7 +156,7 @@ def _id_or_none(value):
     return None if value in (None, "", "None") else int(value)
 
 
-class RuleForm(FlaskForm):
+class RuleForm(PageForm):
     """R1/R4: an assignment rule: conditions (all or any) and a strategy."""
 
     name = StringField("Name", validators=[DataRequired(message="Enter a name."), Length(max=200)])
@@ -237,7 +239,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-class RepProfileForm(FlaskForm):
+class RepProfileForm(PageForm):
     """R3: a rep's capacity, time away and product lines."""
 
     capacity = IntegerField(
@@ -253,7 +255,7 @@ class RepProfileForm(FlaskForm):
             raise ValidationError("Must be after “away from”.")
 
 
-class DeclineForm(FlaskForm):
+class DeclineForm(PageForm):
     """R6: the rep hands a lead back, saying why."""
 
     class Meta:
@@ -264,7 +266,7 @@ class DeclineForm(FlaskForm):
     )
 
 
-class TestLeadForm(FlaskForm):
+class TestLeadForm(PageForm):
     """A lead to try the rule set on."""
 
     class Meta:

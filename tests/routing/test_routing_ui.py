@@ -11,6 +11,7 @@ import re
 import pytest
 
 from leads.core import lifecycle as lc
+from leads.core import validation
 from leads.notify.models import Notification
 from leads.records.models import Lead
 from leads.scoring.models import ScoringModel
@@ -103,7 +104,7 @@ def test_r4_a_product_line_condition_offers_the_line_names_and_posts_the_id(app,
 
 def test_r4_other_id_fields_offer_names_country_a_hint_and_scores_live_models_only(app, world):
     """R4: team and owner conditions list team names and active reps; a country
-    asks for a 2-letter code; scores are "Score in <model>" for live models only."""
+    is chosen from the country list; scores are "Score in <model>" for live models only."""
     team = make_team(name="West")
     make_user("rep", name="Gone", is_active=False)
     ScoringModel.create(name="Fit", status="live")
@@ -117,9 +118,11 @@ def test_r4_other_id_fields_offer_names_country_a_hint_and_scores_live_models_on
     names = set(options_of(owners, "conditions-0-value").values())
     assert {"Ana", "Olga"} <= names and "Gone" not in names
     country = row_fragment(client, subject="lead.country", operator="equals").get_data(as_text=True)
-    assert "2-letter country code" in country and re.search(
-        r'<input[^>]*name="conditions-0-value"[^>]*type="text"', country
-    )
+    countries = options_of(country, "conditions-0-value")
+    assert countries["FR"] == "France (FR)" and "ZZ" not in countries  # the one country list
+    assert len(countries) == len(validation.COUNTRIES) + 1  # and "Choose…"
+    several = row_fragment(client, subject="lead.country", operator="in_list").get_data(as_text=True)
+    assert "multiple" in several
     fields = options_of(client.get("/routing/rules/new").get_data(as_text=True), "conditions-0-subject")
     assert "Score in Fit" in fields.values() and not any("Draft model" in v for v in fields.values())
     assert fields["lead.product_line_id"] == "Lead product line"
