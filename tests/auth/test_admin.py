@@ -584,3 +584,18 @@ def test_list_pages_run_the_same_queries_for_few_or_many_rows(app, caplog, path,
     for _ in range(10):
         add()
     assert _queries_for(client, path, caplog) == few
+
+
+def test_an_internationalised_user_email_is_stored_once_and_signs_in_however_written(client):
+    """G1: a user's address goes through the check every door uses; stored
+    case-folded in its normalised form, it signs in written in punycode or
+    capitals; an address the check refuses is refused here too."""
+    from auth.admin import AdminError, create_user
+    from auth.service import authenticate
+
+    user = create_user("José@Bücher.CH", "José", "marketer", "long-enough-secret")
+    assert user.email == "josé@bücher.ch"
+    assert authenticate(" JOSÉ@XN--BCHER-KVA.CH ", "long-enough-secret").id == user.id
+    with pytest.raises(AdminError, match=validation.EMAIL_REASON):
+        create_user("a@b.c", "Bad", "marketer", "long-enough-secret")
+    assert User.select().where(User.name == "Bad").count() == 0

@@ -494,8 +494,7 @@ def test_error_report_has_line_field_reason_and_original_values_C2():
     errors = [e for r in rows for e in csv_io.row_errors(r)]
     report = "".join(csv_io.error_report_csv(errors, ["Email", "Name"], bom=False))
     assert (
-        report
-        == '"Line","Field","Reason","Email","Name"\r\n'
+        report == '"Line","Field","Reason","Email","Name"\r\n'
         f'"2","Email","{validation.EMAIL_REASON}","bad","\'=cmd()"\r\n'
     )
 

@@ -83,7 +83,9 @@ BAD = [
 
 @pytest.mark.parametrize("door", DOORS)
 @pytest.mark.parametrize("field, value, reason", BAD)
-def test_every_door_refuses_the_same_bad_value_with_the_same_reason(app, run_jobs, door, field, value, reason):
+def test_every_door_refuses_the_same_bad_value_with_the_same_reason(
+    app, run_jobs, door, field, value, reason
+):
     """C1, C2, C3, O1: one check, one reason, nothing stored, whatever the door."""
     status, errors = DOORS[door](app, run_jobs, {**GOOD, field: value})
     assert status in (400, 422), errors
@@ -161,3 +163,22 @@ def test_a_nul_in_a_search_is_a_field_error_not_a_500(client):
     contacts = client.get("/contacts?q=Ada%00Lovelace")
     assert contacts.status_code == 200 and f'href="/contacts/{contact.id}"' in contacts.get_data(as_text=True)
     assert client.get("/accounts?q=a%00b").status_code == 200
+
+
+def test_interactions_find_their_person_by_the_same_email_check(client):
+    """E3, M1: an interaction names its person by an address checked like every
+    door's: punycode or capitals find the contact stored in the normalised form,
+    and an address the check refuses is refused with the same reason."""
+    contact = Contact.create(first_name="José", email="josé@bücher.ch")
+    token = issue_token(make_user("integration"), "doors")
+    headers = {"Authorization": f"Bearer {token}"}
+    event = {"type": "web_visit", "external_id": "v1", "email": "JOSÉ@XN--BCHER-KVA.CH"}
+    response = client.post("/api/v1/interactions", json=event, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    assert Interaction.get().contact_id == contact.id
+    bad = client.post(
+        "/api/v1/interactions", json={**event, "external_id": "v2", "email": "a@b.c"}, headers=headers
+    )
+    assert bad.status_code == 400
+    assert bad.get_json()["errors"] == [{"field": "email", "reason": validation.EMAIL_REASON}]
+    assert Interaction.select().count() == 1
