@@ -169,6 +169,22 @@ def test_r4_a_bad_value_shows_its_error_inline_in_its_row(app, world):
     assert "Enter a value." in row and "Analytics Cloud" in row
 
 
+def test_r4_a_nul_in_a_name_or_a_rows_value_is_refused_inline(app, world):
+    """R4: a NUL (which PostgreSQL cannot store) in the rule's name or in a
+    condition row's value is an inline error with the reason every door gives."""
+    client = manager_client(app, world)
+    bad = post(
+        client,
+        "/routing/rules/new",
+        rule_form("B\x00d", "round_robin", [("lead.source", "equals", "we\x00b")]),
+    )
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and not AssignmentRule.select().exists()
+    row = re.search(r'<tr class="condition-row" id="condition-row-0">.*?</tr>', html, re.S).group(0)
+    assert validation.NUL_REASON in row
+    assert html.count(validation.NUL_REASON) == 2  # the name's and the row's
+
+
 # --- Names in the rules list and the rule-set test -------------------------------------------
 
 
