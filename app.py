@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 
-from flask import Flask
+from flask import Flask, request
 
 from leads.base.worker import ContextWorker
 
@@ -94,9 +94,12 @@ def _bind(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_KEY_PREFIX", app.config["QUEUE_PREFIX"])
     limiter.init_app(app)
 
+    from ops.views import PROBES
+
     @app.before_request
     def _open_db():
-        db.connect(reuse_if_open=True)
+        if request.endpoint not in PROBES:  # a probe answers "failing", never a 500
+            db.connect(reuse_if_open=True)
 
     @app.teardown_request
     def _close_db(exc):
@@ -128,6 +131,7 @@ def _blueprints() -> list:
     from leads.scoring.views import bp as scoring
     from leads.stages.views import bp as lead_page
     from leads.webhooks.views import bp as webhooks
+    from ops.views import bp as ops
     from routing.queue_views import bp as queues
     from routing.rule_views import bp as routing_rules
 
@@ -148,6 +152,7 @@ def _blueprints() -> list:
         webhooks,
         api,
         campaigns_api,
+        ops,
     ]
 
 

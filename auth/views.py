@@ -93,9 +93,3 @@ def password():
         return render_template("auth/password.html", form=form)
     flash("Password changed. Your other sessions were signed out and any API tokens revoked.")
     return redirect(url_for("auth.password"))
-
-
-@bp.route("/healthz")
-@public
-def health():
-    return {"ok": True}

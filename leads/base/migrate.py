@@ -29,6 +29,13 @@ def upgrade() -> list[str]:
     return router().run()
 
 
+def pending() -> list[str]:
+    """The migrations in ``migrations/`` not yet applied to the bound database
+    (read only: unlike peewee-migrate's ``diff``, it never creates the history table)."""
+    done = {name for (name,) in db.execute_sql('SELECT name FROM "migratehistory"')}
+    return [name for name in router().todo if name not in done]
+
+
 def all_models() -> list[type[BaseModel]]:
     """Every table of the install, in dependency order (tests truncate in reverse):
     each ``BaseModel`` subclass found in a ``models`` module of ``MODEL_PACKAGES``,

@@ -50,11 +50,11 @@ def epoch_key(app) -> str:
     return f"{app.config.get('QUEUE_PREFIX', 'leadflow')}:epoch"
 
 
-def get_queue(name: str = "default", app=None) -> Queue:
-    """An RQ queue on the app's Redis, JSON-serialized (never pickle)."""
+def get_queue(name: str = "default", app=None, connection: redis.Redis | None = None) -> Queue:
+    """An RQ queue on the app's Redis (or ``connection``), JSON-serialized (never pickle)."""
     app = app or current_app
     prefix = app.config.get("QUEUE_PREFIX", "leadflow")
-    return Queue(f"{prefix}-{name}", connection=get_redis(app), serializer=JSONSerializer)
+    return Queue(f"{prefix}-{name}", connection=connection or get_redis(app), serializer=JSONSerializer)
 
 
 def enqueue(func_path: str, *args, job_id: str | None = None, queue: str = "default", **kwargs):

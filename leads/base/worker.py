@@ -4,11 +4,42 @@ them (``leads.base.sweep``)."""
 
 from __future__ import annotations
 
+import logging
+import threading
+
 from flask import current_app, has_app_context
 from rq import SimpleWorker
 
 from leads.base.db import close_connection, db
 from leads.base.sweep import Sweeper
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 10  # readiness (O3) wants a heartbeat from some worker in the last 30 s
+
+
+class Heartbeat(threading.Thread):
+    """A daemon thread that sends the worker's RQ heartbeat every
+    ``HEARTBEAT_SECONDS``. RQ itself beats only between jobs and every
+    ``dequeue_timeout`` (~405 s) while idle, and a worker that does not fork
+    never beats during a job: without this a healthy worker looks dead to the
+    readiness check for minutes. A frozen or killed process stops beating."""
+
+    def __init__(self, worker, every: float = HEARTBEAT_SECONDS):
+        super().__init__(name="leadflow-heartbeat", daemon=True)
+        self.worker, self.every = worker, every
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            try:
+                self.worker.heartbeat()
+            except Exception:  # Redis away: RQ's own loop reconnects; beat again on the next tick
+                log.warning("worker heartbeat failed; trying again in %s s", self.every, exc_info=True)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=self.every + 5)
 
 
 class ContextWorker(SimpleWorker):
@@ -19,6 +50,8 @@ class ContextWorker(SimpleWorker):
     factory lives above every package, so nothing here imports it)."""
 
     _app = None
+    _heartbeat: Heartbeat | None = None
+    _long_running = False
     max_connection_wait_time = 5.0  # back to work within seconds of Redis returning (RQ: up to 60)
 
     @staticmethod
@@ -54,5 +87,21 @@ class ContextWorker(SimpleWorker):
         """Serve the queues; a long-running worker also keeps the safety net
         going (``leads.base.sweep.Sweeper``), whatever started it."""
         if not burst:
+            self._long_running = True
             Sweeper(self.app(), self.connection).start()
         return super().work(*args, burst=burst, **kwargs)
+
+    def register_birth(self, *args, **kwargs):
+        """Once registered, a long-running worker keeps its heartbeat going
+        (``Heartbeat``); before that a beat would create a half worker record."""
+        super().register_birth(*args, **kwargs)
+        if self._long_running and self._heartbeat is None:
+            self._heartbeat = Heartbeat(self)
+            self._heartbeat.start()
+
+    def teardown(self):
+        """Stop beating before RQ records the worker's death (a beat after it
+        would bring the record back)."""
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+        super().teardown()
