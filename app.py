@@ -42,6 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
         or f"sqlite:///{os.path.join(app.instance_path, 'leadflow.db')}",
         REDIS_URL=os.environ.get("REDIS_URL"),
         QUEUE_PREFIX=os.environ.get("QUEUE_PREFIX") or DEFAULTS["QUEUE_PREFIX"],
+        METRICS_TOKEN=os.environ.get("METRICS_TOKEN") or None,  # unset: /metrics for this machine only
     )
     for name in ("SMTP_HOST", "SMTP_PORT", "MAIL_FROM", "REPLY_DOMAIN"):  # mail is optional
         if os.environ.get(name):
@@ -161,6 +162,7 @@ API_BLUEPRINTS = ("api", "campaigns_api")  # token-authenticated, no cookies: no
 
 def _register(app: Flask) -> None:
     from auth import policy
+    from ops import metrics
     from ops.cli import register_cli
     from web import errors
     from web.extensions import csrf
@@ -171,6 +173,7 @@ def _register(app: Flask) -> None:
         if blueprint.name in API_BLUEPRINTS:
             csrf.exempt(blueprint)
     _retry_deadlocks(app)
+    metrics.init_app(app)  # first, so the time counted includes the chokepoint
     policy.init_app(app)
     errors.register(app)
     app.after_request(set_security_headers)

@@ -108,6 +108,7 @@ def serve(host, port, web_workers):
     env = dict(os.environ, REDIS_URL=redis_url(current_app))
     env.setdefault("SESSION_COOKIE_SECURE", "0" if host in ("127.0.0.1", "localhost") else "1")
     flask = [sys.executable, "-m", "flask", "--app", "app"]
+    web_env = dict(env, PROMETHEUS_MULTIPROC_DIR=env.get("PROMETHEUS_MULTIPROC_DIR") or _metrics_dir())
     children = [
         subprocess.Popen([*flask, "worker"], env=env),
         subprocess.Popen(
@@ -121,7 +122,7 @@ def serve(host, port, web_workers):
                 f"{host}:{port}",
                 "app:create_app()",
             ],
-            env=env,
+            env=web_env,
         ),
     ]
     click.echo(f"leadflow on http://{host}:{port}  (Ctrl-C stops web and worker)")
@@ -136,3 +137,14 @@ def serve(host, port, web_workers):
                 child.send_signal(signal.SIGTERM)
         for child in children:
             child.wait(timeout=10)
+
+
+def _metrics_dir() -> str:
+    """An empty ``instance/metrics`` where the web processes keep their request
+    counts, so a scrape sums them all (``ops.metrics``); emptied at each start."""
+    import shutil
+
+    folder = os.path.join(current_app.instance_path, "metrics")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    return folder

@@ -33,7 +33,7 @@ PROBE_TIMEOUT = 2  # seconds a check may wait for Redis: a probe answers, it nev
 
 def readiness(app) -> dict[str, bool]:
     """Each readiness check by name, True when it passes."""
-    probe = _probe(app)
+    probe = probe_redis(app)
     checks: dict[str, Callable[[], bool]] = {
         "database": _database,
         "redis": lambda: bool(probe.ping()),
@@ -55,9 +55,10 @@ def _passes(name: str, check: Callable[[], bool]) -> bool:
     return passed
 
 
-def _probe(app) -> redis.Redis:
-    """A Redis client of its own with short timeouts and no retries (the app's
-    client waits and retries, as jobs should; a probe must answer at once)."""
+def probe_redis(app) -> redis.Redis:
+    """The app's Redis client for probes and scrapes: short timeouts and no
+    retries (the app's own client waits and retries, as jobs should; a probe
+    must answer at once)."""
     client = app.extensions.get("redis_probe")
     if client is None:
         client = redis.Redis.from_url(
