@@ -1,13 +1,17 @@
 """The service's own routes (O3): liveness and readiness for the platform that
-runs it (no sign-in: a load balancer or an orchestrator calls them) and the
-Prometheus metrics (a bearer token of their own, ``METRICS_TOKEN``)."""
+runs it (no sign-in: a load balancer or an orchestrator calls them), the
+Prometheus metrics (a bearer token of their own, ``METRICS_TOKEN``) and the
+admins' page of the job queues."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, abort, current_app, jsonify
 
-from auth.policy import public
-from ops import health, metrics
+from auth.models import ADMIN
+from auth.policy import allow, public
+from ops import health, metrics, queues
+from web.crud import saved
+from web.render import render
 
 bp = Blueprint("ops", __name__)
 
@@ -54,3 +58,36 @@ def prometheus():
         )
     body, content_type = metrics.exposition(current_app)
     return current_app.response_class(body, 200, content_type=content_type)
+
+
+def _queues_page(notice=None, status=200):
+    return render(
+        "ops/queues.html",
+        "ops/_queues.html",
+        status,
+        queues=queues.queues(),
+        workers=queues.workers(),
+        failed=queues.failed_jobs(),
+        notice=notice,
+    )
+
+
+@bp.route("/admin/queues")
+@allow(ADMIN)
+def queue_list():
+    """Each queue's depth, the workers and the failed jobs."""
+    return _queues_page()
+
+
+@bp.route("/admin/queues/<queue>/failed/<job_id>/retry", methods=["POST"], defaults={"action": "retry"})
+@bp.route("/admin/queues/<queue>/failed/<job_id>/delete", methods=["POST"], defaults={"action": "delete"})
+@allow(ADMIN)
+def failed_job(queue, job_id, action):
+    """Try a failed job again (back at the end of its queue) or delete it;
+    answers the page's region for htmx, else a redirect."""
+    try:
+        queues.retry(queue, job_id) if action == "retry" else queues.delete(queue, job_id)
+    except queues.UnknownJob:
+        abort(404, "That failed job is no longer there.")
+    message = f"Job {job_id} is {'back in the queue' if action == 'retry' else 'deleted'}."
+    return saved(message, lambda: _queues_page(notice=message), "ops.queue_list")
