@@ -8,7 +8,8 @@ import logging
 import threading
 
 from flask import current_app, has_app_context
-from rq import SimpleWorker
+from rq import SimpleWorker, worker_registration
+from rq.utils import now
 
 from leads.base.db import close_connection, db
 from leads.base.sweep import Sweeper
@@ -23,7 +24,9 @@ class Heartbeat(threading.Thread):
     ``HEARTBEAT_SECONDS``. RQ itself beats only between jobs and every
     ``dequeue_timeout`` (~405 s) while idle, and a worker that does not fork
     never beats during a job: without this a healthy worker looks dead to the
-    readiness check for minutes. A frozen or killed process stops beating."""
+    readiness check for minutes. A frozen or killed process stops beating.
+    A worker whose record Redis lost (restarted empty, flushed) is written
+    again: RQ would go on beating into a half record nobody lists (O2)."""
 
     def __init__(self, worker, every: float = HEARTBEAT_SECONDS):
         super().__init__(name="leadflow-heartbeat", daemon=True)
@@ -33,9 +36,23 @@ class Heartbeat(threading.Thread):
     def run(self) -> None:
         while not self.stopped.wait(self.every):
             try:
-                self.worker.heartbeat()
+                self.beat()
             except Exception:  # Redis away: RQ's own loop reconnects; beat again on the next tick
                 log.warning("worker heartbeat failed; trying again in %s s", self.every, exc_info=True)
+
+    def beat(self) -> None:
+        """One heartbeat; the whole record, registered again, if Redis lost it."""
+        worker = self.worker
+        if worker.connection.hexists(worker.key, "birth"):
+            worker.heartbeat()
+            return
+        worker.last_heartbeat = now()
+        with worker.connection.pipeline() as pipeline:
+            pipeline.hset(worker.key, mapping={**worker.serialize(), "state": worker.get_state()})
+            worker_registration.register(worker, pipeline)
+            pipeline.expire(worker.key, worker.worker_ttl + 60)
+            pipeline.execute()
+        log.warning("worker %s: Redis had lost its record; registered again", worker.name)
 
     def stop(self) -> None:
         self.stopped.set()

@@ -52,7 +52,8 @@ def test_ready_with_a_live_worker_whose_heartbeat_keeps_coming(
     backend_name, database_urls, tmp_root, tmp_path, own_redis
 ):
     """200 once a real worker has registered and its sweeper has swept; the
-    worker beats again while idle (RQ alone would wait ~405 s)."""
+    worker beats again while idle (RQ alone would wait ~405 s), and after Redis
+    is emptied it registers again, so the install is ready again by itself."""
     if backend_name == "postgres" and not PG_AVAILABLE:
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}; this PostgreSQL run is skipped")
     app = make_app(database_urls[backend_name], own_redis.url, tmp_root)
@@ -79,6 +80,10 @@ def test_ready_with_a_live_worker_whose_heartbeat_keeps_coming(
 
         first = beat()
         assert wait_for(lambda: beat() > first, HEARTBEAT_SECONDS + 5, 0.5), worker.tail()
+
+        own_redis.client().flushall()  # Redis emptied (O2): ready again within 30 s, by itself
+        assert _ready(client)[0] == 503
+        assert wait_for(lambda: _ready(client)[0] == 200, 30, 0.5), f"{_ready(client)[1]}\n{worker.tail()}"
     finally:
         worker.kill9()
         db.connect(reuse_if_open=True)
