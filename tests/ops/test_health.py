@@ -147,3 +147,6 @@ def test_a_database_nobody_answers_is_failing_not_a_500(redis_url):
     status, body = _ready(client)
     assert status == 503 and {"database", "migrations"} <= _failing(body)
     assert body["checks"]["redis"] == "ok"
+    scrape = client.get("/metrics")  # the figures the database holds are left out, the rest answered
+    assert scrape.status_code == 200 and "leadflow_queue_depth" in scrape.get_data(as_text=True)
+    assert "leadflow_pending_scores" not in scrape.get_data(as_text=True)
