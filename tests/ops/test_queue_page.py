@@ -5,16 +5,31 @@ or either button."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
-from rq import Worker
+from rq import SimpleWorker, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
+from rq.timeouts import TimerDeathPenalty
 
 from auth.models import ADMIN, MANAGER, MARKETER, REP, TELEPROSPECTOR
 from leads.base.queue import QUEUE_NAMES, get_queue, get_redis
 from tests.factories import csrf_token, login, make_user
+from tests.faults.harness import wait_for
 
 JOB_ID = "queue-page-fails"
+
+
+def waits(key: str):
+    """A job that runs until ``key`` is set in Redis (at most 20 s)."""
+    from rq import get_current_job
+
+    connection = get_current_job().connection
+    deadline = time.monotonic() + 20
+    while not connection.exists(key) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def fails():
@@ -122,3 +137,41 @@ def test_anonymous_is_sent_to_sign_in(app, failed_job):
     token = csrf_token(client, "/login")
     response = client.post(f"/admin/queues/default/failed/{failed_job}/retry", headers={"X-CSRFToken": token})
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+class ThreadWorker(SimpleWorker):
+    """A real RQ worker in a thread of the test (signals and alarms are the main thread's)."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self):
+        """This worker stops when its queue is empty (burst)."""
+
+
+def test_a_busy_worker_shows_the_job_it_runs(app):
+    release = f"{app.config['QUEUE_PREFIX']}:release"
+    with app.app_context():
+        get_queue("default").enqueue(f"{__name__}.waits", release, job_id="queue-page-busy")
+        worker = ThreadWorker(
+            [get_queue(name) for name in QUEUE_NAMES], connection=get_redis(), serializer=JSONSerializer
+        )
+    thread = threading.Thread(target=lambda: _work(app, worker), daemon=True)
+    thread.start()
+    client, _ = _admin(app)
+    try:
+
+        def busy_row():
+            html = client.get("/admin/queues").get_data(as_text=True)
+            return ">busy<" in html and "queue-page-busy" in html and worker.name in html
+
+        assert wait_for(busy_row, 15, 0.1)
+    finally:
+        with app.app_context():
+            get_redis().set(release, "1")
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+
+
+def _work(app, worker):
+    with app.app_context():
+        worker.work(burst=True, logging_level="WARNING")
