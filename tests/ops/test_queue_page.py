@@ -64,6 +64,18 @@ def test_a_job_that_failed_in_a_worker_is_listed_with_its_error_escaped(app, fai
     assert html.count(">Retry<") == 1 and html.count(">Delete<") == 1
 
 
+def test_failed_jobs_of_every_queue_are_listed_newest_first(app, failed_job, run_jobs):
+    time.sleep(0.01)  # RQ keeps times to the microsecond: the second failure is later
+    with app.app_context():
+        get_queue("routing").enqueue(f"{__name__}.fails", job_id="queue-page-fails-later")
+    run_jobs()
+    client, _ = _admin(app)
+    html = client.get("/admin/queues").get_data(as_text=True)
+    assert html.index("queue-page-fails-later<br>") < html.index(f"{failed_job}<br>")
+    assert f"{__name__}.fails · routing" in html and f"{__name__}.fails · default" in html
+    assert '<tr id="queue-routing"><td>routing</td><td class="num">0</td><td class="num">1</td>' in html
+
+
 def test_queue_depths_and_the_workers_are_shown(app):
     with app.app_context():
         for n in range(3):
