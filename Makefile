@@ -32,7 +32,7 @@ test: setup chromium
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-## Every benchmark of bench/ (about 15 minutes; figures in bench/results/ and the README)
+## Every benchmark of bench/ (about 25 minutes with the 10-minute soak; figures in bench/results/ and the README)
 bench: setup
 	$(PY) bench/lead_list.py
 	$(PY) bench/scoring_engine.py
@@ -42,3 +42,4 @@ bench: setup
 	$(PY) bench/csv_parse.py
 	$(PY) bench/import_csv.py
 	$(PY) bench/capture.py
+	$(PY) bench/soak.py
