@@ -135,8 +135,10 @@ def _blueprints() -> list:
     from ops.views import bp as ops
     from routing.queue_views import bp as queues
     from routing.rule_views import bp as routing_rules
+    from web.assets import bp as assets
 
     return [
+        assets,
         sign_in,
         admin,
         lead_list,
@@ -164,7 +166,7 @@ def _register(app: Flask) -> None:
     from auth import policy
     from ops import metrics
     from ops.cli import register_cli
-    from web import errors
+    from web import assets, errors
     from web.extensions import csrf
     from web.security import set_security_headers
 
@@ -177,6 +179,7 @@ def _register(app: Flask) -> None:
     policy.init_app(app)
     errors.register(app)
     app.after_request(set_security_headers)
+    assets.init_app(app)
     register_cli(app)
 
 

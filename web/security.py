@@ -19,6 +19,9 @@ CSP = "; ".join(
 )
 
 
+CACHEABLE = ("static", "assets.styles")  # files with no personal data (web.assets)
+
+
 def set_security_headers(response):
     """Add the CSP and friends to ``response``."""
     headers = response.headers
@@ -27,7 +30,7 @@ def set_security_headers(response):
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if request.endpoint != "static":
+    if request.endpoint not in CACHEABLE:
         # Pages, fragments, exports and API answers carry personal data or
         # secrets: no browser, proxy or back button keeps a copy of them.
         headers["Cache-Control"] = "no-store"
