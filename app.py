@@ -167,9 +167,11 @@ def _register(app: Flask) -> None:
     from ops import metrics
     from ops.cli import register_cli
     from web import assets, errors
+    from web.converters import BoundedIntConverter
     from web.extensions import csrf
     from web.security import set_security_headers
 
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
         if blueprint.name in API_BLUEPRINTS:

@@ -16,6 +16,7 @@ from auth.models import REP, User
 from leads.core import fields as catalogue
 from leads.core import lifecycle
 from leads.core.fields import CONTACT, LEAD
+from leads.core.numbers import whole_number
 from leads.records.models import Account, Contact, Lead, LeadHistory
 from leads.records.queries import (
     assignable_reps,
@@ -105,10 +106,9 @@ class ListArgs:
 def parse_list_args(args: Mapping[str, str]) -> ListArgs:
     """List arguments from a query string; anything unreadable means "no filter"."""
     owner = (args.get("owner") or "").strip()
-    if owner != NO_OWNER and not (owner.isdigit() and int(owner) <= 2**31 - 1):
+    if owner != NO_OWNER and whole_number(owner) is None:
         owner = ""
-    page = (args.get("page") or "").strip()
-    page = min(int(page), MAX_PAGE) if page.isdigit() and int(page) > 0 else 1
+    page = whole_number(args.get("page"), 1, MAX_PAGE) or 1
     q = " ".join((args.get("q") or "").split())[:MAX_QUERY_LENGTH]
     return ListArgs(q=q, owner=owner, page=page)
 

@@ -18,6 +18,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 
 from auth.models import REP, Team, User
 from leads.core import fields as catalogue
+from leads.core import numbers
 from leads.core.fields import ACCOUNT, CONTACT, LEAD
 from leads.records import directory
 from leads.records.models import Account, Campaign, Contact, Lead, ProductLine
@@ -119,8 +120,7 @@ def choice(record: str, name: str, **kwargs) -> SelectField:
 
 def _id(raw) -> int | None:
     """A select's value as a record id (``None`` for no choice or garbage)."""
-    raw = (raw or "").strip()
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= INT_MAX else None
+    return numbers.whole_number(raw, 1, INT_MAX)
 
 
 def _blank_to_none(value):

@@ -13,6 +13,7 @@ from peewee import IntegrityError
 
 from auth.models import ADMIN, MANAGER, MARKETER, REP
 from auth.policy import allow, current_user, signed_in
+from leads.core.numbers import whole_number
 from leads.records import activity, directory, services
 from leads.records.forms import AccountForm, ContactForm, LeadForm
 from web.render import render, render_fragment, wants_fragment
@@ -199,8 +200,7 @@ def _options(fragment: str, rows, selected: int | None, label):
 
 
 def _arg_id(name: str) -> int | None:
-    raw = (request.args.get(name) or "").strip()
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**31 else None
+    return whole_number(request.args.get(name))
 
 
 def _arg_q(name: str) -> str:

@@ -8,6 +8,7 @@ insights, progress); everyone else is refused.
 
 from __future__ import annotations
 
+import re
 from functools import partial
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
@@ -240,7 +241,7 @@ def _threshold(model: scoring.ScoringModel) -> tuple[str | int, str | None]:
     raw = request.args.get("threshold", "").strip()
     if not raw:
         return default, None
-    if raw.lstrip("+-").isdigit() and len(raw) < 10:
+    if re.fullmatch(r"[+-]?[0-9]{1,9}", raw):  # ASCII digits: int() refuses "²", which isdigit() takes
         return int(raw), None
     return raw, "Enter a whole number."
 

@@ -21,6 +21,7 @@ PURE = (
     "leads.core.fields",
     "leads.core.lifecycle",
     "leads.core.matching",
+    "leads.core.numbers",
     "leads.core.qualification",
     "leads.core.scoring",
     "leads.core.timeline",

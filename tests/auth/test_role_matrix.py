@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
 from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR
 from auth.sessions import issue_token
@@ -58,7 +59,7 @@ def _sample_url(rule, world) -> str:
     values = {}
     for name in rule.arguments:
         converter = rule._converters.get(name)
-        is_int = converter is not None and converter.__class__.__name__ == "IntegerConverter"
+        is_int = isinstance(converter, IntegerConverter)  # the app's bounded one included
         if name in ("lead_id", "id") and is_int:
             values[name] = world["own"].id
         elif name == "contact_id":
