@@ -14,10 +14,11 @@ from campaigns import launch as campaigns
 from campaigns.catalog import MarketingError
 from leads.api.openapi import OUTPUT_SCHEMAS, PAGE_PARAMS, operation
 from leads.api.serialise import iso, page_json
-from leads.api.validation import MAX_PER_PAGE, parse_body, parse_int_arg
+from leads.api.validation import MAX_PAGE, MAX_PER_PAGE, parse_body, parse_int_arg
 from leads.api.views import invalid
 from leads.base.models import BackgroundTask
 from leads.core.conditions import validate_segment
+from leads.core.numbers import MAX_ID
 from leads.records.models import Campaign, ProductLine
 from web.errors import api_error
 
@@ -178,6 +179,7 @@ def _campaign_values(data: dict) -> tuple[dict, list]:
     if line_id is not None and (
         isinstance(line_id, bool)
         or not isinstance(line_id, int)
+        or not 1 <= line_id <= MAX_ID
         or not ProductLine.select().where(ProductLine.id == line_id).exists()
     ):
         errors.append(("product_line_id", "No such product line."))
@@ -205,7 +207,7 @@ def _campaign_values(data: dict) -> tuple[dict, list]:
 )
 def list_campaigns():
     errors: list = []
-    page = parse_int_arg(request.args, "page", errors, default=1)
+    page = parse_int_arg(request.args, "page", errors, default=1, maximum=MAX_PAGE)
     per_page = parse_int_arg(
         request.args, "per_page", errors, default=current_app.config["PAGE_SIZE"], maximum=MAX_PER_PAGE
     )

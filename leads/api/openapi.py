@@ -17,8 +17,9 @@ import peewee as pw
 
 from leads.api.resources import _NOTE, ACCOUNT, ACTION_ARGS, CONTACT, LEAD, column_of
 from leads.api.serialise import _SHOWN
-from leads.api.validation import MAX_PER_PAGE
+from leads.api.validation import MAX_PAGE, MAX_PER_PAGE
 from leads.core import fields as catalogue
+from leads.core.numbers import MAX_ID
 from leads.records import listing
 
 # --------------------------------------------------------------------------- response schemas
@@ -241,8 +242,13 @@ def search_param(columns: str) -> Param:
     )
 
 
+# A record id in a query parameter (the id columns hold no more, ``leads.core.numbers``).
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
 PAGE_PARAMS = (
-    Param("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number, from 1."),
+    Param(
+        "page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}, "Page number, from 1."
+    ),
     Param("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}, "Rows per page."),
 )
 

@@ -19,6 +19,7 @@ import peewee as pw
 from auth.models import REP, User
 from leads.core import fields as catalogue
 from leads.core import lifecycle
+from leads.core.numbers import MAX_ID
 from leads.records.models import Account, Contact, Lead
 
 NOTE_MAX = 2000
@@ -103,6 +104,7 @@ def api_field(spec: catalogue.Field, column: pw.Field) -> Field:
             model=column.rel_model,
             active_rep=active_rep,
             minimum=1,
+            maximum=MAX_ID,
         )
     if spec.type == catalogue.NUMBER:
         return Field(
@@ -211,6 +213,7 @@ ACTION_ARGS: dict[str, tuple[Field, ...]] = {
             model=User,
             active_rep=True,
             minimum=1,
+            maximum=MAX_ID,
         ),
     ),
     "qualify": (

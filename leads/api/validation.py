@@ -20,10 +20,12 @@ from collections.abc import Iterable, Mapping
 from auth.models import REP
 from leads.api.resources import _NOTE, ACTION_ARGS, Errors, Field, Resource, _label
 from leads.core import validation
+from leads.core.numbers import MAX_ID, in_int64, whole_number
 from leads.records import listing
 from leads.stages.fields import active_fields
 
 MAX_PER_PAGE = 200
+MAX_PAGE = listing.MAX_PAGE
 QUALIFICATION_TEXT_MAX = 2000
 
 
@@ -42,14 +44,35 @@ def parse_body(
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         return None, [(None, f"Malformed JSON: {error}.")]
-    if isinstance(data, list) and allow_list:
-        return data, []  # each item is checked on its own: a bad one never stops the others
-    if not isinstance(data, dict):
+    if not (isinstance(data, dict) or (isinstance(data, list) and allow_list)):
         return None, [(None, "The body must be a JSON object" + (" or array." if allow_list else "."))]
+    too_large = [(path, "A number out of range: at most 19 digits.") for path in _huge_numbers(data)]
+    if too_large:
+        return None, too_large
+    if isinstance(data, list):
+        return data, []  # each item is checked on its own: a bad one never stops the others
     nul = validation.find_nul(data)
     if nul is not None:
         return None, [(nul, validation.NUL_REASON)]
     return data, []
+
+
+def _huge_numbers(value, path: str | None = None) -> list[str | None]:
+    """Where ``value`` holds an integer no 64-bit column takes (``a.b`` for a key
+    in an object, ``[2].a`` in an array): such a number is refused before any
+    check reaches the database with it, wherever it sits (a reference, a
+    segment's value, an interaction's properties)."""
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in _huge_numbers(item, _join(path, str(key)))]
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _huge_numbers(item, f"{path or ''}[{i}]")]
+    if isinstance(value, int) and not isinstance(value, bool) and not in_int64(value):
+        return [path]
+    return []
+
+
+def _join(path: str | None, key: str) -> str:
+    return key if path is None else f"{path}.{key}"
 
 
 def validate(
@@ -191,17 +214,18 @@ def clean_qualification(values: Mapping) -> tuple[dict, Errors]:
 
 
 def parse_int_arg(
-    args: Mapping[str, str], name: str, errors: Errors, default=None, minimum: int = 1, maximum=None
+    args: Mapping[str, str], name: str, errors: Errors, default=None, minimum: int = 1, maximum: int = MAX_ID
 ):
-    """A positive integer query parameter; a bad one is added to ``errors``."""
+    """A whole-number query parameter from ``minimum`` to ``maximum`` (by default
+    the range of a record id); a bad one is added to ``errors``."""
     raw = (args.get(name) or "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < minimum or (maximum is not None and int(raw) > maximum):
-        bound = f" between {minimum} and {maximum}" if maximum is not None else f" of at least {minimum}"
-        errors.append((name, f"Must be a whole number{bound}."))
+    value = whole_number(raw, minimum, maximum)
+    if value is None:
+        errors.append((name, f"Must be a whole number from {minimum} to {maximum}."))
         return default
-    return int(raw)
+    return value
 
 
 def parse_search_arg(args: Mapping[str, str], errors: Errors) -> str:

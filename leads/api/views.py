@@ -19,10 +19,11 @@ from flask import Blueprint, abort, current_app, request
 
 from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR
 from auth.policy import api, current_user, public
-from leads.api.openapi import PAGE_PARAMS, Param, openapi_document, operation, search_param
+from leads.api.openapi import ID_SCHEMA, PAGE_PARAMS, Param, openapi_document, operation, search_param
 from leads.api.resources import ACCOUNT, ACTION_HELP, CONTACT, LEAD, LEAD_PERSON_FIELDS, Errors
 from leads.api.serialise import Names, account_json, contact_json, history_json, iso, lead_json, page_json
 from leads.api.validation import (
+    MAX_PAGE,
     MAX_PER_PAGE,
     parse_body,
     parse_int_arg,
@@ -54,11 +55,11 @@ LEAD_LIST_PARAMS = (
     Param("stage", {"type": "string", "enum": list(listing.STAGE_FILTERS)}, "Open stage 1–5, or an outcome."),
     Param("status", {"type": "string", "enum": list(listing.STATUS_FILTERS)}, "Lead status."),
     Param("owner", {"type": "string"}, f'Owner user id, or "{listing.UNASSIGNED}" for unassigned leads.'),
-    Param("product_line", {"type": "integer", "minimum": 1}, "Product line id."),
-    Param("team", {"type": "integer", "minimum": 1}, "Team id."),
+    Param("product_line", ID_SCHEMA, "Product line id."),
+    Param("team", ID_SCHEMA, "Team id."),
     Param(
         "score_model",
-        {"type": "integer", "minimum": 1},
+        ID_SCHEMA,
         "Scoring model whose score min_score and sort=score read (default: the first live model).",
     ),
     Param(
@@ -86,7 +87,7 @@ def _body(required: bool = True, allow_list: bool = False) -> dict:
 
 def _page_args() -> tuple[int, int, Errors]:
     errors: Errors = []
-    page = parse_int_arg(request.args, "page", errors, default=1)
+    page = parse_int_arg(request.args, "page", errors, default=1, maximum=MAX_PAGE)
     per_page = parse_int_arg(
         request.args, "per_page", errors, default=current_app.config["PAGE_SIZE"], maximum=MAX_PER_PAGE
     )
@@ -297,8 +298,8 @@ def _update_record(kind: _Kind, record_id: int):
     tag="Contacts",
     query=(
         search_param("first name, last name or email"),
-        Param("owner", {"type": "integer", "minimum": 1}, "Owner user id."),
-        Param("account", {"type": "integer", "minimum": 1}, "Account id."),
+        Param("owner", ID_SCHEMA, "Owner user id."),
+        Param("account", ID_SCHEMA, "Account id."),
         *PAGE_PARAMS,
     ),
     response="ContactPage",
@@ -343,7 +344,7 @@ def update_contact(contact_id: int):
     tag="Accounts",
     query=(
         search_param("name or domain"),
-        Param("owner", {"type": "integer", "minimum": 1}, "Owner user id."),
+        Param("owner", ID_SCHEMA, "Owner user id."),
         *PAGE_PARAMS,
     ),
     response="AccountPage",

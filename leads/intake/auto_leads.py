@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from leads.base.db import db, is_sqlite
 from leads.core import fields as catalogue
+from leads.core.numbers import whole_number
 from leads.intake.models import AutoLeadRule
 from leads.records.directory import open_lead_in_context
 from leads.records.models import Campaign, Contact, Interaction, Lead, LeadHistory
@@ -25,11 +26,10 @@ PERSON = catalogue.shared(catalogue.CONTACT, catalogue.LEAD)
 
 
 def _int(value) -> int | None:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
+    """A record id named in an interaction's properties (a number or its digits), or None."""
+    if isinstance(value, bool):
         return None
-    return number if number > 0 else None
+    return whole_number(str(value)) if isinstance(value, int | str) else None
 
 
 def _contexts(rows: Iterable[Interaction]) -> dict[tuple[int, int | None, int | None], Interaction]:

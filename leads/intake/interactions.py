@@ -22,6 +22,7 @@ from auth.models import User
 from leads.base import bulk, signals
 from leads.base.db import retried, transaction, utcnow
 from leads.core import validation
+from leads.core.numbers import MAX_ID
 from leads.intake import auto_leads
 from leads.records.models import Contact, Interaction, Lead
 from leads.records.queries import visible_contacts, visible_leads
@@ -102,8 +103,8 @@ def _id(item: Mapping, name: str, errors: list) -> int | None:
     value = item.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        errors.append(_error(name, "Must be a positive integer id."))
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        errors.append(_error(name, f"Must be a record id, from 1 to {MAX_ID}."))
         return None
     return value
 
@@ -293,7 +294,9 @@ def _store(good: list[tuple[int, dict]], results: dict[int, Result]) -> None:
             __name__,
             interactions=new_rows,
             lead_ids=leads_touched_by(new_rows),
-            cause=f"interaction {new_rows[0].type}" if len(new_rows) == 1 else f"{len(new_rows)} interactions",
+            cause=f"interaction {new_rows[0].type}"
+            if len(new_rows) == 1
+            else f"{len(new_rows)} interactions",
         )
 
 
