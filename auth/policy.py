@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import abort, current_app, g, redirect, request, url_for
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Unauthorized
 
 from auth import models as roles
 from auth.sessions import session_user, token_user
@@ -81,7 +83,10 @@ def enforce():
         return None
     if g.user is None:
         if declared.api:
-            abort(401, "A valid API token is required (Authorization: Bearer …).")
+            raise Unauthorized(
+                "A valid API token is required (Authorization: Bearer …).",
+                www_authenticate=WWWAuthenticate("Bearer"),  # RFC 6750: say which scheme
+            )
         return _to_login()
     if g.user.role not in declared.roles:
         abort(403, "Your role does not allow this.")

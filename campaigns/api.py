@@ -15,7 +15,7 @@ from campaigns.catalog import MarketingError
 from leads.api.openapi import OUTPUT_SCHEMAS, PAGE_PARAMS, operation
 from leads.api.serialise import iso, page_json
 from leads.api.validation import MAX_PAGE, MAX_PER_PAGE, parse_body, parse_int_arg
-from leads.api.views import invalid
+from leads.api.views import invalid, known_query_only
 from leads.base.models import BackgroundTask
 from leads.core.conditions import validate_segment
 from leads.core.numbers import MAX_ID
@@ -23,6 +23,7 @@ from leads.records.models import Campaign, ProductLine
 from web.errors import api_error
 
 bp = Blueprint("campaigns_api", __name__, url_prefix="/api/v1")
+bp.before_request(known_query_only)
 
 MARKETING = (MARKETER, ADMIN)
 _INT, _STRING = {"type": "integer"}, {"type": "string"}

@@ -30,7 +30,6 @@ LOST_MESSAGES = (
     "ssl connection has been closed",
 )
 
-
 def api_error(status: int, reason: str, field: str | None = None, errors: list | None = None):
     """A JSON error answer for the API."""
     body = {"errors": errors or [{"field": field, "reason": reason}]}
@@ -46,9 +45,14 @@ def _is_api() -> bool:
 def handle_http_error(error: HTTPException):
     """Render an HTTP error for the API, an htmx swap or a full page."""
     if _is_api():
-        return api_error(error.code or 500, error.description or error.name)
-    template = "errors/_error.html" if wants_fragment() else "errors/error.html"
-    response = render_template(template, error=error), error.code
+        response = api_error(error.code or 500, error.description or error.name)
+    else:
+        template = "errors/_error.html" if wants_fragment() else "errors/error.html"
+        response = make_response(render_template(template, error=error), error.code)
+    # The error's own headers: Allow on a 405, WWW-Authenticate on a 401, Retry-After…
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
     return response
 
 

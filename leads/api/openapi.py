@@ -48,7 +48,7 @@ def _value_schema(spec: catalogue.Field, column: pw.Field) -> dict:
     base = _JSON_TYPES.get(spec.type, "string")
     out: dict = {"type": [base, "null"] if column.null else base}
     if spec.format == catalogue.EMAIL:
-        out["format"] = "email"
+        out["format"] = "idn-email"
     if spec.type == catalogue.DATE:
         out["format"] = "date-time"
     if spec.choices:
@@ -121,8 +121,16 @@ OUTPUT_SCHEMAS = {
             "properties": {"type": "object", "description": "page_id, event_id, campaign_id…"},
             "lead_id": _INT,
             "contact_id": _INT,
-            "email": {"type": "string", "format": "email"},
+            "email": {"type": "string", "format": "idn-email"},
         },
+    },
+    "InteractionRequest": {
+        "description": "One interaction, or a batch: an array of up to 1,000, each item checked on "
+        "its own (a bad item is rejected in its result, the others are stored).",
+        "oneOf": [
+            {"$ref": "#/components/schemas/InteractionIn"},
+            {"type": "array", "minItems": 1, "maxItems": 1000, "items": {}},
+        ],
     },
     "InteractionResults": _object(
         {
@@ -221,6 +229,7 @@ class Operation:
     path: Mapping[str, dict] = field(default_factory=dict)  # schema overrides for path parameters
     errors: tuple[int, ...] = (400, 401, 403, 404)
     description: str = ""
+    also: Mapping[int, str] = field(default_factory=dict)  # other success statuses, same body: why
 
 
 def operation(**kwargs):
@@ -323,15 +332,19 @@ def components() -> dict:
     schemas["History"] = _object(
         {"data": {"type": "array", "items": {"$ref": "#/components/schemas/HistoryEntry"}}}
     )
+    responses = {
+        name: {
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for name, description in ERROR_RESPONSES.values()
+    }
+    responses["Unauthorized"]["headers"] = {
+        "WWW-Authenticate": {"description": "The scheme to use: Bearer.", "schema": {"type": "string"}}
+    }
     return {
         "schemas": schemas,
-        "responses": {
-            name: {
-                "description": description,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            }
-            for name, description in ERROR_RESPONSES.values()
-        },
+        "responses": responses,
         "securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API token (lf_…)."}
         },
@@ -378,6 +391,8 @@ def _operation_object(rule, view) -> dict:
             "application/json": {"schema": {"$ref": f"#/components/schemas/{doc.response}"}}
         }
     out["responses"] = {str(doc.status): success}
+    for code, why in doc.also.items():
+        out["responses"][str(code)] = {**success, "description": why}
     if policy is not None and policy.public:
         out["security"] = []
     else:

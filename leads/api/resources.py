@@ -60,7 +60,7 @@ class Field:
         if self.max_length:
             out["maxLength"] = self.max_length
         if self.kind == "email":
-            out["format"] = "email"
+            out["format"] = "idn-email"  # international addresses are accepted (and stored) as sent
         if self.kind == "country":
             out["pattern"] = "^[A-Za-z]{2}$"
         if self.minimum is not None:

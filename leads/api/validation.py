@@ -131,6 +131,11 @@ def _clean_string(spec: Field, value) -> tuple[object, str | None]:
     if not value:
         if spec.required:
             return None, "Must not be blank."
+        if spec.kind in ("email", "country"):  # a blank is no address or code: null clears it
+            return (
+                None,
+                "Must not be blank; send null to clear it." if spec.nullable else "Must not be blank.",
+            )
         return (None if spec.nullable else ""), None
     if spec.kind in _FORMAT_CHECKS:  # first: "France" is no country, whatever its length
         value, reason = _FORMAT_CHECKS[spec.kind](value)

@@ -77,6 +77,23 @@ def invalid(errors: Errors):
     return api_error(400, None, errors=[{"field": name, "reason": reason} for name, reason in errors])
 
 
+def known_query_only():
+    """``before_request`` of the API's blueprints (after authentication): a query
+    parameter the operation does not document is a 400 naming it, so that a
+    misspelt filter is not silently ignored (the public document takes any)."""
+    view = current_app.view_functions.get(request.endpoint)
+    doc, policy = getattr(view, "openapi", None), getattr(view, "policy", None)
+    if doc is None or policy is None or policy.public:
+        return None
+    unknown = sorted(set(request.args) - {param.name for param in doc.query})
+    if unknown:
+        return invalid([(name, "Unknown query parameter.") for name in unknown])
+    return None
+
+
+bp.before_request(known_query_only)
+
+
 def _body(required: bool = True, allow_list: bool = False) -> dict:
     """The JSON object sent, or abort with a 400 that says what is wrong with it."""
     data, errors = parse_body(request.get_data(cache=True), request.is_json, required, allow_list)
@@ -390,8 +407,9 @@ def update_account(account_id: int):
 @operation(
     summary="Post one interaction, or a batch (a JSON array) of up to 1,000 (E3, S4).",
     tag="Interactions",
-    body="InteractionIn",
+    body="InteractionRequest",
     response="InteractionResults",
+    also={201: "A single interaction, stored."},
     errors=(400, 401, 403),
     description=(
         "Each event is stored once per (source, external_id): posting it again answers "

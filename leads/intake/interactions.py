@@ -54,10 +54,8 @@ class Result:
     errors: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        out = {"index": self.index, "status": self.status, "id": self.id}
-        if self.errors:
-            out["errors"] = self.errors
-        return out
+        """The result as the API shows it: every key always there (``errors`` empty when none)."""
+        return {"index": self.index, "status": self.status, "id": self.id, "errors": list(self.errors)}
 
 
 def _error(name: str | None, reason: str) -> dict:
