@@ -118,3 +118,17 @@ def test_a_huge_page_on_a_list_page_is_read_like_any_bad_page(app, path, page):
     response = client.get(f"{path}?page={page}")
     assert response.status_code == 200, response.status_code
     assert client.get(f"{path}?page=abc").status_code == 200
+
+
+@pytest.mark.parametrize("raw", ["²", "99999999999999999999", "9" * 5000])
+def test_s6_an_odd_or_huge_insights_threshold_is_asked_again_not_a_500(app, raw):
+    """S6: the insights threshold takes ASCII digits only; a superscript or an
+    endless number is an inline "Enter a whole number.", like any other bad value."""
+    from tests.scoring.test_scoring_ui import signed_in, stored_model
+
+    client, _, user = signed_in(app)
+    model = stored_model(app, user)
+    response = client.get(
+        f"/scoring/models/{model.id}/insights?threshold={raw}", headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200 and "Enter a whole number." in response.get_data(as_text=True)
