@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 FLASK := $(PY) -m flask --app app
+# Where `make demo` listens: `make demo PORT=8080` (or HOST=0.0.0.0 for other machines).
+HOST ?= 127.0.0.1
+PORT ?= 5000
 
 .PHONY: demo test setup chromium bench lint
 
@@ -14,11 +17,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 setup: $(VENV)/.installed
 
-## Set up, migrate, load demo data, and run web + worker on http://127.0.0.1:5000
+## Set up, migrate, load demo data, and run web + worker on http://$(HOST):$(PORT) (Ctrl-C stops)
 demo: setup
 	$(FLASK) db-upgrade
 	$(FLASK) seed-demo
-	$(FLASK) serve
+	$(FLASK) serve --host $(HOST) --port $(PORT)
 
 ## Debian's chromium for the browser tests (never a downloaded browser)
 chromium:

@@ -33,7 +33,12 @@ DEFAULTS = {
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: read configuration from the environment (then ``config``),
     bind the database, attach extensions, blueprints and CLI commands."""
-    app = Flask(__name__, instance_relative_config=True)
+    instance_path = os.environ.get("INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_path=os.path.abspath(instance_path) if instance_path else None,
+        instance_relative_config=True,
+    )
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(DEFAULTS)
     app.config.update(

