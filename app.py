@@ -56,12 +56,34 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"] = os.environ.get("WEBHOOK_ALLOW_PRIVATE_TARGETS") == "1"
     if os.environ.get("SESSION_COOKIE_SECURE") == "0":
         app.config["SESSION_COOKIE_SECURE"] = False
+    # O3: how many reverse proxies stand in front (their X-Forwarded-* are
+    # believed, no others), and the address people reach the install at.
+    app.config["TRUSTED_PROXIES"] = int(os.environ.get("TRUSTED_PROXIES") or 0)
+    app.config["PUBLIC_URL"] = os.environ.get("PUBLIC_URL") or None
     app.config.update(config or {})
+    _behind_proxies(app)
 
     _bind(app)
     _register(app)
     _connect_follow_ups()
     return app
+
+
+def _behind_proxies(app: Flask) -> None:
+    """Check ``PUBLIC_URL``, and believe the X-Forwarded-For, -Proto and -Host
+    of exactly ``TRUSTED_PROXIES`` proxies: the client address that rate
+    limits, sign-in limits and logs see, and whether the request was https,
+    are then the real ones; with 0 a forged header changes nothing."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from leads.base.urls import check_public_url
+
+    app.config["PUBLIC_URL"] = check_public_url(app.config.get("PUBLIC_URL"))
+    count = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if count < 0:
+        raise ValueError("TRUSTED_PROXIES is a number of proxies: 0 or more")
+    if count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
 
 def _connect_follow_ups() -> None:

@@ -28,6 +28,7 @@ import peewee as pw
 from auth.models import REP, User
 from leads.base.db import db, is_sqlite, on_commit, transaction, utcnow
 from leads.base.queue import ROUTING, enqueue
+from leads.base.urls import public_url
 from leads.core import lifecycle
 from leads.core.lifecycle import TransitionError
 from leads.notify.models import Notification
@@ -392,10 +393,12 @@ def _notify_assigned(lead: Lead, rep: User, due: dt.datetime | None) -> None:
         user=rep.id, kind=ASSIGNED_TO_YOU, lead=lead.id, text=text[:300], created_at=utcnow()
     ).execute()
     limit = f"\nPlease accept or decline it before {due:%Y-%m-%d %H:%M} UTC." if due else ""
+    link = public_url("lead_page.show", lead_id=lead.id)
+    link = f"\n\nOpen it: {link}" if link else ""
     queue_email(
         rep.email,
         f"Lead assigned to you: {lead.name}",
-        f"Hello {rep.name},\n\nThe lead {lead.name} ({lead.topic}) is now yours.{limit}\n",
+        f"Hello {rep.name},\n\nThe lead {lead.name} ({lead.topic}) is now yours.{limit}{link}\n",
     )
 
 

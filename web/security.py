@@ -18,6 +18,8 @@ CSP = "; ".join(
     ]
 )
 
+HSTS = "max-age=31536000; includeSubDomains"
+
 
 CACHEABLE = ("static", "assets.styles")  # files with no personal data (web.assets)
 
@@ -30,6 +32,10 @@ def set_security_headers(response):
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.is_secure:
+        # Only over https (as the trusted proxies say, behind them): sent over
+        # plain http it would lock a browser out of an install without TLS.
+        headers.setdefault("Strict-Transport-Security", HSTS)
     if request.endpoint not in CACHEABLE:
         # Pages, fragments, exports and API answers carry personal data or
         # secrets: no browser, proxy or back button keeps a copy of them.

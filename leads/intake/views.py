@@ -11,6 +11,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from auth.models import ADMIN, MARKETER
 from auth.policy import allow, public
+from leads.base.urls import public_url
 from leads.intake import manage
 from leads.intake.capture import REJECTED, CaptureResult, source_by_key
 from leads.intake.capture import capture as capture_submission
@@ -172,7 +173,7 @@ def _source_page(source, form=None, notice=None, status=200):
         "intake/_source_form.html",
         status,
         source=source,
-        endpoint=url_for("intake.capture", key=source.key, _external=True),
+        endpoint=public_url("intake.capture", key=source.key),
         form=form or SourceForm(formdata=None, data=SourceForm.data_of(source)),
         notice=notice,
     )
