@@ -7,6 +7,7 @@ import secrets
 
 from flask import Flask, request
 
+from leads.base import logs
 from leads.base.worker import ContextWorker
 
 DEFAULTS = {
@@ -49,7 +50,8 @@ def create_app(config: dict | None = None) -> Flask:
         QUEUE_PREFIX=os.environ.get("QUEUE_PREFIX") or DEFAULTS["QUEUE_PREFIX"],
         METRICS_TOKEN=os.environ.get("METRICS_TOKEN") or None,  # unset: /metrics for this machine only
     )
-    for name in ("SMTP_HOST", "SMTP_PORT", "MAIL_FROM", "REPLY_DOMAIN"):  # mail is optional
+    optional = ("SMTP_HOST", "SMTP_PORT", "MAIL_FROM", "REPLY_DOMAIN", "LOG_FORMAT", "LOG_LEVEL")
+    for name in optional:  # mail is optional; logs are key=value lines at INFO unless said
         if os.environ.get(name):
             app.config[name] = os.environ[name]
     # G1: webhooks post only to public addresses unless the install says otherwise.
@@ -62,6 +64,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["PUBLIC_URL"] = os.environ.get("PUBLIC_URL") or None
     app.config.update(config or {})
     _behind_proxies(app)
+    logs.configure(app)
 
     _bind(app)
     _register(app)
@@ -193,12 +196,13 @@ def _register(app: Flask) -> None:
     from auth import policy
     from ops import metrics
     from ops.cli import register_cli
-    from web import assets, errors
+    from web import assets, errors, request_log
     from web.converters import BoundedIntConverter
     from web.extensions import csrf
     from web.security import set_security_headers
 
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
+    request_log.init_app(app)
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
         if blueprint.name in API_BLUEPRINTS:

@@ -8,8 +8,10 @@ import os
 
 import redis
 from flask import current_app
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 from rq.serializers import JSONSerializer
+
+from leads.base import logs
 
 QUEUE_NAMES = ("default", "routing")  # routing on its own queue: scoring never waits behind it
 ROUTING = "routing"
@@ -71,13 +73,17 @@ def get_queue(name: str = "default", app=None, connection: redis.Redis | None = 
 def enqueue(func_path: str, *args, job_id: str | None = None, queue: str = "default", **kwargs):
     """Enqueue the job at dotted ``func_path`` with ids as arguments, a
     deterministic ``job_id`` (so a double click launches it once), a timeout and
-    retries with backoff."""
+    retries with backoff; its log line (``leads.base.logs``) carries the id of
+    the request that enqueued it, if any."""
     return get_queue(queue).enqueue(
         func_path,
         *args,
         job_id=job_id,
         job_timeout=kwargs.pop("timeout", 600),
         retry=Retry(max=3, interval=[1, 5, 30]),
+        meta={"request_id": logs.current_request_id()},
+        on_success=Callback("leads.base.logs.job_succeeded"),
+        on_failure=Callback("leads.base.logs.job_failed"),
         **kwargs,
     )
 

@@ -1,5 +1,5 @@
-"""A job for the process tests: slow enough to be in flight when ``flask
-serve`` is told to stop."""
+"""Jobs for the process and log tests: one slow enough to be in flight when
+``flask serve`` is told to stop, one that fails."""
 
 from __future__ import annotations
 
@@ -12,3 +12,8 @@ def slow_write(path: str, seconds: float) -> str:
     with open(path, "w") as handle:
         handle.write("done")
     return path
+
+
+def fail(message: str) -> None:
+    """Raise RuntimeError(``message``): a job that fails."""
+    raise RuntimeError(message)
