@@ -87,7 +87,6 @@ class StopSignals:
 
     def __init__(self):
         self.count = 0
-        self.first_at: float | None = None
 
     def install(self) -> StopSignals:
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -96,8 +95,6 @@ class StopSignals:
 
     def _received(self, signum, frame) -> None:
         self.count += 1
-        if self.first_at is None:
-            self.first_at = time.monotonic()
 
 
 def run(settings: Settings, env: dict, cwd: str, registered: Callable[[set[int]], bool]) -> int:
