@@ -207,6 +207,8 @@ def read_headers(raw: bytes, sniffed: Sniffed) -> list[str]:
     _check_size(raw, MAX_FILE_BYTES)
     head = _decode_head(raw, sniffed, MAX_HEADER_CHARS + 1)
     fields = _header_fields(head[:MAX_HEADER_CHARS], sniffed.delimiter, cut=len(head) > MAX_HEADER_CHARS)
+    if any("\x00" in field for field in fields):
+        raise CsvError(_BINARY)  # a NUL further down is that row's problem, not the file's
     return clean_headers(fields)
 
 
@@ -218,8 +220,6 @@ def _decode_head(raw: bytes, sniffed: Sniffed, chars: int) -> str:
         text = decoder.decode(raw[: chars * 4 + 4])  # no codec here takes over 4 bytes a character
     except (UnicodeDecodeError, LookupError):
         raise CsvError(f"The file is not valid {sniffed.encoding.upper()} text.") from None
-    if "\x00" in text:
-        raise CsvError(_BINARY)
     return text.removeprefix("\ufeff")[:chars]
 
 
