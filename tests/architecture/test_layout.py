@@ -22,6 +22,7 @@ PURE = (
     "leads.core.lifecycle",
     "leads.core.matching",
     "leads.core.numbers",
+    "leads.core.prediction",
     "leads.core.qualification",
     "leads.core.scoring",
     "leads.core.timeline",
