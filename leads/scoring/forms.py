@@ -10,17 +10,19 @@ removes a row when the builder asks for one (``with_row_change``).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 
 from wtforms import (
     BooleanField,
+    DateField,
     FieldList,
     FormField,
     HiddenField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import Length
+from wtforms.validators import Length, Optional, ValidationError
 
 from leads.core import scoring
 from leads.core.conditions import AND, is_group
@@ -37,6 +39,7 @@ from web.condition_forms import (
     condition_row_data,
     is_flat,
 )
+from web.forms import PageForm
 
 CUSTOM = "custom"
 PER, ONCE = "per", "once"
@@ -359,3 +362,46 @@ def model_from_form(form: ModelForm, model_id, name: str | None = None) -> scori
     return scoring.ScoringModel.from_dict(
         {**form.definition(), "id": model_id, "name": name or form.name.data or "Preview"}
     )
+
+
+# --- Does the score predict? (D3) -----------------------------------------------
+
+_EARLIEST, _LATEST = dt.date(1970, 1, 1), dt.date(9000, 1, 1)
+
+
+class OutcomeRangeForm(PageForm):
+    """D3: the days whose outcomes count, both included; a missing day takes the
+    default range's."""
+
+    class Meta:
+        csrf = False  # a GET: nothing is stored
+
+    start = DateField("From", name="from", validators=[Optional()])
+    end = DateField("To", name="to", validators=[Optional()])
+
+    def __init__(self, formdata, default: tuple[dt.date, dt.date], max_days: int):
+        super().__init__(formdata)
+        self.default, self.max_days = default, max_days
+        for field, day in ((self.start, default[0]), (self.end, default[1])):
+            if field.data is None:  # not given or blank; a bad value still fails validation
+                field.data = day
+
+    def validate_start(self, field) -> None:
+        if field.data and not _EARLIEST <= field.data < _LATEST:
+            raise ValidationError("Choose a day after 1970.")
+
+    def validate_end(self, field) -> None:
+        if not field.data or not self.start.data:
+            return
+        if not _EARLIEST <= field.data < _LATEST:
+            raise ValidationError("Choose a day after 1970.")
+        if field.data < self.start.data:
+            raise ValidationError("Must be on or after “from”.")
+        if (field.data - self.start.data).days >= self.max_days:
+            raise ValidationError(f"Choose at most {self.max_days} days.")
+
+    def days(self) -> tuple[dt.date, dt.date] | None:
+        """The range asked for, or None when a day is invalid (the errors say why)."""
+        if not self.validate():
+            return None
+        return self.start.data, self.end.data

@@ -207,7 +207,8 @@ def sweep_scores(sender=None, *, now: dt.datetime, redis_lost: bool = False, **_
         waiting = PendingScore.select(PendingScore.lead)
     else:
         waiting = PendingScore.select(PendingScore.lead).where(
-            (PendingScore.task.is_null() & (PendingScore.queued_at <= stale)) | (PendingScore.queued_at <= backlog)
+            (PendingScore.task.is_null() & (PendingScore.queued_at <= stale))
+            | (PendingScore.queued_at <= backlog)
         )
     lost = [lead_id for (lead_id,) in waiting.tuples()]
     if lost:

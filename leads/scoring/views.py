@@ -11,18 +11,21 @@ from __future__ import annotations
 import re
 from functools import partial
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 
 from auth.models import ADMIN, MANAGER, MARKETER
 from auth.policy import allow, current_user
+from leads.base.db import utcnow
 from leads.base.models import BackgroundTask
 from leads.core import qualification, scoring
 from leads.core.conditions import DefinitionError, FieldError
 from leads.scoring import insights as scoring_insights
+from leads.scoring import prediction as scoring_prediction
 from leads.scoring.forms import (
     TERM_KINDS,
     CriteriaForm,
     ModelForm,
+    OutcomeRangeForm,
     criteria_is_editable_here,
     model_from_form,
     model_is_editable_here,
@@ -46,6 +49,8 @@ def _chart_helpers():
     return {
         "chart_bars": scoring_insights.chart_bars,
         "chart_size": (scoring_insights.CHART_WIDTH, scoring_insights.CHART_HEIGHT),
+        "rate_bars": scoring_prediction.rate_bars,
+        "rate_chart": scoring_prediction.chart_geometry(),
     }
 
 
@@ -212,10 +217,13 @@ def model_status(model_id):
 @bp.route("/models/<int:model_id>/insights")
 @allow(*VIEW)
 def insights(model_id):
-    """S6: distribution, count at or above a threshold, the rules that give most."""
+    """S6: distribution, count at or above a threshold, the rules that give most;
+    D3: does the score predict the outcomes of a date range."""
     row = get_or_404(ModelRow, model_id)
     model = scoring.ScoringModel.from_dict({**row.definition, "id": row.id, "name": row.name})
     threshold, problem = _threshold(model)
+    if wants_fragment() and request.htmx.target == "prediction":
+        return render_fragment("scoring/_prediction.html", row=row, threshold=threshold, **_prediction(model))
     count = scoring_insights.count_at_or_above(row.id, threshold) if problem is None else None
     if wants_fragment():
         return render_fragment(
@@ -232,7 +240,40 @@ def insights(model_id):
         count=count,
         problem=problem,
         rules=scoring_insights.top_rules(row.id, scoring_insights.rule_titles(model)),
+        **_prediction(model),
     )
+
+
+@bp.route("/models/<int:model_id>/insights/prediction.csv")
+@allow(*VIEW)
+def prediction_csv(model_id):
+    """D3: the conversion rate per score band of the range, as CSV."""
+    row = get_or_404(ModelRow, model_id)
+    model = scoring.ScoringModel.from_dict({**row.definition, "id": row.id, "name": row.name})
+    context = _prediction(model)
+    if context["prediction"] is None:
+        return Response(" ".join(_form_errors(context["range_form"])), status=400, mimetype="text/plain")
+    start, end = context["prediction_days"]
+    response = Response(scoring_prediction.bands_csv(context["prediction"]), mimetype="text/csv")
+    filename = f"score-prediction-{row.id}-{start.isoformat()}-{end.isoformat()}.csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _prediction(model: scoring.ScoringModel) -> dict:
+    """D3's context: the range form, the days it asks for and the figures (None
+    when a day is invalid)."""
+    form = OutcomeRangeForm(
+        request.args, scoring_prediction.default_range(utcnow().date()), scoring_prediction.MAX_DAYS
+    )
+    days = form.days()
+    result = scoring_prediction.model_prediction(model, *days) if days else None
+    return {"range_form": form, "prediction_days": days, "prediction": result}
+
+
+def _form_errors(form) -> list[str]:
+    return [error for field in form for error in field.errors]
 
 
 def _threshold(model: scoring.ScoringModel) -> tuple[str | int, str | None]:

@@ -5,8 +5,14 @@ insights page, its date range, its CSV and who may see it."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import re
 
+import pytest
+
+from auth.models import ADMIN, MANAGER, REP, TELEPROSPECTOR
 from leads.base.db import utcnow
 from leads.core import lifecycle
 from leads.core import scoring as core_scoring
@@ -14,7 +20,7 @@ from leads.records.models import Lead, LeadHistory
 from leads.scoring import prediction as scoring_prediction
 from leads.scoring.models import LeadScore, ScoreChange
 from tests.factories import make_lead
-from tests.scoring.test_scoring_ui import signed_in, stored_model
+from tests.scoring.test_scoring_ui import HX, signed_in, stored_model, text_of
 
 DAY = dt.timedelta(days=1)
 HOUR = dt.timedelta(hours=1)
@@ -201,6 +207,12 @@ def test_d3_with_a_hundred_outcomes_the_sentence_compares_the_top_bands_with_the
     result = scoring_prediction.model_prediction(_model(row), start, end)
     assert result.figures.outcomes == 100
     assert result.figures.sentence == "Leads scoring 60 or more converted 3.1× as often as leads under 20."
+    client, _, _ = signed_in(app)
+    page = client.get(f"/scoring/models/{row.id}/insights").get_data(as_text=True)
+    assert (
+        text_of(page, "prediction-sentence")
+        == "Leads scoring 60 or more converted 3.1× as often as leads under 20."
+    )
 
 
 def test_d3_a_model_with_grades_is_banded_by_its_grades(app):
@@ -218,3 +230,95 @@ def test_d3_a_model_with_grades_is_banded_by_its_grades(app):
     assert result.by_grade
     assert [(band.label, band.outcomes) for band in result.figures.bands] == [("B (0–59)", 1), ("A (60+)", 1)]
     assert result.figures.auc == 1.0
+
+
+# --- The insights page -------------------------------------------------------------
+
+
+def test_d3_the_insights_page_shows_the_sentence_the_auc_the_chart_the_table_and_a_csv(app):
+    client, _, user = signed_in(app)
+    row, other = stored_model(app, user), stored_model(app, user, name="Other")
+    known_history(row, other)
+
+    page = client.get(f"/scoring/models/{row.id}/insights").get_data(as_text=True)
+    assert text_of(page, "prediction-sentence") == "Not enough outcomes yet: 5 of the 100 needed."
+    assert text_of(page, "prediction-auc") == "0.83"
+    assert text_of(page, "prediction-outcomes") == "5 (3 converted, 2 disqualified)"
+    assert "1 left out, with no score in this model" in text_of(page, "prediction")
+    assert "Sales acceptance" in text_of(page, "prediction")  # the help says which score counts
+    assert text_of(page, "prediction-bands") == (
+        "Score band Converted Disqualified Outcomes Conversion rate "
+        "Under 20 1 1 2 50.0% 20–39 0 1 1 0.0% 40–59 0 0 0 – 60–79 1 0 1 100.0% 80+ 1 0 1 100.0%"
+    )
+    chart = page.split('class="score-chart calibration-chart"', 1)[1].split("</figure>", 1)[0]
+    assert "<title>Conversion rate per score band</title>" in chart and ">Converted</text>" in chart
+    assert re.findall(r'<text class="count"[^>]*>([^<]+)</text>', chart) == ["50%", "0%", "–", "100%", "100%"]
+    assert "style=" not in page.split("<main", 1)[1]  # CSP: no inline styles
+
+    link = re.search(r'href="([^"]*prediction\.csv[^"]*)"', page).group(1).replace("&amp;", "&")
+    download = client.get(link)
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    assert "attachment" in download.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(download.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0] == ["Score band", "Converted", "Disqualified", "Outcomes", "Conversion rate (%)"]
+    assert rows[1:] == [
+        ["Under 20", "1", "1", "2", "50.0"],
+        ["20–39", "0", "1", "1", "0.0"],
+        ["40–59", "0", "0", "0", ""],
+        ["60–79", "1", "0", "1", "100.0"],
+        ["80+", "1", "0", "1", "100.0"],
+    ]
+
+
+def test_d3_the_range_form_swaps_the_figures_in_place_and_refuses_bad_days_inline(app):
+    client, _, user = signed_in(app)
+    row = stored_model(app, user)
+    outcome_lead(row, 70, True, days_ago=10)
+    outcome_lead(row, 10, False, days_ago=40)
+    today = utcnow().date()
+    url = f"/scoring/models/{row.id}/insights"
+    target = {**HX, "HX-Target": "prediction"}
+
+    recent = client.get(
+        url, query_string={"from": (today - 20 * DAY).isoformat(), "to": today.isoformat()}, headers=target
+    )
+    html = recent.get_data(as_text=True)
+    assert recent.status_code == 200 and html.count('id="prediction"') == 1 and "insights-scored" not in html
+    assert text_of(html, "prediction-outcomes") == "1 (1 converted, 0 disqualified)"
+    assert text_of(html, "prediction-auc") == "needs both converted and disqualified leads"
+    both = client.get(url, query_string={"from": (today - 60 * DAY).isoformat()}, headers=target)
+    assert text_of(both.get_data(as_text=True), "prediction-auc") == "1.00"
+    empty = client.get(
+        url, query_string={"to": (today - 50 * DAY).isoformat(), "from": (today - 55 * DAY).isoformat()}
+    )
+    assert "No lead with a score in this model reached an outcome" in text_of(
+        empty.get_data(as_text=True), "prediction"
+    )
+
+    for query, reason in (
+        ({"from": "abc"}, "Not a valid date value."),
+        ({"from": today.isoformat(), "to": (today - DAY).isoformat()}, "Must be on or after “from”."),
+        ({"to": "9999-12-31"}, "Choose a day after 1970."),
+        ({"from": "1900-01-01"}, "Choose a day after 1970."),
+        ({"from": "1971-01-01", "to": "2026-01-01"}, "Choose at most 3660 days."),
+    ):
+        response = client.get(url, query_string=query, headers=target)
+        assert response.status_code == 200
+        assert reason in text_of(response.get_data(as_text=True), "prediction")
+        assert client.get(f"{url}/prediction.csv", query_string=query).status_code == 400
+    assert client.get(url, query_string={"from": "\x00"}).status_code == 200
+
+
+@pytest.mark.parametrize("role", [ADMIN, MANAGER, REP, TELEPROSPECTOR])
+def test_d3_the_same_roles_as_the_insights_page_see_the_figures_and_the_csv(app, role):
+    _, _, owner = signed_in(app)
+    row = stored_model(app, owner)
+    outcome_lead(row, 70, True)
+    client, _, _ = signed_in(app, role)
+    page = client.get(f"/scoring/models/{row.id}/insights")
+    download = client.get(f"/scoring/models/{row.id}/insights/prediction.csv")
+    expected = 200 if role in (ADMIN, MANAGER) else 403
+    assert (page.status_code, download.status_code) == (expected, expected)
+    if expected == 200:
+        assert text_of(page.get_data(as_text=True), "prediction-outcomes").startswith("1 ")
+        assert '"60–79","1","0","1","100.0"' in download.get_data(as_text=True)
