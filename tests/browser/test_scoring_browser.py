@@ -100,3 +100,32 @@ def test_s1_s2_s4_s5_s6_p3_a_marketer_builds_previews_and_publishes_a_model_and_
     expect(page.locator("#threshold-count")).to_contain_text("2 leads with a score of 0 or more")
     screenshot(page, "scoring-insights")
     assert page.js_errors == []
+
+
+def test_d3_the_prediction_figures_fit_390_px_and_the_range_form_swaps_them(sqlite_app, browser_page):
+    """D3 at 390 px wide: the sentence, the calibration chart and its table are in
+    view without sideways scrolling; a new range swaps the figures in place and
+    lands in the address bar."""
+    from tests.scoring.test_prediction import outcome_lead
+    from tests.scoring.test_scoring_ui import stored_model
+
+    marketer = make_user("marketer")
+    model = stored_model(sqlite_app, marketer)
+    outcome_lead(model, 70, True, days_ago=10)
+    outcome_lead(model, 10, False, days_ago=40)
+
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, marketer)
+    page.goto(f"/scoring/models/{model.id}/insights")
+    expect(page.locator("#prediction-outcomes")).to_have_text("2 (1 converted, 1 disqualified)")
+    expect(page.locator("#prediction-sentence")).to_have_text("Not enough outcomes yet: 2 of the 100 needed.")
+    expect(page.locator("#prediction svg title").first).to_have_text("Conversion rate per score band")
+    screenshot(page, "scoring-prediction-390")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    page.fill("#from", page.input_value("#to"))  # today only: nothing yet
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#prediction-outcomes")).to_have_text("0 (0 converted, 0 disqualified)")
+    assert re.search(r"from=\d{4}-\d\d-\d\d", page.url)
+    assert page.js_errors == []
