@@ -9,8 +9,12 @@ sentence a marketer can read.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+
+from leads.core.conditions import Facts
+from leads.core.scoring import ScoringModel, evaluate
 
 MIN_OUTCOMES = 100  # fewer outcomes than this and the figures are noise
 DEFAULT_EDGES = (20, 40, 60, 80)  # bands: under 20, 20–39, 40–59, 60–79, 80+
@@ -170,3 +174,15 @@ def predict(
         sentence=lift_sentence(filled, minimum),
         minimum=minimum,
     )
+
+
+def score_as_of(model: ScoringModel, facts: Facts, moment: dt.datetime) -> int | None:
+    """What ``model`` would have scored the lead at ``moment`` (naive UTC) from the
+    interactions it had by then, its windows counted back from then; None when
+    the lead is outside the model's audience. The record fields are as given
+    (their past values are not kept)."""
+    then = replace(
+        facts, interactions=tuple(event for event in facts.interactions if event.occurred_at <= moment)
+    )
+    result = evaluate(model, then, moment)
+    return result.score if result.in_audience else None

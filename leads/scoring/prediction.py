@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import peewee as pw
 
 from leads.core import csv_io, lifecycle, prediction
 from leads.core import scoring as core_scoring
 from leads.records.models import Lead, LeadHistory
+from leads.scoring.facts import BATCH, load_facts
 from leads.scoring.models import ScoreChange
 
 DEFAULT_DAYS = 90
@@ -30,6 +31,7 @@ class OutcomeScore:
     converted: bool
     at_sales_acceptance: bool
     score: int | None
+    moment: dt.datetime  # when the score counts: the last arrival in stage 5, else the outcome
 
 
 def _outcome_filter():
@@ -79,15 +81,43 @@ def outcome_scores(model_id: int, start: dt.datetime, end: dt.datetime) -> list[
         .limit(1)
     )
     query = (
-        moments.select_from(moments.c.lead_id, moments.c.status, moments.c.stage5_at, score.alias("score"))
+        moments.select_from(
+            moments.c.lead_id,
+            moments.c.status,
+            moments.c.stage5_at,
+            score.alias("score"),
+            pw.fn.COALESCE(moments.c.stage5_at, moments.c.outcome_at).alias("moment"),
+        )
         .with_cte(outcomes, moments)
         .order_by(moments.c.lead_id)
         .tuples()
     )
+    as_time = pw.DateTimeField().python_value  # SQLite hands a CTE's times back as text
     return [
-        OutcomeScore(lead_id, status == lifecycle.QUALIFIED, stage5 is not None, score)
-        for lead_id, status, stage5, score in query
+        OutcomeScore(lead_id, status == lifecycle.QUALIFIED, stage5 is not None, score, as_time(moment))
+        for lead_id, status, stage5, score, moment in query
     ]
+
+
+def what_if_scores(
+    model: core_scoring.ScoringModel, start: dt.datetime, end: dt.datetime
+) -> list[OutcomeScore]:
+    """D3 for a draft: the same outcomes, each scored now by ``model`` as it would
+    have been at its moment, from the interactions stored up to then and the
+    lead's current fields (``load_facts`` per batch of leads, not per lead)."""
+    rows = outcome_scores(model.id, start, end)
+    scored = []
+    for first in range(0, len(rows), BATCH):
+        batch = rows[first : first + BATCH]
+        facts = load_facts([row.lead_id for row in batch])
+        for row in batch:
+            score = (
+                prediction.score_as_of(model, facts[row.lead_id], row.moment)
+                if row.lead_id in facts
+                else None
+            )
+            scored.append(replace(row, score=score))
+    return scored
 
 
 @dataclass(frozen=True)
@@ -99,6 +129,7 @@ class ModelPrediction:
     at_outcome: int
     unscored: int
     by_grade: bool
+    what_if: bool = False  # scored now by a draft, not read from the score history
 
 
 def bands_for(model: core_scoring.ScoringModel) -> list[prediction.Band]:
@@ -108,9 +139,14 @@ def bands_for(model: core_scoring.ScoringModel) -> list[prediction.Band]:
     return prediction.score_bands()
 
 
-def model_prediction(model: core_scoring.ScoringModel, start: dt.date, end: dt.date) -> ModelPrediction:
-    """D3 for ``model`` over the outcomes from ``start`` to ``end`` (whole days, both included)."""
-    rows = outcome_scores(model.id, _midnight(start), _midnight(end + dt.timedelta(days=1)))
+def model_prediction(
+    model: core_scoring.ScoringModel, start: dt.date, end: dt.date, what_if: bool = False
+) -> ModelPrediction:
+    """D3 for ``model`` over the outcomes from ``start`` to ``end`` (whole days, both
+    included): from the score history, or with ``what_if`` (a draft, which has
+    none) as the model would have scored them."""
+    since, until = _midnight(start), _midnight(end + dt.timedelta(days=1))
+    rows = what_if_scores(model, since, until) if what_if else outcome_scores(model.id, since, until)
     scored = [row for row in rows if row.score is not None]
     return ModelPrediction(
         figures=prediction.predict([(row.score, row.converted) for row in scored], bands_for(model)),
@@ -118,6 +154,7 @@ def model_prediction(model: core_scoring.ScoringModel, start: dt.date, end: dt.d
         at_outcome=sum(not row.at_sales_acceptance for row in scored),
         unscored=len(rows) - len(scored),
         by_grade=bool(model.grades),
+        what_if=what_if,
     )
 
 

@@ -223,7 +223,9 @@ def insights(model_id):
     model = scoring.ScoringModel.from_dict({**row.definition, "id": row.id, "name": row.name})
     threshold, problem = _threshold(model)
     if wants_fragment() and request.htmx.target == "prediction":
-        return render_fragment("scoring/_prediction.html", row=row, threshold=threshold, **_prediction(model))
+        return render_fragment(
+            "scoring/_prediction.html", row=row, threshold=threshold, **_prediction(row, model)
+        )
     count = scoring_insights.count_at_or_above(row.id, threshold) if problem is None else None
     if wants_fragment():
         return render_fragment(
@@ -240,7 +242,7 @@ def insights(model_id):
         count=count,
         problem=problem,
         rules=scoring_insights.top_rules(row.id, scoring_insights.rule_titles(model)),
-        **_prediction(model),
+        **_prediction(row, model),
     )
 
 
@@ -250,7 +252,7 @@ def prediction_csv(model_id):
     """D3: the conversion rate per score band of the range, as CSV."""
     row = get_or_404(ModelRow, model_id)
     model = scoring.ScoringModel.from_dict({**row.definition, "id": row.id, "name": row.name})
-    context = _prediction(model)
+    context = _prediction(row, model)
     if context["prediction"] is None:
         return Response(" ".join(_form_errors(context["range_form"])), status=400, mimetype="text/plain")
     start, end = context["prediction_days"]
@@ -261,14 +263,16 @@ def prediction_csv(model_id):
     return response
 
 
-def _prediction(model: scoring.ScoringModel) -> dict:
+def _prediction(row: ModelRow, model: scoring.ScoringModel) -> dict:
     """D3's context: the range form, the days it asks for and the figures (None
-    when a day is invalid)."""
+    when a day is invalid); a draft, which has no score history, is tried on
+    the stored history instead."""
     form = OutcomeRangeForm(
         request.args, scoring_prediction.default_range(utcnow().date()), scoring_prediction.MAX_DAYS
     )
     days = form.days()
-    result = scoring_prediction.model_prediction(model, *days) if days else None
+    what_if = row.status == scoring.DRAFT
+    result = scoring_prediction.model_prediction(model, *days, what_if=what_if) if days else None
     return {"range_form": form, "prediction_days": days, "prediction": result}
 
 

@@ -106,11 +106,10 @@ def test_d3_the_prediction_figures_fit_390_px_and_the_range_form_swaps_them(sqli
     """D3 at 390 px wide: the sentence, the calibration chart and its table are in
     view without sideways scrolling; a new range swaps the figures in place and
     lands in the address bar."""
-    from tests.scoring.test_prediction import outcome_lead
-    from tests.scoring.test_scoring_ui import stored_model
+    from tests.scoring.test_prediction import live_model, outcome_lead
 
     marketer = make_user("marketer")
-    model = stored_model(sqlite_app, marketer)
+    model = live_model(sqlite_app, marketer)
     outcome_lead(model, 70, True, days_ago=10)
     outcome_lead(model, 10, False, days_ago=40)
 

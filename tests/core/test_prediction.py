@@ -3,12 +3,14 @@ on hand-made sets whose answers are known, and the AUC's invariants."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from leads.core.conditions import Facts, InteractionFact
 from leads.core.prediction import (
     MIN_OUTCOMES,
     auc,
@@ -16,8 +18,10 @@ from leads.core.prediction import (
     grade_bands,
     lift_sentence,
     predict,
+    score_as_of,
     score_bands,
 )
+from leads.core.scoring import ScoringModel
 
 
 def test_d3_auc_is_one_when_every_conversion_outscores_every_disqualification():
@@ -138,3 +142,45 @@ def test_d3_predict_with_no_outcomes():
     prediction = predict([], score_bands())
     assert prediction.auc is None and prediction.outcomes == 0
     assert prediction.sentence == "Not enough outcomes yet: 0 of the 100 needed."
+
+
+def _clicks_model(**extra) -> ScoringModel:
+    return ScoringModel.from_dict(
+        {
+            "id": 1,
+            "name": "Clicks",
+            "behaviour_rules": [{"id": "clicks", "type": "email_clicked", "points": 10, "window_days": 30}],
+            "attribute_rules": [
+                {
+                    "id": "fr",
+                    "condition": {"entity": "lead", "field": "country", "operator": "equals", "value": "FR"},
+                    "points": 5,
+                }
+            ],
+            **extra,
+        }
+    )
+
+
+def test_d3_a_draft_scores_a_lead_as_of_a_moment_from_the_interactions_it_had_then():
+    moment = dt.datetime(2026, 6, 1, 12, 0)
+    clicks = [
+        moment - dt.timedelta(days=40),
+        moment - dt.timedelta(days=10),
+        moment,
+        moment + dt.timedelta(hours=1),
+    ]
+    facts = Facts(
+        lead={"country": "FR"},
+        interactions=tuple(
+            InteractionFact("email_clicked", at, external_id=f"c{i}") for i, at in enumerate(clicks)
+        ),
+    )
+    # The click 40 days before is out of the 30-day window, the one after the moment not yet there.
+    assert score_as_of(_clicks_model(), facts, moment) == 5 + 2 * 10
+    assert score_as_of(_clicks_model(), facts, moment + dt.timedelta(days=60)) == 5
+    audience = {
+        "op": "and",
+        "items": [{"entity": "lead", "field": "country", "operator": "equals", "value": "DE"}],
+    }
+    assert score_as_of(_clicks_model(audience=audience), facts, moment) is None

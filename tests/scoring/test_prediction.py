@@ -16,10 +16,11 @@ from auth.models import ADMIN, MANAGER, REP, TELEPROSPECTOR
 from leads.base.db import utcnow
 from leads.core import lifecycle
 from leads.core import scoring as core_scoring
-from leads.records.models import Lead, LeadHistory
+from leads.records.models import Interaction, Lead, LeadHistory
 from leads.scoring import prediction as scoring_prediction
 from leads.scoring.models import LeadScore, ScoreChange
-from tests.factories import make_lead
+from leads.scoring.models import ScoringModel as ModelRow
+from tests.factories import make_contact, make_lead
 from tests.scoring.test_scoring_ui import HX, signed_in, stored_model, text_of
 
 DAY = dt.timedelta(days=1)
@@ -73,6 +74,14 @@ def known_history(model, other):
     return leads
 
 
+def live_model(app, user, name="Engagement"):
+    """A stored model marked live (its score history is what counts), without
+    the re-scoring that publishing starts."""
+    row = stored_model(app, user, name=name)
+    ModelRow.update(status=core_scoring.LIVE).where(ModelRow.id == row.id).execute()
+    return ModelRow.get_by_id(row.id)
+
+
 def _model(row):
     return core_scoring.ScoringModel.from_dict({**row.definition, "id": row.id, "name": row.name})
 
@@ -83,7 +92,7 @@ def _last_90_days():
 
 def test_d3_each_outcome_counts_with_its_score_at_stage_5_or_at_the_outcome(app):
     _, _, user = signed_in(app)
-    row, other = stored_model(app, user), stored_model(app, user, name="Other")
+    row, other = live_model(app, user), live_model(app, user, name="Other")
     leads = known_history(row, other)
     start, end = _last_90_days()
 
@@ -112,7 +121,7 @@ def test_d3_each_outcome_counts_with_its_score_at_stage_5_or_at_the_outcome(app)
 
 def test_d3_todays_score_is_not_used(app):
     _, _, user = signed_in(app)
-    row, other = stored_model(app, user), stored_model(app, user, name="Other")
+    row, other = live_model(app, user), live_model(app, user, name="Other")
     leads = known_history(row, other)
     start, end = _last_90_days()
     before = scoring_prediction.model_prediction(_model(row), start, end)
@@ -127,7 +136,7 @@ def test_d3_todays_score_is_not_used(app):
 
 def test_d3_the_date_range_counts_outcomes_by_the_day_they_happened(app):
     _, _, user = signed_in(app)
-    row = stored_model(app, user)
+    row = live_model(app, user)
     outcome_lead(row, 50, True, days_ago=10)
     outcome_lead(row, 50, False, days_ago=40)
     today = utcnow().date()
@@ -201,7 +210,7 @@ HUNDRED = [(5, 2, 8), (30, 5, 15), (45, 5, 15), (70, 20, 10), (90, 11, 9)]
 
 def test_d3_with_a_hundred_outcomes_the_sentence_compares_the_top_bands_with_the_lowest(app):
     _, _, user = signed_in(app)
-    row = stored_model(app, user)
+    row = live_model(app, user)
     _bulk_outcomes(row, HUNDRED)
     start, end = _last_90_days()
     result = scoring_prediction.model_prediction(_model(row), start, end)
@@ -217,7 +226,7 @@ def test_d3_with_a_hundred_outcomes_the_sentence_compares_the_top_bands_with_the
 
 def test_d3_a_model_with_grades_is_banded_by_its_grades(app):
     _, _, user = signed_in(app)
-    row = stored_model(app, user)
+    row = live_model(app, user)
     row.definition = {
         **row.definition,
         "grades": [{"label": "A", "min_score": 60}, {"label": "B", "min_score": 0}],
@@ -237,7 +246,7 @@ def test_d3_a_model_with_grades_is_banded_by_its_grades(app):
 
 def test_d3_the_insights_page_shows_the_sentence_the_auc_the_chart_the_table_and_a_csv(app):
     client, _, user = signed_in(app)
-    row, other = stored_model(app, user), stored_model(app, user, name="Other")
+    row, other = live_model(app, user), live_model(app, user, name="Other")
     known_history(row, other)
 
     page = client.get(f"/scoring/models/{row.id}/insights").get_data(as_text=True)
@@ -272,7 +281,7 @@ def test_d3_the_insights_page_shows_the_sentence_the_auc_the_chart_the_table_and
 
 def test_d3_the_range_form_swaps_the_figures_in_place_and_refuses_bad_days_inline(app):
     client, _, user = signed_in(app)
-    row = stored_model(app, user)
+    row = live_model(app, user)
     outcome_lead(row, 70, True, days_ago=10)
     outcome_lead(row, 10, False, days_ago=40)
     today = utcnow().date()
@@ -312,7 +321,7 @@ def test_d3_the_range_form_swaps_the_figures_in_place_and_refuses_bad_days_inlin
 @pytest.mark.parametrize("role", [ADMIN, MANAGER, REP, TELEPROSPECTOR])
 def test_d3_the_same_roles_as_the_insights_page_see_the_figures_and_the_csv(app, role):
     _, _, owner = signed_in(app)
-    row = stored_model(app, owner)
+    row = live_model(app, owner)
     outcome_lead(row, 70, True)
     client, _, _ = signed_in(app, role)
     page = client.get(f"/scoring/models/{row.id}/insights")
@@ -322,3 +331,53 @@ def test_d3_the_same_roles_as_the_insights_page_see_the_figures_and_the_csv(app,
     if expected == 200:
         assert text_of(page.get_data(as_text=True), "prediction-outcomes").startswith("1 ")
         assert '"60–79","1","0","1","100.0"' in download.get_data(as_text=True)
+
+
+# --- A draft, tried on the stored history ---------------------------------------------
+
+
+def _click(contact, at):
+    Interaction.create(
+        contact=contact,
+        type="email_clicked",
+        occurred_at=at,
+        external_id=f"click-{at.isoformat()}-{contact.id}",
+    )
+
+
+def test_d3_a_draft_shows_what_it_would_have_said_from_the_interactions_stored_by_each_moment(app):
+    """The draft gives 20 for a director and 10 per email click (at most 30): a
+    converted director with two clicks by stage 5 (a third after it does not
+    count) scores 40; a disqualified director 20; a disqualified engineer 0."""
+    client, _, user = signed_in(app)
+    draft = stored_model(app, user)
+    assert draft.status == core_scoring.DRAFT
+    director, engineer = make_contact(job_title="Sales Director"), make_contact(job_title="Engineer")
+    won = outcome_lead(draft, 0, True)
+    stage5_at = LeadHistory.get((LeadHistory.lead == won.id) & (LeadHistory.kind == "stage")).created_at
+    Lead.update(contact=director).where(Lead.id == won.id).execute()
+    for at in (stage5_at - 3 * DAY, stage5_at - HOUR, stage5_at + HOUR):
+        _click(director, at)
+    lost = outcome_lead(draft, 0, False)
+    Lead.update(contact=make_contact(job_title="Director of IT")).where(Lead.id == lost.id).execute()
+    other = outcome_lead(draft, 0, False, via_stage_5=False)
+    Lead.update(contact=engineer).where(Lead.id == other.id).execute()
+    _click(engineer, utcnow() + DAY)  # after its outcome: never counts
+    ScoreChange.delete().execute()  # a draft has no score history: the figures cannot come from it
+
+    start, end = _last_90_days()
+    result = scoring_prediction.model_prediction(_model(draft), start, end, what_if=True)
+    assert result.what_if and result.unscored == 0
+    assert [(band.label, band.converted, band.disqualified) for band in result.figures.bands] == [
+        ("Under 20", 0, 1),
+        ("20–39", 0, 1),
+        ("40–59", 1, 0),
+        ("60–79", 0, 0),
+        ("80+", 0, 0),
+    ]
+    assert result.figures.auc == 1.0
+
+    page = client.get(f"/scoring/models/{draft.id}/insights").get_data(as_text=True)
+    assert "This model is a draft" in text_of(page, "prediction-help")
+    assert text_of(page, "prediction-outcomes") == "3 (1 converted, 2 disqualified)"
+    assert text_of(page, "prediction-auc") == "1.00"
