@@ -20,7 +20,7 @@ from leads.records.models import Interaction, Lead, LeadHistory
 from leads.scoring import prediction as scoring_prediction
 from leads.scoring.models import LeadScore, ScoreChange
 from leads.scoring.models import ScoringModel as ModelRow
-from tests.factories import make_contact, make_lead
+from tests.factories import count_queries, make_contact, make_lead
 from tests.scoring.test_scoring_ui import HX, signed_in, stored_model, text_of
 
 DAY = dt.timedelta(days=1)
@@ -213,8 +213,13 @@ def test_d3_with_a_hundred_outcomes_the_sentence_compares_the_top_bands_with_the
     row = live_model(app, user)
     _bulk_outcomes(row, HUNDRED)
     start, end = _last_90_days()
-    result = scoring_prediction.model_prediction(_model(row), start, end)
+    with count_queries() as sql:
+        result = scoring_prediction.model_prediction(_model(row), start, end)
+    assert len(sql) == 1  # one query for a hundred outcomes, no query per lead
     assert result.figures.outcomes == 100
+    with count_queries() as sql:
+        scoring_prediction.model_prediction(_model(row), start, end, what_if=True)
+    assert len(sql) <= 6  # the outcomes, then a draft's facts per batch of leads
     assert result.figures.sentence == "Leads scoring 60 or more converted 3.1× as often as leads under 20."
     client, _, _ = signed_in(app)
     page = client.get(f"/scoring/models/{row.id}/insights").get_data(as_text=True)
