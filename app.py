@@ -152,6 +152,8 @@ def _blueprints() -> list:
     from auth.views import bp as sign_in
     from campaigns.api import bp as campaigns_api
     from campaigns.views import bp as campaigns
+    from leads.activities.api import bp as activities_api
+    from leads.activities.views import bp as activities
     from leads.api.views import bp as api
     from leads.imports.views import bp as imports
     from leads.imports.views import exports_bp as exports
@@ -173,6 +175,7 @@ def _blueprints() -> list:
         admin,
         lead_list,
         lead_page,
+        activities,
         campaigns,
         intake,
         scoring,
@@ -185,11 +188,12 @@ def _blueprints() -> list:
         webhooks,
         api,
         campaigns_api,
+        activities_api,
         ops,
     ]
 
 
-API_BLUEPRINTS = ("api", "campaigns_api")  # token-authenticated, no cookies: no CSRF
+API_BLUEPRINTS = ("api", "campaigns_api", "activities_api")  # token-authenticated, no cookies: no CSRF
 
 
 def _register(app: Flask) -> None:

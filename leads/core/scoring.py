@@ -64,7 +64,11 @@ INTERACTION_TYPES = {
     "website_visited": "Website visited",
     "event_registered": "Event registered",
     "event_attended": "Event attended",
+    "call_logged": "Call logged (on the lead page)",
+    "note_added": "Note added (on the lead page)",
 }
+# Interactions a user logs on the lead page (W1), not something the person did.
+LOGGED_TYPES = frozenset({"call_logged", "note_added"})
 
 MAX_POINTS = 10_000
 MAX_WINDOW_DAYS = 3650

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from leads.base import signals
 from leads.base.db import utcnow
+from leads.core.scoring import LOGGED_TYPES
 from leads.notify.models import Notification, Outbox
 from leads.records.models import Contact, Lead
 
@@ -51,7 +52,9 @@ def queue_email(to: str, subject: str, body: str, reply_to: str | None = None) -
 def notify_engaged(sender=None, *, interactions, **_) -> None:
     """R2: an interaction arrived for a lead or contact a rep owns: tell the
     lead's owner and the contact's owner (one notification per rep and person
-    per batch). A handful of queries whatever the batch size."""
+    per batch). A handful of queries whatever the batch size. A call or note a
+    user logged (W1) is not the person engaging: nobody is told."""
+    interactions = [row for row in interactions if row.type not in LOGGED_TYPES]
     lead_ids = {row.lead_id for row in interactions if row.lead_id}
     contact_ids = {row.contact_id for row in interactions if row.contact_id}
     if not lead_ids and not contact_ids:

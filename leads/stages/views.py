@@ -20,6 +20,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 
 from auth.models import REP, TELEPROSPECTOR
 from auth.policy import current_user, signed_in
+from leads.activities.views import timeline_context
 from leads.core import lifecycle, timeline
 from leads.notify.services import mark_opened
 from leads.records import activity
@@ -142,6 +143,9 @@ def _context(
     if history:
         context["events"] = _timeline(lead.id, context["labels"])
         context["live"] = live or activity.lead_activity(lead)
+        shown = request.args.get("activity", "all")
+        loaded = {"events": context["events"], "interactions": context["live"].interactions}
+        context.update(timeline_context(lead, current_user(), shown, **loaded))
     return context
 
 

@@ -1,0 +1,188 @@
+"""JSON API of a lead's activities (W1): list them and add a note, a call or a
+task. A blueprint of its own under ``/api/v1`` (like ``campaigns.api``); the
+OpenAPI document lists its routes with the others. Whoever's token may see the
+lead may read and add; a lead it may not see is a 404."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, request
+
+from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR
+from auth.policy import api, current_user
+from leads.activities import services
+from leads.activities.models import Activity
+from leads.api.openapi import OUTPUT_SCHEMAS, PAGE_PARAMS, Param, operation
+from leads.api.serialise import iso, page_json
+from leads.api.validation import MAX_PER_PAGE, parse_body, parse_int_arg
+from leads.api.views import invalid
+from leads.core import activities as rules
+from leads.records.queries import lead_for
+from web.errors import api_error
+
+bp = Blueprint("activities_api", __name__, url_prefix="/api/v1")
+
+READERS = (ADMIN, MARKETER, MANAGER, TELEPROSPECTOR, REP, INTEGRATION)
+ALLOWED = {"kind", *(name for names in rules.FIELDS.values() for name in names)}
+
+_INT, _STRING, _BOOL = {"type": "integer"}, {"type": "string"}, {"type": "boolean"}
+_MAYBE_TIME = {"type": ["string", "null"], "format": "date-time"}
+_MAYBE_REF = {"oneOf": [{"$ref": "#/components/schemas/Ref"}, {"type": "null"}]}
+
+
+def _object(properties: dict) -> dict:
+    return {"type": "object", "properties": properties, "required": sorted(properties)}
+
+
+OUTPUT_SCHEMAS.update(
+    {
+        "Activity": _object(
+            {
+                "id": _INT,
+                "lead_id": _INT,
+                "kind": {"type": "string", "enum": list(rules.KINDS)},
+                "author": _MAYBE_REF,
+                "created_at": {"type": "string", "format": "date-time"},
+                "body": {"type": "string", "description": "The note, or the call's note."},
+                "outcome": {"type": ["string", "null"], "enum": [*rules.OUTCOMES, None]},
+                "duration_minutes": {"type": ["integer", "null"]},
+                "title": {"type": ["string", "null"]},
+                "due_at": _MAYBE_TIME,
+                "assignee": _MAYBE_REF,
+                "done": _BOOL,
+                "interaction_id": {
+                    "type": ["integer", "null"],
+                    "description": "The note_added or call_logged interaction scoring models count.",
+                },
+                "edited_at": _MAYBE_TIME,
+                "edited_by": _MAYBE_REF,
+            }
+        ),
+        "ActivityPage": _object(
+            {
+                "data": {"type": "array", "items": {"$ref": "#/components/schemas/Activity"}},
+                "page": _INT,
+                "per_page": _INT,
+                "total": _INT,
+            }
+        ),
+        "ActivityIn": {
+            "type": "object",
+            "required": ["kind"],
+            "additionalProperties": False,
+            "description": "By kind: note: body; call: outcome, duration_minutes, body (optional); "
+            "task: title, due_at, assignee_id, done (optional).",
+            "properties": {
+                "kind": {"type": "string", "enum": list(rules.KINDS)},
+                "body": {"type": "string", "maxLength": rules.MAX_BODY},
+                "outcome": {"type": "string", "enum": list(rules.OUTCOMES)},
+                "duration_minutes": {"type": "integer", "minimum": 0, "maximum": rules.MAX_DURATION},
+                "title": {"type": "string", "maxLength": rules.MAX_TITLE},
+                "due_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "UTC unless an offset is given.",
+                },
+                "assignee_id": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "An active user who may see the lead.",
+                },
+                "done": _BOOL,
+            },
+        },
+    }
+)
+
+
+def _ref(user) -> dict | None:
+    return None if user is None else {"id": user.id, "name": user.name}
+
+
+def activity_json(activity: Activity) -> dict:
+    """An activity as the API shows it (from ``services.lead_activities`` rows)."""
+    return {
+        "id": activity.id,
+        "lead_id": activity.lead_id,
+        "kind": activity.kind,
+        "author": _ref(activity.author) if activity.author_id else None,
+        "created_at": iso(activity.created_at),
+        "body": activity.body,
+        "outcome": activity.outcome,
+        "duration_minutes": activity.duration_minutes,
+        "title": activity.title,
+        "due_at": iso(activity.due_at),
+        "assignee": _ref(activity.assignee) if activity.assignee_id else None,
+        "done": activity.done,
+        "interaction_id": activity.interaction_id,
+        "edited_at": iso(activity.edited_at),
+        "edited_by": _ref(activity.edited_by) if activity.edited_by_id else None,
+    }
+
+
+def _lead_or_404(lead_id: int):
+    lead = lead_for(current_user(), lead_id)
+    if lead is None:
+        abort(api_error(404, "No such lead.", "lead_id"))
+    return lead
+
+
+@bp.route("/leads/<int:lead_id>/activities", methods=["GET"])
+@api(*READERS)
+@operation(
+    summary="The lead's notes, logged calls and tasks, newest first (W1).",
+    tag="Activities",
+    query=(Param("kind", {"type": "string", "enum": list(rules.KINDS)}, "Only this kind."), *PAGE_PARAMS),
+    response="ActivityPage",
+    errors=(400, 401, 404),
+)
+def list_activities(lead_id: int):
+    lead = _lead_or_404(lead_id)
+    errors = []
+    page = parse_int_arg(request.args, "page", errors, default=1)
+    per_page = parse_int_arg(
+        request.args, "per_page", errors, default=current_app.config["PAGE_SIZE"], maximum=MAX_PER_PAGE
+    )
+    kind = request.args.get("kind")
+    if kind is not None and kind not in rules.KINDS:
+        errors.append(("kind", "One of: " + ", ".join(rules.KINDS) + "."))
+    if errors:
+        return invalid(errors)
+    query = services.lead_activities(lead.id)
+    if kind:
+        query = query.where(Activity.kind == kind)
+    rows = query.paginate(page, per_page)
+    return page_json([activity_json(row) for row in rows], page, per_page, query.count())
+
+
+@bp.route("/leads/<int:lead_id>/activities", methods=["POST"])
+@api(*READERS)
+@operation(
+    summary="Add a note, a logged call or a task to the lead (W1).",
+    description="A note or a call is also recorded as an interaction of type note_added or "
+    "call_logged (properties: outcome, duration_minutes), which scoring models can count; "
+    "the lead is re-scored within seconds.",
+    tag="Activities",
+    body="ActivityIn",
+    response="Activity",
+    status=201,
+    errors=(400, 401, 404),
+)
+def add_activity(lead_id: int):
+    lead = _lead_or_404(lead_id)
+    data, errors = parse_body(request.get_data(cache=True), request.is_json)
+    if errors:
+        return invalid(errors)
+    errors = [(str(name), "Unknown field.") for name in sorted(set(data) - ALLOWED)]
+    kind = data.get("kind")
+    if not isinstance(kind, str) or kind not in rules.KINDS:
+        return invalid([*errors, ("kind", "One of: " + ", ".join(rules.KINDS) + ".")])
+    errors += [
+        (name, "Not a field of this kind.")
+        for name in sorted(set(data) & ALLOWED - {"kind", *rules.FIELDS[kind]})
+    ]
+    if errors:  # refuse before storing anything, listing the values' own errors too
+        return invalid([*errors, *rules.clean(kind, data)[1]])
+    activity, problems = services.add_activity(lead, current_user(), kind, data)
+    if problems:
+        return invalid(problems)
+    return activity_json(activity), 201

@@ -1,0 +1,216 @@
+"""Activities on a lead (W1): the one function per action every door calls
+(the lead page and the API), the named queries, and the lead's timeline.
+
+A note or a call is also stored as an interaction of its own type
+(``note_added``, ``call_logged``) through ``leads.intake.interactions``, in the
+same transaction, so the lead is re-scored by the same follow-up as any other
+new interaction (``interactions_stored``). Editing a call or deleting a note or
+call changes or removes that interaction and re-scores the lead
+(``records_changed``).
+"""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from auth.models import ADMIN, MANAGER, MARKETER, REP, TELEPROSPECTOR, User
+from leads.activities.models import Activity
+from leads.base import signals
+from leads.base.db import transaction, utcnow
+from leads.core import activities as rules
+from leads.core import timeline as history
+from leads.intake import interactions
+from leads.records import activity as lead_activity
+from leads.records.models import Interaction, Lead
+from leads.records.queries import history_for, qualification_labels, user_names, visible_leads
+
+SOURCE = "activity"  # the interactions' source; external id: activity-<id>
+SHOWN = 100  # timeline entries shown
+ROLES_SEEING_BY_ROLE = (ADMIN, MARKETER, MANAGER, TELEPROSPECTOR)
+
+
+class NotAllowed(Exception):
+    """The user may see the activity but not change it (not its author, nor a manager or admin)."""
+
+
+Author = User.alias("author_user")
+Assignee = User.alias("assignee_user")
+Editor = User.alias("editor_user")
+
+
+def lead_activities(lead_id: int):
+    """The lead's activities not deleted, newest first, with their author,
+    assignee and last editor (a query)."""
+    outer = pw.JOIN.LEFT_OUTER
+    return (
+        Activity.select(Activity, Author.id, Author.name, Assignee.id, Assignee.name, Editor.id, Editor.name)
+        .join_from(Activity, Author, outer, on=(Activity.author == Author.id), attr="author")
+        .join_from(Activity, Assignee, outer, on=(Activity.assignee == Assignee.id), attr="assignee")
+        .join_from(Activity, Editor, outer, on=(Activity.edited_by == Editor.id), attr="edited_by")
+        .where((Activity.lead == lead_id) & Activity.deleted_at.is_null())
+        .order_by(Activity.created_at.desc(), Activity.id.desc())
+    )
+
+
+def activity_for(lead_id: int, activity_id: int) -> Activity | None:
+    """The lead's activity ``activity_id`` if it is not deleted, else None."""
+    return lead_activities(lead_id).where(Activity.id == activity_id).first()
+
+
+def assignable_users(lead: Lead):
+    """The active users a task on ``lead`` may be given to: those who may see
+    it (G1), by name (one query). Every role but a rep's sees by role, so the
+    lead is looked for in each role's ``visible_leads``; a rep sees only their
+    own leads, so of the reps only its owner."""
+    seeing = None
+    for role in ROLES_SEEING_BY_ROLE:
+        query = visible_leads(User(role=role)).select(pw.Value(role)).where(Lead.id == lead.id)
+        seeing = query if seeing is None else seeing | query
+    who = User.role.in_(seeing)
+    if lead.owner_id is not None:
+        who |= (User.role == REP) & (User.id == lead.owner_id)
+    return (
+        User.select()
+        .where((User.is_active == True) & who)  # noqa: E712
+        .order_by(User.name, User.id)
+    )
+
+
+def _check_assignee(lead: Lead, values: dict, errors: rules.Errors) -> None:
+    if (
+        "assignee_id" in values
+        and not assignable_users(lead).where(User.id == values["assignee_id"]).exists()
+    ):
+        errors.append(("assignee_id", "Choose an active user who may see this lead."))
+        del values["assignee_id"]
+
+
+def add_activity(lead: Lead, user: User, kind: str, raw) -> tuple[Activity | None, rules.Errors]:
+    """Store a ``kind`` activity on ``lead`` written by ``user`` (who may see
+    the lead); a note or call also as its interaction, re-scoring the lead.
+    Returns the activity, or None and the ``(field, reason)`` errors."""
+    values, errors = rules.clean(kind, raw)
+    if kind == rules.TASK:
+        _check_assignee(lead, values, errors)
+    if errors:
+        return None, errors
+    with transaction():
+        activity = Activity.create(
+            lead=lead.id,
+            kind=kind,
+            author=user.id,
+            body=values.get("body") or "",
+            outcome=values.get("outcome"),
+            duration_minutes=values.get("duration_minutes"),
+            title=values.get("title"),
+            due_at=values.get("due_at"),
+            assignee=values.get("assignee_id"),
+            done=bool(values.get("done")),
+            created_at=utcnow(),
+        )
+        if kind in rules.INTERACTION_TYPES:
+            activity.interaction = _record_interaction(activity, user)
+            activity.save(only=[Activity.interaction])
+    return activity_for(lead.id, activity.id), []
+
+
+def _properties(activity: Activity) -> dict:
+    """What scoring rules may filter a note's or call's interaction on (S2)."""
+    properties = {"activity_id": activity.id}
+    if activity.kind == rules.CALL:
+        properties["outcome"] = activity.outcome
+        if activity.duration_minutes is not None:
+            properties["duration_minutes"] = activity.duration_minutes
+    return properties
+
+
+def _record_interaction(activity: Activity, user: User) -> int:
+    """The activity stored as an interaction by the one interactions service
+    (E3: once per activity; ``interactions_stored`` re-scores the lead)."""
+    item = {
+        "type": rules.INTERACTION_TYPES[activity.kind],
+        "external_id": f"activity-{activity.id}",
+        "source": SOURCE,
+        "occurred_at": activity.created_at.isoformat(),
+        "properties": _properties(activity),
+        "lead_id": activity.lead_id,
+    }
+    (result,) = interactions.record_interactions([item], user, default_source=SOURCE)
+    if result.status == interactions.REJECTED:  # the caller checked the lead is visible: a bug
+        raise ValueError(f"the activity's interaction was refused: {result.errors}")
+    return result.id
+
+
+def edit_activity(activity: Activity, user: User, raw) -> tuple[Activity | None, rules.Errors]:
+    """Change the fields sent of ``activity`` (its author, a manager or an admin
+    only: ``NotAllowed`` otherwise), recording who and when; a call's changed
+    outcome or duration changes its interaction and re-scores the lead."""
+    _check_may_change(activity, user)
+    values, errors = rules.clean(activity.kind, raw, partial=True)
+    if activity.kind == rules.TASK:
+        _check_assignee(Lead.get_by_id(activity.lead_id), values, errors)
+    if errors:
+        return None, errors
+    if not values:
+        return None, [(None, "Nothing to change.")]
+    columns = {("assignee" if name == "assignee_id" else name): value for name, value in values.items()}
+    with transaction():
+        Activity.update(**columns, edited_at=utcnow(), edited_by=user.id).where(
+            Activity.id == activity.id
+        ).execute()
+        fresh = Activity.get_by_id(activity.id)
+        if fresh.interaction_id is not None and {"outcome", "duration_minutes"} & set(values):
+            Interaction.update(properties=_properties(fresh)).where(
+                Interaction.id == fresh.interaction_id
+            ).execute()
+            signals.records_changed.send(__name__, cause="call edited", lead_ids=[fresh.lead_id])
+    return activity_for(activity.lead_id, activity.id), []
+
+
+def delete_activity(activity: Activity, user: User) -> bool:
+    """Take ``activity`` out of the timeline (its author, a manager or an admin
+    only: ``NotAllowed`` otherwise), recording who and when; a note's or call's
+    interaction goes with it and the lead is re-scored. False when it was
+    already deleted (a double click)."""
+    _check_may_change(activity, user)
+    with transaction():
+        deleted = (
+            Activity.update(deleted_at=utcnow(), deleted_by=user.id)
+            .where((Activity.id == activity.id) & Activity.deleted_at.is_null())
+            .execute()
+        )
+        if deleted and activity.interaction_id is not None:
+            Interaction.delete().where(Interaction.id == activity.interaction_id).execute()
+            signals.records_changed.send(
+                __name__, cause=f"{activity.kind} deleted", lead_ids=[activity.lead_id]
+            )
+    return bool(deleted)
+
+
+def _check_may_change(activity: Activity, user: User) -> None:
+    if not rules.may_change(user.role, user.id, activity.author_id):
+        raise NotAllowed("Only its author, a manager or an admin may change this activity.")
+
+
+def lead_timeline(lead: Lead, shown: str = "all", events=None, interactions=None) -> list[rules.Entry]:
+    """The lead's one timeline (W1): its activities, its history events (P7;
+    ``events``: already loaded) and the interactions that count for it (S3;
+    ``interactions``: the rows already loaded), newest first, as the filter
+    ``shown`` keeps them. The interactions of its own notes and calls are left
+    out: the activity itself is shown."""
+    entries = [
+        rules.Entry(activity.kind, activity.created_at, activity.id, activity)
+        for activity in lead_activities(lead.id).limit(SHOWN)
+    ]
+    if events is None:
+        rows = list(history_for(lead.id).limit(SHOWN))
+        events = history.events(rows, user_names(history.person_ids(rows)), qualification_labels())
+    entries += [rules.Entry(rules.HISTORY, event.when, 0, event) for event in events]
+    if interactions is None:
+        interactions = lead_activity.shown(lead_activity.lead_interactions(lead), SHOWN)
+    entries += [
+        rules.Entry(rules.INTERACTION, row.occurred_at, row.id, row)
+        for row in interactions
+        if row.source != SOURCE
+    ]
+    return rules.merged(entries, shown, SHOWN)

@@ -1,0 +1,131 @@
+"""Activities on the lead page (W1): add a note, a call or a task inline, edit
+or delete one, and filter the lead's one timeline. Every endpoint answers the
+``#lead-timeline`` region (``activities/_timeline.html``) to htmx; a plain
+visit or post gets the lead page (PRG), or the timeline on a page of its own
+with the errors inline. Whoever may see the lead may read and add; a lead the
+user may not see is a 404 (G1)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, request, url_for
+
+from auth.policy import current_user, signed_in
+from leads.activities import forms, services
+from leads.core import activities as rules
+from leads.records.queries import lead_for
+from web.render import render, wants_fragment
+
+bp = Blueprint("activities", __name__)
+
+PAGE = "activities/page.html"
+TIMELINE = "activities/_timeline.html"
+
+
+def timeline_context(
+    lead, user, shown: str, bound: dict | None = None, events=None, interactions=None
+) -> dict:
+    """What ``_timeline.html`` needs: the entries the filter ``shown`` keeps
+    (``events`` and ``interactions``: what the lead page already loaded), the
+    add forms (``bound``: a posted one, by kind) and an edit form for each
+    activity ``user`` may change."""
+    shown = rules.parse_filter(shown)
+    bound = bound or {}
+    assignees = list(services.assignable_users(lead))
+    entries = services.lead_timeline(lead, shown, events, interactions)
+    editable = {
+        entry.item.id: bound.get(entry.item.id)
+        or forms.activity_form(entry.kind, assignees, f"edit{entry.item.id}", obj=entry.item)
+        for entry in entries
+        if entry.kind in rules.KINDS and rules.may_change(user.role, user.id, entry.item.author_id)
+    }
+    return {
+        "lead": lead,
+        "entries": entries,
+        "shown": shown,
+        "filters": rules.FILTERS,
+        "kinds": rules.KINDS,
+        "outcomes": rules.OUTCOMES,
+        "add_forms": {
+            kind: bound.get(kind) or forms.activity_form(kind, assignees, kind) for kind in rules.KINDS
+        },
+        "edit_forms": editable,
+        "open_form": next((key for key in bound if isinstance(key, str)), None),
+    }
+
+
+def _visible_lead(lead_id: int):
+    lead = lead_for(current_user(), lead_id)
+    if lead is None:
+        abort(404)
+    return lead
+
+
+def _answer(lead, *, status: int = 200, bound: dict | None = None, shown: str | None = None):
+    """The timeline region to htmx; otherwise the lead page after a success
+    (PRG), or the timeline on a page of its own with the errors inline."""
+    shown = shown if shown is not None else request.args.get("kind", "all")
+    if not wants_fragment() and status < 400:
+        return redirect(url_for("lead_page.show", lead_id=lead.id, activity=rules.parse_filter(shown)))
+    context = timeline_context(lead, current_user(), shown, bound)
+    return render(PAGE, TIMELINE, status=status, **context)
+
+
+@bp.route("/leads/<int:lead_id>/activities")
+@signed_in
+def timeline(lead_id: int):
+    """The lead's timeline as the filter ``?kind=`` keeps it (a plain visit:
+    the lead page with that filter)."""
+    return _answer(_visible_lead(lead_id))
+
+
+@bp.route("/leads/<int:lead_id>/activities/<kind>", methods=["POST"])
+@signed_in
+def add(lead_id: int, kind: str):
+    """Add a note, call or task; the timeline with it, or the form with its errors (422)."""
+    if kind not in rules.KINDS:
+        abort(404)
+    lead = _visible_lead(lead_id)
+    form = forms.activity_form(kind, services.assignable_users(lead), kind, posted=True)
+    if form.validate():
+        activity, errors = services.add_activity(lead, current_user(), kind, forms.values(form))
+        if activity is not None:
+            return _answer(lead)
+        forms.show_errors(form, errors)
+    return _answer(lead, status=422, bound={kind: form})
+
+
+def _own_activity(lead_id: int, activity_id: int):
+    lead = _visible_lead(lead_id)
+    activity = services.activity_for(lead.id, activity_id)
+    if activity is None:
+        abort(404)
+    if not rules.may_change(current_user().role, current_user().id, activity.author_id):
+        abort(403, "Only its author, a manager or an admin may change this activity.")
+    return lead, activity
+
+
+@bp.route("/leads/<int:lead_id>/activities/<int:activity_id>/edit", methods=["POST"])
+@signed_in
+def edit(lead_id: int, activity_id: int):
+    """Save an edit of an activity (its author, a manager or an admin: else 403)."""
+    lead, activity = _own_activity(lead_id, activity_id)
+    assignees = services.assignable_users(lead)
+    form = forms.activity_form(activity.kind, assignees, f"edit{activity.id}", posted=True)
+    if form.validate():
+        changed, errors = services.edit_activity(activity, current_user(), forms.values(form))
+        if changed is not None:
+            return _answer(lead)
+        forms.show_errors(form, errors)
+    return _answer(lead, status=422, bound={activity.id: form})
+
+
+@bp.route("/leads/<int:lead_id>/activities/<int:activity_id>/delete", methods=["POST"])
+@signed_in
+def delete(lead_id: int, activity_id: int):
+    """Delete an activity (its author, a manager or an admin: else 403)."""
+    lead, activity = _own_activity(lead_id, activity_id)
+    form = forms.DeleteForm()
+    if not form.validate():
+        abort(400, "The form expired: reload the page.")
+    services.delete_activity(activity, current_user())
+    return _answer(lead)
