@@ -31,6 +31,8 @@ FIELDS = {
 MAX_BODY = 5000
 MAX_TITLE = 200
 MAX_DURATION = 24 * 60
+MAX_ID = 2**31 - 1  # a larger id is no user (and PostgreSQL refuses to compare an integer with it)
+DUE_YEARS = (2000, 2100)
 # Besides its author, who may edit or delete an activity.
 EDITOR_ROLES = frozenset({"admin", "manager"})
 
@@ -127,10 +129,12 @@ def _due_at(value, kind: str):
         return None, DATE_TIME_HINT
     try:
         moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         return None, DATE_TIME_HINT
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    if not DUE_YEARS[0] <= moment.year < DUE_YEARS[1]:
+        return None, f"Give a date from {DUE_YEARS[0]} to {DUE_YEARS[1] - 1}."
     return moment.replace(second=0, microsecond=0), None
 
 
@@ -138,7 +142,7 @@ def _assignee(value, kind: str):
     if _blank(value):
         return None, "Choose who does the task."
     number = _whole(value)
-    if number is None or number < 1:
+    if number is None or not 1 <= number <= MAX_ID:
         return None, "Choose who does the task."
     return number, None
 

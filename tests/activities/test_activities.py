@@ -268,6 +268,8 @@ def test_w1_the_api_adds_and_lists_activities_with_field_errors(app, world):
         ({"kind": "meeting"}, "kind"),
         ({"kind": ["note"]}, "kind"),
         ({"kind": "task", "title": "T", "due_at": "soon", "assignee_id": rep.id}, "due_at"),
+        ({"kind": "task", "title": "T", "due_at": "2026-05-01T09:30", "assignee_id": 10**20}, "assignee_id"),
+        ({"kind": "note", "body": "a\u0000b"}, "body"),
     ):
         answer = api(client, rep, "POST", path, body)
         assert answer.status_code == 400 and answer.get_json()["errors"][0]["field"] == field, body

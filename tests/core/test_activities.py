@@ -55,6 +55,11 @@ def test_w1_a_task_needs_a_title_a_due_time_and_an_assignee():
         "assignee_id": "Choose who does the task.",
         "done": "Yes or no.",
     }
+    for due in ("0001-01-01T00:00+05:00", "1999-12-31T23:00", "2100-01-01T00:00"):
+        assert rules.clean("task", {"title": "Q", "due_at": due, "assignee_id": 4})[1][0][0] == "due_at", due
+    assert rules.clean("task", {"title": "Q", "due_at": "2026-05-01T09:30", "assignee_id": 2**31})[1] == [
+        ("assignee_id", "Choose who does the task.")
+    ]
 
 
 def test_w1_an_edit_checks_only_the_fields_sent():
