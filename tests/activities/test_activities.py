@@ -23,7 +23,7 @@ from leads.records.models import Interaction
 from leads.scoring import services as scoring_admin
 from leads.scoring.models import LeadScore, PendingScore
 from leads.stages.services import perform
-from tests.factories import csrf_token, login, make_lead, make_user
+from tests.factories import count_queries, csrf_token, login, make_lead, make_user
 
 HX = {"HX-Request": "true"}
 
@@ -389,3 +389,23 @@ def test_w1_a_task_goes_to_an_active_user_who_may_see_the_lead_and_can_be_marked
     )
     assert done.status_code == 200 and "Done" in text(done)
     assert Activity.get_by_id(task.id).done
+
+
+def test_the_timeline_loads_in_a_fixed_number_of_queries(app, world):
+    """STYLE 7: each activity's author, assignee and editor come in the one query."""
+    lead, rep = world["lead"], world["rep"]
+    client = signed_in(app, world["manager"])
+
+    def count() -> int:
+        with count_queries() as queries:
+            assert client.get(f"/leads/{lead.id}/activities", headers=HX).status_code == 200
+        return len(queries)
+
+    due = (utcnow() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    add(client, lead, "task", title="One", due_at=due, assignee_id=str(rep.id))
+    add(client, lead, "call", outcome="connected")
+    few = count()
+    for n in range(6):
+        add(client, lead, "task", title=f"Task {n}", due_at=due, assignee_id=str(rep.id))
+        add(client, lead, "note", body=f"Note {n}")
+    assert count() == few
