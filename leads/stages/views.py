@@ -125,8 +125,8 @@ def _selected_stage(lead) -> int:
 def _context(
     lead, selected: int, *, history: bool = True, message=None, failed=False, bound=None, live=None
 ) -> dict:
-    """What the page and its partials need; the timeline, scores and
-    interactions only when shown."""
+    """What the page and its partials need; the history, scores, interactions
+    and activities only when shown."""
     forms, available = panel_forms(lead, current_user(), selected, bound)
     context = {
         "lead": lead,
@@ -143,9 +143,10 @@ def _context(
     if history:
         context["events"] = _timeline(lead.id, context["labels"])
         context["live"] = live or activity.lead_activity(lead)
-        shown = request.args.get("activity", "all")
-        loaded = {"events": context["events"], "interactions": context["live"].interactions}
-        context.update(timeline_context(lead, current_user(), shown, **loaded))
+        if live is None:  # the page or the body (W1); the poller, which passes ``live``, never swaps it
+            shown = request.args.get("activity", "all")
+            loaded = {"events": context["events"], "interactions": context["live"].interactions}
+            context.update(timeline_context(lead, current_user(), shown, **loaded))
     return context
 
 

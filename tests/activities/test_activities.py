@@ -123,6 +123,10 @@ def test_w1_without_htmx_an_added_activity_redirects_to_the_lead_page(app, world
     answer = post(client, f"/leads/{lead.id}/activities/note", {"note-body": "Plain post"}, htmx=False)
     assert answer.status_code == 302 and answer.headers["Location"].startswith(f"/leads/{lead.id}")
     assert Activity.get().body == "Plain post"
+    refused = post(client, f"/leads/{lead.id}/activities/note", {"note-body": ""}, htmx=False)
+    assert refused.status_code == 422 and "<html" in text(refused)  # a page of its own, errors inline
+    assert "Write the note." in text(refused) and 'id="lead-timeline"' in text(refused)
+    assert Activity.select().count() == 1
 
 
 def test_s2_s4_a_note_and_a_call_are_interactions_counted_once_and_the_lead_is_rescored(app, world, run_jobs):
