@@ -57,6 +57,12 @@ OUTPUT_SCHEMAS.update(
                 "edited_by": _MAYBE_REF,
             }
         ),
+        "ActivityUpdate": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "The fields of the activity's kind to change (not its kind); only those sent change.",
+            "properties": {},  # filled below from ActivityIn
+        },
         "ActivityPage": _object(
             {
                 "data": {"type": "array", "items": {"$ref": "#/components/schemas/Activity"}},
@@ -92,6 +98,10 @@ OUTPUT_SCHEMAS.update(
         },
     }
 )
+
+OUTPUT_SCHEMAS["ActivityUpdate"]["properties"] = {
+    name: schema for name, schema in OUTPUT_SCHEMAS["ActivityIn"]["properties"].items() if name != "kind"
+}
 
 
 def _ref(user) -> dict | None:
@@ -186,3 +196,59 @@ def add_activity(lead_id: int):
     if problems:
         return invalid(problems)
     return activity_json(activity), 201
+
+
+def _activity_or_error(lead_id: int, activity_id: int) -> Activity:
+    """The lead's activity, or abort: 404 when either is not there for the
+    token's user, 403 when the user may see it but not change it."""
+    lead = _lead_or_404(lead_id)
+    activity = services.activity_for(lead.id, activity_id)
+    if activity is None:
+        abort(api_error(404, "No such activity.", "activity_id"))
+    user = current_user()
+    if not rules.may_change(user.role, user.id, activity.author_id):
+        abort(api_error(403, "Only its author, a manager or an admin may change this activity."))
+    return activity
+
+
+@bp.route("/leads/<int:lead_id>/activities/<int:activity_id>", methods=["PATCH"])
+@api(*READERS)
+@operation(
+    summary="Change an activity's fields (its author, a manager or an admin).",
+    description="Only the fields sent change; who and when are kept (edited_by, edited_at). "
+    "A call's new outcome or duration changes its interaction and re-scores the lead.",
+    tag="Activities",
+    body="ActivityUpdate",
+    response="Activity",
+    errors=(400, 401, 403, 404),
+)
+def update_activity(lead_id: int, activity_id: int):
+    activity = _activity_or_error(lead_id, activity_id)
+    data, errors = parse_body(request.get_data(cache=True), request.is_json)
+    if errors:
+        return invalid(errors)
+    errors = [
+        (str(name), "Not a field of this kind.")
+        for name in sorted(set(data) - set(rules.FIELDS[activity.kind]))
+    ]
+    if errors:
+        return invalid([*errors, *rules.clean(activity.kind, data, partial=True)[1]])
+    changed, problems = services.edit_activity(activity, current_user(), data)
+    if problems:
+        return invalid(problems)
+    return activity_json(changed)
+
+
+@bp.route("/leads/<int:lead_id>/activities/<int:activity_id>", methods=["DELETE"])
+@api(*READERS)
+@operation(
+    summary="Delete an activity (its author, a manager or an admin).",
+    description="It leaves the timeline and the list; the row keeps who deleted it and when. "
+    "A note's or call's interaction goes with it and the lead is re-scored.",
+    tag="Activities",
+    status=204,
+    errors=(401, 403, 404),
+)
+def delete_activity(lead_id: int, activity_id: int):
+    services.delete_activity(_activity_or_error(lead_id, activity_id), current_user())
+    return "", 204

@@ -385,7 +385,7 @@ def _operation_object(rule, view) -> dict:
             "required": doc.body_required,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{doc.body}"}}},
         }
-    success = {"description": "OK" if doc.status == 200 else "Created"}
+    success = {"description": {201: "Created", 204: "No content"}.get(doc.status, "OK")}
     if doc.response:
         success["content"] = {
             "application/json": {"schema": {"$ref": f"#/components/schemas/{doc.response}"}}

@@ -413,3 +413,39 @@ def test_the_timeline_loads_in_a_fixed_number_of_queries(app, world):
         add(client, lead, "task", title=f"Task {n}", due_at=due, assignee_id=str(rep.id))
         add(client, lead, "note", body=f"Note {n}")
     assert count() == few
+
+
+def test_w1_the_api_edits_and_deletes_for_the_author_and_a_manager_only(app):
+    rep, manager = make_user(REP), make_user(MANAGER)
+    teleprospector = make_user(TELEPROSPECTOR)
+    lead = make_lead(stage=lifecycle.TP_ACCEPTANCE, owner=rep)
+    client = app.test_client()
+    path = f"/api/v1/leads/{lead.id}/activities"
+    call = api(client, rep, "POST", path, {"kind": "call", "outcome": "no_answer"}).get_json()
+    one = f"{path}/{call['id']}"
+
+    refused = api(client, teleprospector, "PATCH", one, {"outcome": "connected"})
+    assert refused.status_code == 403 and refused.get_json()["errors"][0]["reason"].startswith(
+        "Only its author"
+    )
+    assert api(client, teleprospector, "DELETE", one).status_code == 403
+    assert api(client, make_user(REP), "PATCH", one, {"outcome": "connected"}).status_code == 404
+    assert api(client, rep, "PATCH", f"{path}/999", {"outcome": "connected"}).status_code == 404
+
+    bad = api(client, rep, "PATCH", one, {"outcome": "maybe", "title": "x"})
+    assert bad.status_code == 400
+    assert {error["field"] for error in bad.get_json()["errors"]} == {"outcome", "title"}
+    assert api(client, rep, "PATCH", one, {}).status_code == 400
+
+    edited = api(client, rep, "PATCH", one, {"outcome": "connected", "duration_minutes": 9})
+    assert edited.status_code == 200, edited.get_json()
+    assert edited.get_json()["edited_by"] == {"id": rep.id, "name": rep.name}
+    assert Interaction.get_by_id(call["interaction_id"]).properties["outcome"] == "connected"
+
+    assert api(client, manager, "DELETE", one).status_code == 204
+    assert Activity.get_by_id(call["id"]).deleted_by_id == manager.id
+    assert api(client, rep, "GET", path).get_json()["total"] == 0
+    assert api(client, manager, "DELETE", one).status_code == 404
+    document = client.get("/api/v1/openapi.json").get_json()
+    item = document["paths"]["/api/v1/leads/{lead_id}/activities/{activity_id}"]
+    assert set(item) == {"patch", "delete"} and "204" in item["delete"]["responses"]
