@@ -37,7 +37,7 @@ from leads.records import directory, listing, services
 from leads.records.models import Lead
 from leads.records.queries import lead_for
 from leads.scoring import scorer
-from leads.stages.services import perform
+from leads.stages.services import perform, refusal_status
 from web.errors import api_error
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -210,7 +210,7 @@ def lead_action(lead_id: int, action: str):
             lead, action, current_user(), via=f"{VIA}: {action.replace('_', ' ')}", note=note, **args
         )
     except TransitionError as error:
-        return api_error(409, str(error))
+        return api_error(refusal_status(error), str(error))
     return _one_lead(lead)
 
 

@@ -70,6 +70,11 @@ class TransitionError(ValueError):
     """An action that the lead's current state or the actor's role forbids."""
 
 
+class NotTheClaimer(TransitionError):
+    """W4: a teleprospector acting on a lead another teleprospector claimed
+    (the doors answer 403: it is about who asks, not the lead's state)."""
+
+
 @dataclass(frozen=True)
 class LeadState:
     """What the process rules look at on a lead."""
@@ -130,6 +135,15 @@ def _require_role(actor: Actor, roles: set[str], what: str) -> None:
         raise TransitionError(f"Your role may not {what}.")
 
 
+def _require_claimer(state: LeadState, actor: Actor, what: str) -> None:
+    """W4: a lead a teleprospector accepted is theirs to work; the other
+    teleprospectors may not (managers, admins and marketing roles still may)."""
+    if actor.role == TELEPROSPECTOR and state.teleprospector_id not in (None, actor.user_id):
+        raise NotTheClaimer(
+            f"Another teleprospector has claimed this lead: only they or a sales manager can {what}."
+        )
+
+
 def _require_stage(state: LeadState, stages: set[int], what: str) -> None:
     if state.stage not in stages:
         names = " or ".join(STAGES[s] for s in sorted(stages))
@@ -167,6 +181,8 @@ def move(state: LeadState, actor: Actor, stage: int) -> LeadState:
         owner_id=None if state.stage == SALES_ACCEPTANCE else state.owner_id,
         ready_for_tp=state.ready_for_tp and stage >= TP_ACCEPTANCE,
         tp_accepted=state.tp_accepted and stage >= TP_QUALIFICATION,
+        # Before stage 4 nobody works the lead any more: its claim is released (W4).
+        teleprospector_id=state.teleprospector_id if stage >= TP_QUALIFICATION else None,
         status_reason=_reason_after_moving_back(state, stage),
     )
 
@@ -214,6 +230,7 @@ def mark_sales_ready(state: LeadState, actor: Actor) -> LeadState:
         raise TransitionError("The lead is already sales-ready.")
     if actor.role == TELEPROSPECTOR:
         _require_stage(state, {TP_ACCEPTANCE, TP_QUALIFICATION}, "be marked sales-ready by a teleprospector")
+        _require_claimer(state, actor, "mark it sales-ready")
     return replace(state, stage=SALES_ACCEPTANCE, sales_ready=True, status_reason=_sales_ready_reason(state))
 
 
@@ -227,7 +244,7 @@ def marketing_qualify(state: LeadState, actor: Actor = SYSTEM_ACTOR) -> LeadStat
 
 
 def teleprospecting_accept(state: LeadState, actor: Actor) -> LeadState:
-    """P4: a teleprospector picks the lead up; it moves to stage 4."""
+    """P4/W4: a teleprospector picks the lead up and claims it; it moves to stage 4."""
     _require_role(actor, {TELEPROSPECTOR, MANAGER, ADMIN}, "accept leads for teleprospecting")
     _require_open(state)
     _require_stage(state, {TP_ACCEPTANCE}, "be accepted for teleprospecting")
@@ -242,14 +259,20 @@ def teleprospecting_accept(state: LeadState, actor: Actor) -> LeadState:
 
 def record_qualification(state: LeadState, actor: Actor, values: dict) -> LeadState:
     """P5: store the call's findings (the configured qualification fields);
-    a blank value clears that finding."""
+    a blank value clears that finding. Only the teleprospector who claimed the
+    lead records them (W4); one who records them on an unclaimed lead (moved to
+    stage 4 by hand) claims it."""
     _require_role(actor, {TELEPROSPECTOR, MANAGER, ADMIN, INTEGRATION}, "record qualification findings")
     _require_open(state)
     _require_stage(state, {TP_QUALIFICATION}, "take qualification findings")
+    _require_claimer(state, actor, "record its findings")
     merged = {**state.qualification, **values}
+    claimer = actor.user_id if actor.role == TELEPROSPECTOR else state.teleprospector_id
     # A blank answer is no finding: it clears the key rather than storing "".
     return replace(
-        state, qualification={key: value for key, value in merged.items() if value not in ("", None)}
+        state,
+        teleprospector_id=claimer,
+        qualification={key: value for key, value in merged.items() if value not in ("", None)},
     )
 
 
@@ -318,6 +341,7 @@ def disqualify(state: LeadState, actor: Actor, reason: str) -> LeadState:
             raise TransitionError("Accept the lead before disqualifying it, or decline it.")
     elif actor.role == TELEPROSPECTOR:
         _require_stage(state, {TP_ACCEPTANCE, TP_QUALIFICATION}, "be disqualified by a teleprospector")
+        _require_claimer(state, actor, "disqualify it")
     if reason not in DISQUALIFY_REASONS:
         raise TransitionError("Choose a disqualification reason.")
     return replace(state, status=DISQUALIFIED, status_reason=reason)
@@ -371,6 +395,13 @@ _PROBE_ARGS = {"assign": {"owner_id": object()}, "qualify": {"values": {}}, "dis
 
 def refusal(state: LeadState, action: str, actor: Actor) -> str | None:
     """Why ``actor`` may not use ``action`` on this lead now, or None if they may."""
+    error = refused(state, action, actor)
+    return None if error is None else str(error)
+
+
+def refused(state: LeadState, action: str, actor: Actor) -> TransitionError | None:
+    """The error ``action`` by ``actor`` would raise on this lead now (its class
+    says whether it is the lead's state or who asks), or None if it is open."""
     if action == "move":
         # Open when some stage is; else the reason for the first other stage.
         if allowed_moves(state, actor):
@@ -381,7 +412,7 @@ def refusal(state: LeadState, action: str, actor: Actor) -> str | None:
     try:
         apply(state, action, actor, **args)
     except TransitionError as error:
-        return str(error)
+        return error
     return None
 
 

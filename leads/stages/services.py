@@ -34,6 +34,12 @@ def actor_for(user: User | None) -> Actor:
     return lifecycle.SYSTEM_ACTOR if user is None else Actor(user.role, user.id)
 
 
+def refusal_status(error: TransitionError) -> int:
+    """The HTTP status every door answers a refused action with: 403 when the
+    lead is another teleprospector's to work (W4), else 409 (its state forbids it)."""
+    return 403 if isinstance(error, lifecycle.NotTheClaimer) else 409
+
+
 def perform(
     lead: Lead,
     action: str,

@@ -4,7 +4,8 @@ follow-ups, as for every other door), report.
 
 Shared by the lead page and the work queues so both refuse, validate and
 answer the same way: 409 with the lifecycle's message when the action is not
-open to this user on this lead, 422 with the bound form when its input is
+open to this user on this lead (403 when the lead is another teleprospector's
+claim, W4), 422 with the bound form when its input is
 invalid, else the fresh lead and a short "done" message.
 """
 
@@ -17,7 +18,7 @@ from leads.core import lifecycle
 from leads.core.lifecycle import TransitionError
 from leads.records.models import Lead
 from leads.stages.forms import ActionForm, action_form
-from leads.stages.services import actor_for, perform_steps
+from leads.stages.services import actor_for, perform_steps, refusal_status
 
 VIA = "web"
 
@@ -49,16 +50,16 @@ class Outcome:
 def submit(lead: Lead, action: str, user: User, *, prefix: str = "", reps=None, fields=None) -> Outcome:
     """Run the posted ``action`` on ``lead`` as ``user`` (the caller checked the
     action exists and the lead is visible to the user)."""
-    refused = lifecycle.refusal(lead.state, action, actor_for(user))
+    refused = lifecycle.refused(lead.state, action, actor_for(user))
     if refused:
-        return Outcome(lead, 409, refused)
+        return Outcome(lead, refusal_status(refused), str(refused))
     form = action_form(action, lead, bound=True, prefix=prefix, reps=reps, fields=fields)
     if not form.validate():
         return Outcome(lead, 422, "Check the highlighted fields.", {action: form})
     try:
         fresh = perform_steps(lead, form.steps(), user, via=VIA, note=form.note)
     except TransitionError as error:
-        return Outcome(lead, 409, str(error), {action: form})
+        return Outcome(lead, refusal_status(error), str(error), {action: form})
     return Outcome(fresh, 200, done_message(form.steps(), fresh))
 
 

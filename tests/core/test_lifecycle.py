@@ -177,18 +177,71 @@ def test_p4_only_stage_3_leads_and_teleprospecting_roles_are_accepted():
     refused("tp_accept", at_stage(3), REP, "Your role may not accept leads for teleprospecting.")
 
 
+# -- W4: a teleprospector's claim ------------------------------------------------
+
+OTHER_TP = Actor(lc.TELEPROSPECTOR, 7)
+CLAIMED = at_stage(4, tp_accepted=True, teleprospector_id=TP.user_id)
+CLAIM_ACTIONS = [
+    ("qualify", {"values": {"need": "Yes"}}, "record its findings"),
+    ("sales_ready", {}, "mark it sales-ready"),
+    ("disqualify", {"reason": "no_budget"}, "disqualify it"),
+]
+
+
+@pytest.mark.parametrize(("action", "args", "what"), CLAIM_ACTIONS)
+def test_w4_another_teleprospector_may_not_work_a_claimed_lead(action, args, what):
+    with pytest.raises(lc.NotTheClaimer) as err:
+        lc.apply(CLAIMED, action, OTHER_TP, **args)
+    assert str(err.value) == (
+        f"Another teleprospector has claimed this lead: only they or a sales manager can {what}."
+    )
+    assert isinstance(lc.refused(CLAIMED, action, OTHER_TP), lc.NotTheClaimer)
+    assert action not in lc.available_actions(CLAIMED, OTHER_TP)
+
+
+@pytest.mark.parametrize(("action", "args", "what"), CLAIM_ACTIONS)
+@pytest.mark.parametrize("actor", [TP, MANAGER, ADMIN], ids=["claimer", "manager", "admin"])
+def test_w4_the_claimer_and_managers_work_a_claimed_lead_which_stays_claimed(action, args, what, actor):
+    new, _ = lc.apply(CLAIMED, action, actor, **args)
+    assert new.teleprospector_id == TP.user_id and lc.refused(CLAIMED, action, actor) is None
+
+
+def test_w4_accepting_claims_and_a_state_refusal_is_not_a_claim_refusal():
+    new, _ = lc.apply(at_stage(3), "tp_accept", OTHER_TP)
+    assert new.teleprospector_id == OTHER_TP.user_id
+    error = lc.refused(CLAIMED, "tp_accept", OTHER_TP)
+    assert type(error) is TransitionError  # the lead's stage, not who asks: a 409, not a 403
+
+
+def test_w4_findings_on_an_unclaimed_stage_4_lead_claim_it():
+    """A lead moved into stage 4 by hand has no claimer: the first teleprospector to record findings gets it."""
+    new, changes = lc.apply(at_stage(4), "qualify", OTHER_TP, values={"need": "Yes"})
+    assert new.teleprospector_id == OTHER_TP.user_id
+    assert lc.Change("teleprospector_id", None, OTHER_TP.user_id) in changes
+    assert lc.apply(at_stage(4), "qualify", MANAGER, values={"need": "Yes"})[0].teleprospector_id is None
+
+
+def test_w4_moving_a_lead_back_before_stage_4_releases_its_claim():
+    assert lc.move(CLAIMED, MANAGER, lc.TP_ACCEPTANCE).teleprospector_id is None
+    assert lc.move(CLAIMED, MANAGER, lc.AUTOMATED_QUALIFICATION).teleprospector_id is None
+    handed_on = replace(CLAIMED, stage=lc.SALES_ACCEPTANCE, sales_ready=True)
+    assert lc.move(handed_on, MANAGER, lc.TP_QUALIFICATION).teleprospector_id == TP.user_id
+
+
 # -- P5 ------------------------------------------------------------------------
 
 
 def test_p5_findings_merge_into_the_qualification_and_list_the_changed_keys():
-    start = at_stage(4, tp_accepted=True, qualification={"budget": "10k–50k", "need": "CRM"})
+    start = at_stage(
+        4, tp_accepted=True, teleprospector_id=TP.user_id, qualification={"budget": "10k–50k", "need": "CRM"}
+    )
     new, changes = lc.apply(start, "qualify", TP, values={"need": "CRM", "timeframe": "This quarter"})
     assert new.qualification == {"budget": "10k–50k", "need": "CRM", "timeframe": "This quarter"}
     assert changes == [lc.Change("qualification", None, "timeframe")]
 
 
 def test_p5_a_blank_answer_clears_a_finding_instead_of_storing_it():
-    start = at_stage(4, qualification={"budget": "Over 250k"})
+    start = at_stage(4, teleprospector_id=TP.user_id, qualification={"budget": "Over 250k"})
     new, changes = lc.apply(start, "qualify", TP, values={"budget": "", "notes": ""})
     assert new.qualification == {}
     assert changes == [lc.Change("qualification", None, "budget")]
