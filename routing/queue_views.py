@@ -1,5 +1,10 @@
-"""Work queues (P4–P6, P8, R6): the teleprospectors', each rep's own and the
+"""Work queues (P4–P6, P8, R6, W4): the teleprospectors', each rep's own and the
 managers' unassigned queue.
+
+The teleprospectors' queue (W4) is paginated and searchable like the lead list,
+in tabs: the unclaimed stage-3 leads, the user's own claimed stage-4 leads and,
+for managers and admins, every lead in teleprospecting. "Next lead" claims the
+oldest unclaimed lead and opens it (``leads.stages.services.claim_next_lead``).
 
 Each row's buttons post to ``/queues/<queue>/<lead_id>/<action>``, whose policy
 is the queue's, and the answer swaps that row in place: its new state, or a
@@ -13,24 +18,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 
 from auth.models import ADMIN, MANAGER, REP, TELEPROSPECTOR, User
 from auth.policy import allow, current_user
 from leads.core import lifecycle
 from leads.core.lifecycle import TransitionError
+from leads.records.listing import (
+    QUEUE_SEARCHED,
+    ListParams,
+    page_of_leads,
+    parse_list_args,
+    search_conditions,
+)
 from leads.records.models import Lead
 from leads.records.queries import (
     assignable_reps,
+    claimed_by,
+    in_teleprospecting,
     lead_for,
-    leads_in_stage,
     qualification_fields,
     queue_for,
     unassigned_sales_ready,
+    unclaimed_leads,
     with_related,
 )
 from leads.stages.forms import ActionForm, action_form
-from leads.stages.services import actor_for, perform
+from leads.stages.services import actor_for, claim_next_lead, perform
 from leads.stages.submit import Outcome, submit
 from routing import assign as routing_assign
 from routing.forms import DeclineForm
@@ -39,6 +53,7 @@ from web.render import render, render_fragment, wants_fragment
 bp = Blueprint("routing", __name__)
 
 QUEUE_LIMIT = 100  # rows per section; the oldest first, with the total shown
+MAX_PER_PAGE = 200  # as the lead list
 
 
 @dataclass(frozen=True)
@@ -69,12 +84,47 @@ TELEPROSPECTING = Queue(
     title="Teleprospecting queue",
     actions=("tp_accept", "qualify"),
     row_template="routing/_tp_row.html",
-    sections=lambda user: [
-        ("To accept", leads_in_stage(lifecycle.TP_ACCEPTANCE)),
-        ("In qualification", leads_in_stage(lifecycle.TP_QUALIFICATION)),
-    ],
+    sections=lambda user: [],  # tabs, paginated: see ``TP_TABS``
     holds=lambda lead, user: _is_open(lead, lifecycle.TP_ACCEPTANCE, lifecycle.TP_QUALIFICATION),
 )
+
+
+@dataclass(frozen=True)
+class Tab:
+    """One tab of the teleprospectors' queue: its label, its leads, who sees it."""
+
+    key: str
+    label: str
+    leads: Callable[[User], object]  # a query of leads, oldest first
+    roles: frozenset[str]
+
+
+TP_TABS = (
+    Tab(
+        "unclaimed",
+        "Unclaimed (stage 3)",
+        lambda user: unclaimed_leads(),
+        frozenset({TELEPROSPECTOR, MANAGER, ADMIN}),
+    ),
+    Tab("mine", "Mine (stage 4)", claimed_by, frozenset({TELEPROSPECTOR, MANAGER, ADMIN})),
+    Tab("all", "All in teleprospecting", lambda user: in_teleprospecting(), frozenset({MANAGER, ADMIN})),
+)
+
+
+@dataclass(frozen=True)
+class TabArgs:
+    """What the teleprospectors' queue shows: a tab, and the lead list's search and paging."""
+
+    tab: str
+    params: ListParams
+
+    def url_args(self, tab: str | None = None, **changes) -> dict:
+        """Query-string arguments for this view (defaults left out), with another
+        ``tab`` or other ``changes`` (a page, a search)."""
+        args = {"tab": tab or self.tab, **self.params.replace(**changes).to_query_args()}
+        return {key: value for key, value in args.items() if key in ("tab", "q", "page", "per_page")}
+
+
 MINE = Queue(
     endpoint="my_queue",
     title="My queue",
@@ -123,8 +173,24 @@ class Section:
 @bp.route("/queues/teleprospecting")
 @allow(TELEPROSPECTOR, MANAGER, ADMIN)
 def teleprospecting():
-    """P4/P5: stage-3 leads to accept, stage-4 leads to qualify and mark sales-ready."""
-    return _page(TELEPROSPECTING)
+    """P4/P5/W4: a tab of the queue (``?tab=``), searched (``?q=``) and paginated
+    (``?page=``) like the lead list; an htmx request gets the tab region only."""
+    user = current_user()
+    wanted = {name: request.args.get(name, "") for name in ("q", "page", "per_page")}
+    params, errors = parse_list_args(wanted, max_per_page=MAX_PER_PAGE)
+    return _tp_page(user, request.args.get("tab", ""), params, errors)
+
+
+@bp.route("/queues/teleprospecting/next", methods=["POST"])
+@allow(TELEPROSPECTOR)
+def next_lead():
+    """W4: claim the oldest unclaimed stage-3 lead and open it; back to the queue when none waits."""
+    lead = claim_next_lead(current_user())
+    if lead is None:
+        flash("No unclaimed lead is waiting: the queue is empty for now.")
+        return redirect(url_for("routing.teleprospecting", tab="unclaimed"))
+    flash(f"{lead.name} is yours now: the oldest lead waiting.")
+    return redirect(url_for("lead_page.show", lead_id=lead.id))
 
 
 @bp.route("/queues/mine")
@@ -220,6 +286,8 @@ def _answer_row(queue: Queue, user: User, outcome: Outcome, shared: dict) -> Row
 def _page(queue: Queue, status: int = 200, override: Row | None = None):
     """The queue page: each section's oldest rows (capped), with its total."""
     user = current_user()
+    if queue is TELEPROSPECTING:
+        return _tp_page(user, _tab_holding(user, override.lead), ListParams(), [], status, override)
     shared = queue.shared()
     sections = []
     for title, query in queue.sections(user):
@@ -262,3 +330,57 @@ def _blank_form(action: str, lead: Lead, shared: dict):
 def _prefix(lead_id: int) -> str:
     """Field-name prefix of a row's forms: several rows' forms share one page."""
     return f"lead-{lead_id}-"
+
+
+def _tp_page(
+    user: User, tab: str, params: ListParams, errors, status: int = 200, override: Row | None = None
+):
+    """The teleprospectors' queue: the tabs ``user`` sees with their counts, and
+    one page of ``tab``'s leads matching the search, each row with its forms."""
+    tabs = [each for each in TP_TABS if user.role in each.roles]
+    counts = {each.key: each.leads(user).count() for each in tabs}
+    chosen = next((each for each in tabs if each.key == tab), None) or _default_tab(user, tabs, counts)
+    query = chosen.leads(user)
+    for condition in search_conditions(params.q, QUEUE_SEARCHED):
+        query = query.where(condition)
+    listing = page_of_leads(query, params)
+    shared = TELEPROSPECTING.shared()
+    rows = [
+        override if override and override.lead.id == lead.id else _row(TELEPROSPECTING, lead, user, shared)
+        for lead in listing.rows
+    ]
+    args = TabArgs(chosen.key, params)
+    response = render(
+        "routing/tp_queue.html",
+        "routing/_tp_queue.html",
+        status=status,
+        queue=TELEPROSPECTING,
+        tabs=tabs,
+        counts=counts,
+        tab=chosen,
+        args=args,
+        params=params,
+        errors=errors,
+        listing=listing,
+        rows=rows,
+    )
+    if wants_fragment() and request.method == "GET":
+        # The address bar gets the tidy form of the view: no empty search, no ignored values.
+        response.headers["HX-Push-Url"] = url_for("routing.teleprospecting", **args.url_args())
+    return response
+
+
+def _default_tab(user: User, tabs: list[Tab], counts: dict[str, int]) -> Tab:
+    """Managers start on every lead; a teleprospector on their own claims, or the
+    unclaimed leads when they hold none."""
+    keys = {each.key: each for each in tabs}
+    if "all" in keys:
+        return keys["all"]
+    return keys["mine"] if counts.get("mine") else keys["unclaimed"]
+
+
+def _tab_holding(user: User, lead: Lead) -> str:
+    """The tab a (refused) row's lead is listed in, so the page shows it with its message."""
+    if lead.stage == lifecycle.TP_ACCEPTANCE:
+        return "unclaimed"
+    return "mine" if lead.teleprospector_id == user.id or user.role == TELEPROSPECTOR else "all"

@@ -35,7 +35,7 @@ from leads.base.db import is_sqlite
 from leads.core import lifecycle, validation
 from leads.core.scoring import LIVE
 from leads.records.models import Lead, ProductLine
-from leads.records.queries import assignable_reps, visible_leads
+from leads.records.queries import assignable_reps, visible_leads, with_related
 from leads.scoring.models import LeadScore, ScoringModel
 
 MAX_QUERY_LENGTH = 100
@@ -55,6 +55,8 @@ STATUS_FILTERS = dict(lifecycle.STATUSES)
 
 # The columns a search word is matched against (as a prefix, ignoring case).
 SEARCHED = (Lead.first_name, Lead.last_name, Lead.email, Lead.company)
+# The work queues also search the topic, where a word may start anywhere in it.
+QUEUE_SEARCHED = (*SEARCHED, Lead.topic)
 
 Owner = User.alias("owner")
 # The row's score in the list's scoring model (joined on lead and model).
@@ -134,6 +136,19 @@ class ListPage:
     def pages(self) -> int:
         """How many pages the matching leads fill (at least 1)."""
         return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def number(self) -> int:
+        """The page number (what the shared pager macro reads)."""
+        return self.page
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
 
     @property
     def first_index(self) -> int:
@@ -267,7 +282,7 @@ def list_score_model(params: ListParams) -> ScoringModel | None:
 
 
 def _conditions(params: ListParams) -> list:
-    conditions = [_word_matches(word) for word in params.q.split()]
+    conditions = search_conditions(params.q)
     if params.stage.isdigit():
         conditions.append((Lead.status == lifecycle.OPEN) & (Lead.stage == int(params.stage)))
     elif params.stage == "converted":
@@ -287,25 +302,48 @@ def _conditions(params: ListParams) -> list:
     return conditions
 
 
-def _word_matches(word: str):
-    """One search word: a case-insensitive prefix of a name, the email or the company."""
+def search_conditions(q: str, columns=SEARCHED) -> list:
+    """One condition per word of the search ``q``: each word must be a
+    case-insensitive prefix of one of ``columns`` (the topic: of a word in it)."""
+    return [_word_matches(word, columns) for word in q.split()]
+
+
+def _word_matches(word: str, columns=SEARCHED):
+    """One search word: a case-insensitive prefix of one of ``columns``, or of any
+    word of the topic when it is one of them."""
     pattern = _like_prefix(word.lower())
-    if is_sqlite():
-        # SQLite's LIKE ignores ASCII case and can use a NOCASE index (peewee
-        # spells SQLite's LIKE as ILIKE: its LIKE becomes a case-sensitive GLOB).
-        matches = [pw.Expression(column, pw.OP.ILIKE, pattern) for column in SEARCHED]
-    else:
-        # PostgreSQL: LIKE on lower(column) can use a lower(column) text_pattern_ops index.
-        matches = [pw.Expression(pw.fn.LOWER(column), pw.OP.LIKE, pattern) for column in SEARCHED]
+    matches = [_like(column, pattern) for column in columns]
+    if any(column is Lead.topic for column in columns):  # ``in`` would compare with SQL's ==
+        matches.append(_like(Lead.topic, _like_prefix(word.lower(), after=" ")))
     return reduce(operator.or_, matches)
 
 
-def _like_prefix(text: str) -> pw.NodeList:
+def _like(column, pattern):
+    if is_sqlite():
+        # SQLite's LIKE ignores ASCII case and can use a NOCASE index (peewee
+        # spells SQLite's LIKE as ILIKE: its LIKE becomes a case-sensitive GLOB).
+        return pw.Expression(column, pw.OP.ILIKE, pattern)
+    # PostgreSQL: LIKE on lower(column) can use a lower(column) text_pattern_ops index.
+    return pw.Expression(pw.fn.LOWER(column), pw.OP.LIKE, pattern)
+
+
+def _like_prefix(text: str, after: str = "") -> pw.NodeList:
     """``LIKE`` operand matching values that start with ``text`` (its % and _ taken
-    literally). The escape character is a literal, not a parameter: SQLite only
-    uses an index for a LIKE whose ESCAPE is a constant."""
+    literally), or with ``after`` it anywhere after that separator. The escape
+    character is a literal, not a parameter: SQLite only uses an index for a
+    LIKE whose ESCAPE is a constant."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return pw.NodeList((pw.Value(escaped + "%", converter=False), pw.SQL("ESCAPE '\\'")))
+    start = f"%{after}" if after else ""
+    return pw.NodeList((pw.Value(start + escaped + "%", converter=False), pw.SQL("ESCAPE '\\'")))
+
+
+def page_of_leads(query, params: ListParams) -> ListPage:
+    """Page ``params.page`` of the ordered lead ``query`` (``params.per_page``
+    rows, each with its related records) and how many leads it holds in all:
+    two queries whatever the page size, as the lead list."""
+    total = query.order_by().select(pw.fn.COUNT(pw.SQL("*"))).scalar() or 0
+    rows = list(with_related(query).paginate(params.page, params.per_page))
+    return ListPage(rows=rows, total=total, page=params.page, per_page=params.per_page)
 
 
 def list_leads(user: User, params: ListParams) -> ListPage:

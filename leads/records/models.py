@@ -129,6 +129,15 @@ class Lead(BaseModel):
         return f"{self.first_name} {self.last_name}".strip() or (self.email or f"Lead {self.id}")
 
     @property
+    def tel_uri(self) -> str | None:
+        """The phone as a ``tel:`` link target (a leading + and the digits, what
+        dialers read), or None without a phone that has digits."""
+        digits = "".join(char for char in self.phone or "" if char.isdigit())
+        if not digits:
+            return None
+        return f"tel:{'+' if (self.phone or '').lstrip().startswith('+') else ''}{digits}"
+
+    @property
     def state(self) -> lifecycle.LeadState:
         """The process-relevant part of this row, for ``leads.core.lifecycle``."""
         return lifecycle.LeadState(

@@ -114,6 +114,28 @@ def leads_in_stage(stage: int):
     )
 
 
+def unclaimed_leads():
+    """Open stage-3 leads no teleprospector has accepted yet, oldest first (P4, W4)."""
+    return leads_in_stage(lifecycle.TP_ACCEPTANCE)
+
+
+def claimed_by(user: User):
+    """Open stage-4 leads ``user`` claimed by accepting them, oldest first (P5, W4)."""
+    return leads_in_stage(lifecycle.TP_QUALIFICATION).where(Lead.teleprospector == user.id)
+
+
+def in_teleprospecting():
+    """Every open lead in stage 3 or 4, whoever claimed it, oldest first (W4)."""
+    return (
+        Lead.select()
+        .where(
+            (Lead.status == lifecycle.OPEN)
+            & Lead.stage.in_([lifecycle.TP_ACCEPTANCE, lifecycle.TP_QUALIFICATION])
+        )
+        .order_by(Lead.created_at, Lead.id)
+    )
+
+
 def unassigned_sales_ready():
     """Open stage-5 leads with no owner: the sales managers' queue (P6, R4)."""
     return leads_in_stage(lifecycle.SALES_ACCEPTANCE).where(Lead.owner.is_null())

@@ -14,6 +14,12 @@ from leads.base.db import transaction, utcnow
 from leads.core import lifecycle
 from leads.core.lifecycle import Actor, TransitionError
 from leads.records.models import Lead, LeadHistory
+from leads.records.queries import unclaimed_leads
+
+# How many times "Next lead" tries again when someone else claimed the lead it
+# picked; each miss means another claim succeeded, so this is never reached
+# unless that many people press at the same instant.
+CLAIM_ATTEMPTS = 20
 
 _COLUMNS = {
     "stage": Lead.stage,
@@ -90,6 +96,30 @@ def perform_steps(
                 __name__, lead=fresh, action=steps[0][0], before=old, user=user, note=note, via=via
             )
     return fresh
+
+
+def claim_next_lead(user: User, via: str = "next lead") -> Lead | None:
+    """W4 "Next lead": accept (P4) the oldest unclaimed stage-3 lead for ``user``,
+    which claims it; returns it, or None when no lead is waiting.
+
+    The accept is a conditional update (``WHERE teleprospector IS NULL`` and the
+    stage we read), so two people pressing at once never get the same lead: the
+    one whose update finds it taken tries the next oldest. ``TransitionError``
+    when ``user``'s role may not accept leads at all."""
+    refused = lifecycle.refused(
+        lifecycle.LeadState(stage=lifecycle.TP_ACCEPTANCE), "tp_accept", actor_for(user)
+    )
+    if refused:
+        raise refused
+    for _ in range(CLAIM_ATTEMPTS):
+        lead = unclaimed_leads().first()
+        if lead is None:
+            return None
+        try:
+            return perform(lead, "tp_accept", user, via=via)
+        except TransitionError:
+            continue  # claimed by someone else meanwhile
+    return None
 
 
 def _check_assignee(owner_id) -> None:

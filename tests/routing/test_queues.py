@@ -77,20 +77,22 @@ def test_g1_row_actions_are_refused_by_policy_403_and_by_record_404(app):
 # -- the teleprospecting queue (P4, P5) ---------------------------------------------------------
 
 
-def test_p4_p8_the_teleprospecting_queue_shows_stages_3_and_4_only(app):
-    client, _ = as_user(app, "teleprospector")
+def test_p4_p8_the_teleprospecting_tabs_show_stages_3_and_4_only(app):
+    client, tp = as_user(app, "teleprospector")
     to_accept = make_lead(stage=3, last_name="Accept")
-    in_call = make_lead(stage=4, tp_accepted=True, last_name="Calling")
+    in_call = make_lead(stage=4, tp_accepted=True, teleprospector=tp, last_name="Calling")
     hidden = [
         make_lead(stage=2),
         make_lead(stage=5, sales_ready=True),
         make_lead(stage=3, status="disqualified"),
     ]
-    html = text(client.get("/queues/teleprospecting"))
-    assert row_id(to_accept) in html and row_id(in_call) in html
-    assert not any(row_id(lead) in html for lead in hidden)
-    assert f"/queues/teleprospecting/{to_accept.id}/tp_accept" in html
-    assert f'name="lead-{in_call.id}-q_budget"' in html and 'class="primary">Sales ready</button>' in html
+    unclaimed = text(client.get("/queues/teleprospecting?tab=unclaimed"))
+    assert row_id(to_accept) in unclaimed and row_id(in_call) not in unclaimed
+    assert f"/queues/teleprospecting/{to_accept.id}/tp_accept" in unclaimed
+    mine = text(client.get("/queues/teleprospecting?tab=mine"))
+    assert row_id(in_call) in mine and row_id(to_accept) not in mine
+    assert f'name="lead-{in_call.id}-q_budget"' in mine and 'class="primary">Sales ready</button>' in mine
+    assert not any(row_id(lead) in unclaimed + mine for lead in hidden)
 
 
 def test_p4_accepting_a_row_swaps_it_for_the_qualification_form(app):
