@@ -350,6 +350,8 @@ def _tp_page(
         for lead in listing.rows
     ]
     args = TabArgs(chosen.key, params)
+    # A refused row that is not on this page (another's claim) still says why, above the tabs.
+    unlisted = override if override and all(row is not override for row in rows) else None
     response = render(
         "routing/tp_queue.html",
         "routing/_tp_queue.html",
@@ -363,6 +365,7 @@ def _tp_page(
         errors=errors,
         listing=listing,
         rows=rows,
+        unlisted=unlisted,
     )
     if wants_fragment() and request.method == "GET":
         # The address bar gets the tidy form of the view: no empty search, no ignored values.

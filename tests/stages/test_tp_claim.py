@@ -113,6 +113,17 @@ def test_w4_another_teleprospector_is_refused_403_in_the_queue_row(app):
     assert f'id="queue-row-{lead.id}"' in text(response) and untouched(lead)
 
 
+def test_w4_a_plain_refused_row_post_answers_the_queue_page_with_the_reason(app):
+    """Without htmx the queue page answers, 403, and says why even though the lead is not in the tab."""
+    lead, _, _ = claimed_lead(app)
+    other, _ = as_user(app, "teleprospector")
+    headers = {"X-CSRFToken": csrf_token(other)}
+    response = other.post(f"/queues/teleprospecting/{lead.id}/qualify", data={}, headers=headers)
+    html = text(response)
+    assert response.status_code == 403 and "Teleprospecting queue" in html
+    assert f"{lead.name}: {REFUSED} record its findings." in html and untouched(lead)
+
+
 def test_w4_the_claimer_hands_the_lead_on_from_the_queue_row(app):
     lead, client, claimer = claimed_lead(app)
     data = {**{f"q_{key}": value for key, value in FINDINGS.items()}, "mark_sales_ready": "1"}
