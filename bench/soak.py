@@ -21,7 +21,7 @@ fault until it healed), and the answers that were not a success.
 
 It drives the same install as the fault tests (``tests/faults``): a
 redis-server of its own on a free port, the app on a fresh database (SQLite
-file, or a throw-away PostgreSQL database ``leadflow_soak_<pid>``), and
+file, or a throw-away PostgreSQL database ``leadflow_bench_<pid>``), and
 ``flask worker`` processes in their own process groups, all killed at the end.
 
 Run from the repository root:
@@ -43,12 +43,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import psycopg2  # noqa: E402
-
+from bench.lead_list import throwaway_pg_database  # noqa: E402
 from leads.base.db import db  # noqa: E402
 from leads.records.models import Interaction  # noqa: E402
 from leads.scoring.models import LeadScore  # noqa: E402
-from tests.conftest import PG_AVAILABLE, PG_URL  # noqa: E402
+from tests.conftest import PG_AVAILABLE  # noqa: E402
 from tests.faults.test_healing import (  # noqa: E402
     Install,
     api_token,
@@ -259,28 +258,16 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=2000)
     args = parser.parse_args()
     backend = args.backend or ("postgres" if PG_AVAILABLE else "sqlite")
-    admin = name = None
+    print(f"soak: {backend}, {args.minutes} min, {args.rate} clicks/s, a fault every {args.fault_every} s")
     if backend == "postgres":
-        name = f"leadflow_soak_{os.getpid()}"
-        admin = psycopg2.connect(PG_URL)
-        admin.autocommit = True
-        admin.cursor().execute(f'CREATE DATABASE "{name}"')
-        url = PG_URL.rsplit("/", 1)[0] + "/" + name
+        with throwaway_pg_database() as url:
+            try:
+                result = soak(backend, url, args.minutes, args.rate, args.fault_every, args.leads)
+            finally:
+                db.close() if not db.is_closed() else None
     else:
         url = f"sqlite:///{os.path.join(tempfile.mkdtemp(prefix='leadflow-soak-db-'), 'soak.db')}"
-    print(f"soak: {backend}, {args.minutes} min, {args.rate} clicks/s, a fault every {args.fault_every} s")
-    try:
         result = soak(backend, url, args.minutes, args.rate, args.fault_every, args.leads)
-    finally:
-        if admin is not None:
-            db.close() if not db.is_closed() else None
-            cursor = admin.cursor()
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            admin.close()
     for key, value in result.items():
         print(f"{key:32} {value}")
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
