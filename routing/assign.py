@@ -58,7 +58,7 @@ _LOCK_KEY = 7_007_001  # PostgreSQL advisory lock: one routing decision at a tim
 LOCK_WAIT_SECONDS = 10
 
 # Notification kinds.
-ASSIGNED_TO_YOU, OWNER_SALES_READY = "assigned", "sales_ready"
+ASSIGNED_TO_YOU, OWNER_SALES_READY, TAKEN_BACK = "assigned", "sales_ready", "taken_back"
 
 
 # --- Loading what the router reads --------------------------------------------
@@ -575,6 +575,7 @@ def take_back_overdue(assignment_id: int, now: dt.datetime) -> bool:
             return False
         lead = Lead.get_by_id(row.lead_id)
         Assignment.update(ended_at=now, end_reason=END_OVERDUE).where(Assignment.id == row.id).execute()
+        _notify_taken_back(lead, row)
         if lead.owner_id == row.rep_id and lead.status == lifecycle.OPEN and not lead.sales_accepted:
             perform_steps(
                 lead,
@@ -585,6 +586,30 @@ def take_back_overdue(assignment_id: int, now: dt.datetime) -> bool:
                 follow_ups=False,
             )
     return True
+
+
+def _notify_taken_back(lead: Lead, row: Assignment) -> None:
+    """R6: tell the rep the lead left them for want of an accept; once per
+    assignment (its key), however many sweeps see it."""
+    if row.rep_id is None:
+        return
+    hours = accept_within_hours(row)
+    limit = f"{hours} hour{'' if hours == 1 else 's'}"
+    text = f"{lead.name} was given to another rep: not accepted within {limit}"
+    notify(row.rep_id, TAKEN_BACK, text, lead.id, key=f"taken-back:{row.id}")
+
+
+def accept_within_hours(row: Assignment) -> int:
+    """The time limit the assignment had, in whole hours: its rule's, else its own span."""
+    if row.rule_id:
+        hours = (
+            AssignmentRule.select(AssignmentRule.accept_within_hours)
+            .where(AssignmentRule.id == row.rule_id)
+            .scalar()
+        )
+        if hours:
+            return hours
+    return max(1, round((row.due_at - row.created_at).total_seconds() / 3600))
 
 
 def last_reasons(lead_ids) -> dict[int, str]:
