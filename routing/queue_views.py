@@ -6,6 +6,9 @@ in tabs: the unclaimed stage-3 leads, the user's own claimed stage-4 leads and,
 for managers and admins, every lead in teleprospecting. "Next lead" claims the
 oldest unclaimed lead and opens it (``leads.stages.services.claim_next_lead``).
 
+A rep's queue (R6, ``routing.rep_queue``) shows each lead's accept-by countdown
+and best live score, sorted by deadline, score or age (``?sort=``, swapped in place).
+
 Each row's buttons post to ``/queues/<queue>/<lead_id>/<action>``, whose policy
 is the queue's, and the answer swaps that row in place: its new state, or a
 short "done" line once the lead has left the queue. The lead itself is loaded
@@ -22,6 +25,7 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 
 from auth.models import ADMIN, MANAGER, REP, TELEPROSPECTOR, User
 from auth.policy import allow, current_user
+from leads.base.db import utcnow
 from leads.core import lifecycle
 from leads.core.lifecycle import TransitionError
 from leads.records.listing import (
@@ -38,7 +42,6 @@ from leads.records.queries import (
     in_teleprospecting,
     lead_for,
     qualification_fields,
-    queue_for,
     unassigned_sales_ready,
     unclaimed_leads,
     with_related,
@@ -48,6 +51,7 @@ from leads.stages.services import actor_for, claim_next_lead, perform
 from leads.stages.submit import Outcome, submit
 from routing import assign as routing_assign
 from routing.forms import DeclineForm
+from routing.rep_queue import SORTS, RowFacts, parse_sort, rep_queue, row_facts
 from web.render import render, render_fragment, wants_fragment
 
 bp = Blueprint("routing", __name__)
@@ -130,7 +134,7 @@ MINE = Queue(
     title="My queue",
     actions=("sales_accept", "decline", "convert", "disqualify"),
     row_template="routing/_my_row.html",
-    sections=lambda user: [("Your sales-ready leads", queue_for(user))],
+    sections=lambda user: [("Your sales-ready leads", rep_queue(user))],  # paged by ``_my_page``
     holds=lambda lead, user: _is_open(lead, lifecycle.SALES_ACCEPTANCE) and lead.owner_id == user.id,
 )
 UNASSIGNED = Queue(
@@ -154,6 +158,7 @@ class Row:
     failed: bool = False
     done: bool = False  # the lead has left this queue
     visible: bool = True  # the user may still open the lead
+    facts: RowFacts = field(default_factory=RowFacts)  # a rep's row: deadline and score
 
     @property
     def dom_id(self) -> str:
@@ -196,8 +201,10 @@ def next_lead():
 @bp.route("/queues/mine")
 @allow(REP)
 def my_queue():
-    """P6/P8/R6: the rep's own sales-ready leads: accept or decline, then convert or disqualify."""
-    return _page(MINE)
+    """P6/P8/R6: the rep's own sales-ready leads: accept or decline, then convert
+    or disqualify; sorted by deadline (the default), score or age (``?sort=``);
+    an htmx request gets the list region only."""
+    return _my_page(current_user(), parse_sort(request.args.get("sort")))
 
 
 @bp.route("/queues/unassigned")
@@ -277,6 +284,8 @@ def _answer_row(queue: Queue, user: User, outcome: Outcome, shared: dict) -> Row
     row = _row(queue, lead, user, shared, bound=outcome.forms)
     row.message, row.failed, row.visible = outcome.message, not outcome.ok, fresh is not None
     row.done = fresh is None or not queue.holds(lead, user)
+    if queue is MINE and not row.done:
+        row.facts = row_facts(user, [lead.id], utcnow()).get(lead.id, RowFacts())
     return row
 
 
@@ -288,6 +297,8 @@ def _page(queue: Queue, status: int = 200, override: Row | None = None):
     user = current_user()
     if queue is TELEPROSPECTING:
         return _tp_page(user, _tab_holding(user, override.lead), ListParams(), [], status, override)
+    if queue is MINE:
+        return _my_page(user, parse_sort(None), status, override)
     shared = queue.shared()
     sections = []
     for title, query in queue.sections(user):
@@ -307,6 +318,36 @@ def _page(queue: Queue, status: int = 200, override: Row | None = None):
         limit=QUEUE_LIMIT,
         reasons=reasons,
     )
+
+
+def _my_page(user: User, sort: str, status: int = 200, override: Row | None = None):
+    """R6: the rep's queue in ``sort`` order, each row with its countdown and
+    score: a bounded number of queries whatever the number of rows."""
+    shared = MINE.shared()
+    query = rep_queue(user, sort)
+    leads = list(with_related(query).limit(QUEUE_LIMIT))
+    rows = [
+        override if override and override.lead.id == lead.id else _row(MINE, lead, user, shared)
+        for lead in leads
+    ]
+    facts = row_facts(user, [lead.id for lead in leads], utcnow())
+    for row in rows:
+        if row is not override:  # a refused row has its own, from ``_answer_row``
+            row.facts = facts.get(row.lead.id, RowFacts())
+    total = len(rows) if len(rows) < QUEUE_LIMIT else query.count()
+    response = render(
+        "routing/my_queue.html",
+        "routing/_my_queue.html",
+        status=status,
+        queue=MINE,
+        section=Section("Your sales-ready leads", rows, total),
+        sort=sort,
+        sorts=SORTS,
+        limit=QUEUE_LIMIT,
+    )
+    if wants_fragment() and request.method == "GET":
+        response.headers["HX-Push-Url"] = url_for("routing.my_queue", sort=sort)
+    return response
 
 
 def _row(queue: Queue, lead: Lead, user: User, shared: dict, bound: dict | None = None) -> Row:
