@@ -13,13 +13,14 @@ from leads.activities import services
 from leads.activities.models import Activity
 from leads.api.openapi import OUTPUT_SCHEMAS, PAGE_PARAMS, Param, operation
 from leads.api.serialise import iso, page_json
-from leads.api.validation import MAX_PER_PAGE, parse_body, parse_int_arg
-from leads.api.views import invalid
+from leads.api.validation import MAX_PAGE, MAX_PER_PAGE, parse_body, parse_int_arg
+from leads.api.views import invalid, known_query_only
 from leads.core import activities as rules
 from leads.records.queries import lead_for
 from web.errors import api_error
 
 bp = Blueprint("activities_api", __name__, url_prefix="/api/v1")
+bp.before_request(known_query_only)  # an undocumented query parameter is a 400 naming it
 
 READERS = (ADMIN, MARKETER, MANAGER, TELEPROSPECTOR, REP, INTEGRATION)
 ALLOWED = {"kind", *(name for names in rules.FIELDS.values() for name in names)}
@@ -148,7 +149,7 @@ def _lead_or_404(lead_id: int):
 def list_activities(lead_id: int):
     lead = _lead_or_404(lead_id)
     errors = []
-    page = parse_int_arg(request.args, "page", errors, default=1)
+    page = parse_int_arg(request.args, "page", errors, default=1, maximum=MAX_PAGE)
     per_page = parse_int_arg(
         request.args, "per_page", errors, default=current_app.config["PAGE_SIZE"], maximum=MAX_PER_PAGE
     )

@@ -98,7 +98,7 @@ def _title(value, kind: str):
 def _outcome(value, kind: str):
     if _blank(value):
         return None, "Choose the call's outcome."
-    if value not in OUTCOMES:
+    if not isinstance(value, str) or value not in OUTCOMES:
         return None, "One of: " + ", ".join(OUTCOMES.values()) + "."
     return value, None
 

@@ -71,7 +71,16 @@ def test_w1_an_edit_checks_only_the_fields_sent():
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.dictionaries(
-        st.sampled_from(sorted(rules._CHECKS)), st.one_of(st.none(), st.text(), st.integers(), st.booleans())
+        st.sampled_from(sorted(rules._CHECKS)),
+        st.one_of(
+            st.none(),
+            st.text(),
+            st.integers(),
+            st.booleans(),
+            st.floats(allow_nan=True),
+            st.lists(st.integers(), max_size=2),
+            st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+        ),
     )
 )
 def test_clean_never_raises_and_every_field_is_either_valid_or_refused(raw):

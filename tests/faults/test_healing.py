@@ -597,7 +597,7 @@ def freeze_routing_lock_holder(install: Install, workers, timeout: float = 20) -
 
 @pytest.mark.parametrize("install", ["postgres"], indirect=True)
 def test_o2_r1_a_worker_frozen_holding_the_routing_lock_stops_nothing_for_good(install):
-    """O2, R1, S4 (issue 11, point 5): two workers route 300 sales-ready leads;
+    """O2, R1, S4 (issue 11, point 5): two workers route 800 sales-ready leads;
     one is frozen (SIGSTOP) while it holds the routing lock. The other's routing
     jobs give up after ``LOCK_WAIT_SECONDS`` (``RoutingBusy``, retried later)
     instead of waiting for good, so scoring goes on meanwhile (clicks posted
@@ -606,7 +606,7 @@ def test_o2_r1_a_worker_frozen_holding_the_routing_lock_stops_nothing_for_good(i
     app = install.app
     model = live_clicks_model(app)
     scored = make_leads(50)
-    leads = sales_ready_leads(300)
+    leads = sales_ready_leads(800)
     token, client = api_token(), app.test_client()
     workers = install.start_workers(2)
     enqueue_routing(app, leads)
