@@ -42,11 +42,13 @@ from leads.records.queries import (
     in_teleprospecting,
     lead_for,
     qualification_fields,
+    qualification_labels,
     unassigned_sales_ready,
     unclaimed_leads,
     with_related,
 )
 from leads.stages.forms import ActionForm, action_form
+from leads.stages.handoff import findings
 from leads.stages.services import actor_for, claim_next_lead, perform
 from leads.stages.submit import Outcome, submit
 from routing import assign as routing_assign
@@ -70,12 +72,14 @@ class Queue:
     row_template: str
     sections: Callable[[User], list[tuple[str, object]]]  # (title, query) pairs
     holds: Callable[[Lead, User], bool]  # whether a lead still belongs in it
+    findings: bool = False  # rows show the teleprospector's findings (W3)
 
     def shared(self) -> dict:
         """What every row's forms need, loaded once per request."""
         return {
             "fields": list(qualification_fields()) if "qualify" in self.actions else None,
             "reps": list(assignable_reps()) if "assign" in self.actions else None,
+            "labels": qualification_labels() if self.findings else None,
         }
 
 
@@ -136,6 +140,7 @@ MINE = Queue(
     row_template="routing/_my_row.html",
     sections=lambda user: [("Your sales-ready leads", rep_queue(user))],  # paged by ``_my_page``
     holds=lambda lead, user: _is_open(lead, lifecycle.SALES_ACCEPTANCE) and lead.owner_id == user.id,
+    findings=True,
 )
 UNASSIGNED = Queue(
     endpoint="unassigned",
@@ -156,6 +161,7 @@ class Row:
     available: set[str]
     message: str | None = None
     failed: bool = False
+    findings: list[tuple[str, str]] = field(default_factory=list)  # W3, in the rep's queue
     done: bool = False  # the lead has left this queue
     visible: bool = True  # the user may still open the lead
     facts: RowFacts = field(default_factory=RowFacts)  # a rep's row: deadline and score
@@ -250,7 +256,9 @@ def _act(queue: Queue, lead_id: int, action: str):
     if action == "decline":
         outcome = _decline(lead, user)  # R6: with a reason, then routed to someone else
     else:
-        outcome = submit(lead, action, user, prefix=_prefix(lead_id), **shared)
+        outcome = submit(
+            lead, action, user, prefix=_prefix(lead_id), fields=shared["fields"], reps=shared["reps"]
+        )
     row = _answer_row(queue, user, outcome, shared)
     if wants_fragment():
         return render_fragment(queue.row_template, status=outcome.status, row=row, queue=queue)
@@ -359,13 +367,16 @@ def _row(queue: Queue, lead: Lead, user: User, shared: dict, bound: dict | None 
         for action in queue.actions
         if action in available
     }
-    return Row(lead, forms, available)
+    labels = shared.get("labels")
+    return Row(lead, forms, available, findings=findings(lead, labels) if labels is not None else [])
 
 
 def _blank_form(action: str, lead: Lead, shared: dict):
     if action == "decline":
         return DeclineForm(formdata=None, prefix=_prefix(lead.id))
-    return action_form(action, lead, bound=False, prefix=_prefix(lead.id), **shared)
+    return action_form(
+        action, lead, bound=False, prefix=_prefix(lead.id), fields=shared["fields"], reps=shared["reps"]
+    )
 
 
 def _prefix(lead_id: int) -> str:

@@ -192,15 +192,18 @@ def _check_may_change(activity: Activity, user: User) -> None:
         raise NotAllowed("Only its author, a manager or an admin may change this activity.")
 
 
-def lead_timeline(lead: Lead, shown: str = "all", events=None, interactions=None) -> list[rules.Entry]:
+def lead_timeline(
+    lead: Lead, shown: str = "all", events=None, interactions=None, activities=None
+) -> list[rules.Entry]:
     """The lead's one timeline (W1): its activities, its history events (P7;
     ``events``: already loaded) and the interactions that count for it (S3;
     ``interactions``: the rows already loaded), newest first, as the filter
-    ``shown`` keeps them. The interactions of its own notes and calls are left
+    ``shown`` keeps them (``activities``: the newest ``SHOWN``, already loaded).
+    The interactions of its own notes and calls are left
     out: the activity itself is shown."""
     entries = [
         rules.Entry(activity.kind, activity.created_at, activity.id, activity)
-        for activity in lead_activities(lead.id).limit(SHOWN)
+        for activity in (lead_activities(lead.id).limit(SHOWN) if activities is None else activities)
     ]
     if events is None:
         rows = list(history_for(lead.id).limit(SHOWN))

@@ -22,16 +22,16 @@ TIMELINE = "activities/_timeline.html"
 
 
 def timeline_context(
-    lead, user, shown: str, bound: dict | None = None, events=None, interactions=None
+    lead, user, shown: str, bound: dict | None = None, events=None, interactions=None, activities=None
 ) -> dict:
     """What ``_timeline.html`` needs: the entries the filter ``shown`` keeps
-    (``events`` and ``interactions``: what the lead page already loaded), the
+    (``events``, ``interactions`` and ``activities``: what the lead page already loaded), the
     add forms (``bound``: a posted one, by kind) and an edit form for each
     activity ``user`` may change."""
     shown = rules.parse_filter(shown)
     bound = bound or {}
     assignees = list(services.assignable_users(lead))
-    entries = services.lead_timeline(lead, shown, events, interactions)
+    entries = services.lead_timeline(lead, shown, events, interactions, activities)
     editable = {
         entry.item.id: bound.get(entry.item.id)
         or forms.activity_form(entry.kind, assignees, f"edit{entry.item.id}", obj=entry.item)

@@ -20,11 +20,14 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 
 from auth.models import REP, TELEPROSPECTOR
 from auth.policy import current_user, signed_in
+from leads.activities.services import SHOWN as TIMELINE_SHOWN
+from leads.activities.services import lead_activities
 from leads.activities.views import timeline_context
 from leads.core import lifecycle, timeline
 from leads.notify.services import mark_opened
 from leads.records import activity
 from leads.records.queries import history_for, lead_for, qualification_labels, user_names
+from leads.stages.handoff import handoff, shows_handoff
 from leads.stages.submit import panel_forms, submit
 from web.render import render, render_fragment, wants_fragment
 
@@ -141,18 +144,30 @@ def _context(
         "statuses": lifecycle.STATUSES,
     }
     if history:
-        context["events"] = _timeline(lead.id, context["labels"])
+        rows = list(history_for(lead.id))
+        context["events"] = _timeline(rows, context["labels"])
         context["live"] = live or activity.lead_activity(lead)
         if live is None:  # the page or the body (W1); the poller, which passes ``live``, never swaps it
+            loaded = {
+                "events": context["events"],
+                "interactions": context["live"].interactions,
+                "activities": list(lead_activities(lead.id).limit(TIMELINE_SHOWN)),
+            }
+            if shows_handoff(lead):  # W3: what sales gets with the lead
+                context["handoff"] = handoff(
+                    lead,
+                    context["labels"],
+                    rows,
+                    interactions=loaded["interactions"],
+                    activities=loaded["activities"],
+                )
             shown = request.args.get("activity", "all")
-            loaded = {"events": context["events"], "interactions": context["live"].interactions}
             context.update(timeline_context(lead, current_user(), shown, **loaded))
     return context
 
 
-def _timeline(lead_id: int, labels: dict[str, str]) -> list[timeline.Event]:
-    """The lead's history as events, newest first (P7)."""
-    rows = list(history_for(lead_id))
+def _timeline(rows, labels: dict[str, str]) -> list[timeline.Event]:
+    """The lead's history rows (newest first) as events (P7)."""
     return timeline.events(rows, user_names(timeline.person_ids(rows)), labels)
 
 
