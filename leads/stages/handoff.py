@@ -8,9 +8,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from auth.models import TELEPROSPECTOR, User
 from leads.core import lifecycle
 from leads.records import activity
 from leads.records.models import Interaction, Lead
+from leads.records.queries import with_related
 
 LATEST_ACTIVITIES = 3
 LEADING_INTERACTIONS = 3
@@ -31,6 +33,17 @@ class Handoff:
 def shows_handoff(lead: Lead) -> bool:
     """The panel is for leads handed to sales: stage 5 and later."""
     return lead.stage >= lifecycle.SALES_ACCEPTANCE
+
+
+def handed_by(user: User, lead_id: int) -> Lead | None:
+    """The lead ``lead_id`` if ``user`` is the teleprospector who handed it to
+    sales (stage 5 or later, so out of their view), with its owner; else None."""
+    if user.role != TELEPROSPECTOR:
+        return None
+    query = Lead.select().where(
+        (Lead.id == lead_id) & (Lead.teleprospector == user.id) & (Lead.stage >= lifecycle.SALES_ACCEPTANCE)
+    )
+    return with_related(query).first()
 
 
 def findings(lead: Lead, labels: dict[str, str]) -> list[tuple[str, str]]:

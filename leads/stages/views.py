@@ -27,7 +27,7 @@ from leads.core import lifecycle, timeline
 from leads.notify.services import mark_opened
 from leads.records import activity
 from leads.records.queries import history_for, lead_for, qualification_labels, user_names
-from leads.stages.handoff import handoff, shows_handoff
+from leads.stages.handoff import handed_by, handoff, shows_handoff
 from leads.stages.submit import panel_forms, submit
 from web.render import render, render_fragment, wants_fragment
 
@@ -36,6 +36,7 @@ bp = Blueprint("lead_page", __name__)
 PAGE = "stages/lead.html"
 BODY = "stages/_lead_body.html"
 LIVE = "stages/_lead_live.html"
+HANDED = "stages/handed_off.html"
 
 
 @bp.route("/leads/<int:lead_id>")
@@ -43,7 +44,13 @@ LIVE = "stages/_lead_live.html"
 def show(lead_id: int):
     """The lead page, its current stage's panel open (``?n=``: opened from that
     notification of the user's, which is then marked read)."""
-    lead = _visible_lead(lead_id)
+    user = current_user()
+    lead = lead_for(user, lead_id)
+    if lead is None:
+        handed = handed_by(user, lead_id)
+        if handed is None:
+            abort(404)
+        return render(HANDED, lead=handed, stages=lifecycle.STAGES)
     if "n" in request.args:
         mark_opened(current_user().id, lead.id, request.args["n"])
     return render(PAGE, BODY, **_context(lead, lead.stage))

@@ -2,7 +2,8 @@
 from stage 5 the lead page's Hand-off panel shows the teleprospector's findings,
 who recorded them and when, the scores and their why, the latest activities and
 the interactions before the lead became sales-ready; the rep's queue row has the
-findings."""
+findings; a teleprospector opening a lead they handed to sales gets a read-only
+page saying where it went, anyone else a 404."""
 
 from __future__ import annotations
 
@@ -104,3 +105,28 @@ def test_w3_the_reps_queue_row_has_the_findings_and_the_teleprospector(handed):
     assert "<details" in row
     shown = text_of(row)
     assert "Budget 10k–50k" in shown and "Tess Teleprospector" in shown
+
+
+def test_w3_the_teleprospector_who_handed_the_lead_sees_where_it_went(handed):
+    answer = handed["tp_client"].get(f"/leads/{handed['lead'].id}")
+    assert answer.status_code == 200
+    shown = text_of(answer.get_data(as_text=True))
+    assert "This lead went to sales: Rita Rep, Sales acceptance" in shown
+    assert 'id="lead-body"' not in answer.get_data(as_text=True)  # read-only: no panels, no actions
+    assert "Budget" not in shown
+
+
+def test_w3_a_handed_lead_waiting_for_a_rep_says_so(app):
+    tp_client, tp = as_user(app, "teleprospector")
+    lead = make_lead(stage=lc.SALES_ACCEPTANCE, sales_ready=True, teleprospector=tp)
+    shown = text_of(tp_client.get(f"/leads/{lead.id}").get_data(as_text=True))
+    assert "This lead went to sales: waiting for a rep, Sales acceptance" in shown
+
+
+def test_w3_another_teleprospector_still_gets_404(handed, app):
+    other, _ = as_user(app, "teleprospector")
+    assert other.get(f"/leads/{handed['lead'].id}").status_code == 404
+    tp_client = handed["tp_client"]
+    never_claimed = make_lead(stage=lc.SALES_ACCEPTANCE, sales_ready=True)
+    assert tp_client.get(f"/leads/{never_claimed.id}").status_code == 404
+    assert tp_client.get(f"/leads/{handed['lead'].id}/stages/5").status_code == 404
