@@ -14,9 +14,10 @@ import pytest
 from leads.activities import services as activities
 from leads.base.db import utcnow
 from leads.core import lifecycle as lc
+from leads.records import activity
 from leads.records.models import Interaction, Lead
 from leads.scoring import services as scoring_admin
-from tests.factories import csrf_token, login, make_contact, make_lead, make_user
+from tests.factories import count_queries, csrf_token, login, make_contact, make_lead, make_user
 from tests.scoring.test_lead_scores_ui import FIT, region, text_of
 
 HX = {"HX-Request": "true"}
@@ -130,3 +131,23 @@ def test_w3_another_teleprospector_still_gets_404(handed, app):
     never_claimed = make_lead(stage=lc.SALES_ACCEPTANCE, sales_ready=True)
     assert tp_client.get(f"/leads/{never_claimed.id}").status_code == 404
     assert tp_client.get(f"/leads/{handed['lead'].id}/stages/5").status_code == 404
+
+
+def test_w3_the_panel_adds_no_query_to_the_lead_page(handed):
+    with count_queries() as queries:
+        page = handed["rep_client"].get(f"/leads/{handed['lead'].id}").get_data(as_text=True)
+    assert "Recorded by Tess Teleprospector" in text_of(page)
+    assert len(queries) <= 12, queries  # the lead page's cap (tests/stages/test_lead_page.py)
+
+
+def test_w3_interactions_before_sales_ready_older_than_the_loaded_ones_are_still_shown(handed):
+    lead = handed["lead"]
+    later = utcnow() + dt.timedelta(hours=2)
+    for n in range(activity.SHOWN):  # enough newer ones to fill the page's interaction list
+        Interaction.create(
+            lead=lead, type="later_visit", external_id=f"late-{lead.id}-{n}", occurred_at=later
+        )
+    page = handed["rep_client"].get(f"/leads/{lead.id}").get_data(as_text=True)
+    interactions = text_of(region(page, "lead-handoff")).split("What made it sales-ready", 1)[1]
+    assert "webinar_attended" in interactions and "pricing_viewed" in interactions
+    assert "later_visit" not in interactions
