@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from auth.models import TELEPROSPECTOR, User
+from leads.core import activities as rules
 from leads.core import lifecycle
 from leads.records import activity
 from leads.records.models import Interaction, Lead
@@ -28,6 +29,8 @@ class Handoff:
     ready_at: dt.datetime | None
     activities: list = field(default_factory=list)
     interactions: list = field(default_factory=list)
+    kinds = rules.KINDS  # how activities and call outcomes read
+    outcomes = rules.OUTCOMES
 
 
 def shows_handoff(lead: Lead) -> bool:

@@ -27,7 +27,7 @@ from leads.core import lifecycle, timeline
 from leads.notify.services import mark_opened
 from leads.records import activity
 from leads.records.queries import history_for, lead_for, qualification_labels, user_names
-from leads.stages.handoff import handed_by, handoff, shows_handoff
+from leads.stages.handoff import LATEST_ACTIVITIES, handed_by, handoff, shows_handoff
 from leads.stages.submit import panel_forms, submit
 from web.render import render, render_fragment, wants_fragment
 
@@ -160,16 +160,19 @@ def _context(
                 "interactions": context["live"].interactions,
                 "activities": list(lead_activities(lead.id).limit(TIMELINE_SHOWN)),
             }
-            if shows_handoff(lead):  # W3: what sales gets with the lead
-                context["handoff"] = handoff(
-                    lead,
-                    context["labels"],
-                    rows,
-                    interactions=loaded["interactions"],
-                    activities=loaded["activities"],
-                )
             shown = request.args.get("activity", "all")
             context.update(timeline_context(lead, current_user(), shown, **loaded))
+        if shows_handoff(lead):  # W3: what sales gets with the lead (the poller: when a rule handed it on)
+            latest = (
+                loaded["activities"] if live is None else lead_activities(lead.id).limit(LATEST_ACTIVITIES)
+            )
+            context["handoff"] = handoff(
+                lead,
+                context["labels"],
+                rows,
+                interactions=context["live"].interactions,
+                activities=list(latest),
+            )
     return context
 
 

@@ -18,7 +18,7 @@ from leads.records import activity
 from leads.records.models import Interaction, Lead
 from leads.scoring import services as scoring_admin
 from tests.factories import count_queries, csrf_token, login, make_contact, make_lead, make_user
-from tests.scoring.test_lead_scores_ui import FIT, region, text_of
+from tests.scoring.test_lead_scores_ui import FIT, poll_url, region, text_of
 
 HX = {"HX-Request": "true"}
 FINDINGS = {
@@ -151,3 +151,19 @@ def test_w3_interactions_before_sales_ready_older_than_the_loaded_ones_are_still
     interactions = text_of(region(page, "lead-handoff")).split("What made it sales-ready", 1)[1]
     assert "webinar_attended" in interactions and "pricing_viewed" in interactions
     assert "later_visit" not in interactions
+
+
+def test_w3_the_open_page_brings_the_panel_when_the_lead_is_handed_to_sales_meanwhile(app):
+    client, _ = as_user(app, "manager")
+    tp_client, tp = as_user(app, "teleprospector", name="Tess Teleprospector")
+    lead = make_lead(stage=lc.TP_ACCEPTANCE)
+    assert post(tp_client, f"/leads/{lead.id}/actions/tp_accept").status_code == 200
+    page = client.get(f"/leads/{lead.id}").get_data(as_text=True)
+    assert 'id="lead-handoff-slot"' in page and 'id="lead-handoff"' not in page
+    url = poll_url(page)
+    answer = post(tp_client, f"/leads/{lead.id}/actions/qualify", {**FINDINGS, "mark_sales_ready": "1"})
+    assert answer.status_code == 200
+    body = client.get(url, headers=HX).get_data(as_text=True)
+    slot = region(body, "lead-handoff-slot")
+    assert 'hx-swap-oob="true"' in slot.split(">", 1)[0]
+    assert "Budget 10k–50k" in text_of(slot) and "Recorded by Tess Teleprospector" in text_of(slot)
