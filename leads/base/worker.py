@@ -5,6 +5,7 @@ them (``leads.base.sweep``)."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 from flask import current_app, has_app_context
@@ -16,7 +17,17 @@ from leads.base.sweep import Sweeper
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 10  # readiness (O3) wants a heartbeat from some worker in the last 30 s
+def _heartbeat_seconds() -> float:
+    """``WORKER_HEARTBEAT_SECONDS`` (1–25, default 10): readiness (O3) wants a
+    heartbeat from some worker in the last 30 s, so a beat must come well within it."""
+    try:
+        seconds = float(os.environ.get("WORKER_HEARTBEAT_SECONDS", "10"))
+    except ValueError:
+        return 10.0
+    return min(max(seconds, 1.0), 25.0)
+
+
+HEARTBEAT_SECONDS = _heartbeat_seconds()
 
 
 class Heartbeat(threading.Thread):

@@ -16,11 +16,12 @@ from rq import Worker
 from leads.base.db import db
 from leads.base.queue import QUEUE_NAMES, get_queue, get_redis
 from leads.base.sweep import last_sweep_key
-from leads.base.worker import HEARTBEAT_SECONDS
+from leads.base.worker import HEARTBEAT_SECONDS, _heartbeat_seconds
 from tests.conftest import PG_AVAILABLE, PG_URL, make_app
 from tests.faults.harness import RedisServer, WorkerProcess, free_port, wait_for
 
 CHECKS = {"database", "redis", "migrations", "workers", "sweeper"}
+BEAT = 2  # seconds between a test worker's heartbeats
 
 
 def _ready(client):
@@ -67,6 +68,7 @@ def test_ready_with_a_live_worker_whose_heartbeat_keeps_coming(
         REDIS_URL=own_redis.url,
         QUEUE_PREFIX=app.config["QUEUE_PREFIX"],
         SECRET_KEY="health-test",
+        WORKER_HEARTBEAT_SECONDS=str(BEAT),  # the same beats, sooner: the test waits for two
     )
     worker = WorkerProcess(env, str(tmp_path / "worker.log"))
     try:
@@ -79,7 +81,7 @@ def test_ready_with_a_live_worker_whose_heartbeat_keeps_coming(
             return found.last_heartbeat
 
         first = beat()
-        assert wait_for(lambda: beat() > first, HEARTBEAT_SECONDS + 5, 0.5), worker.tail()
+        assert wait_for(lambda: beat() > first, BEAT + 5, 0.5), worker.tail()
 
         own_redis.client().flushall()  # Redis emptied (O2): ready again within 30 s, by itself
         assert _ready(client)[0] == 503
@@ -150,3 +152,15 @@ def test_a_database_nobody_answers_is_failing_not_a_500(redis_url):
     scrape = client.get("/metrics")  # the figures the database holds are left out, the rest answered
     assert scrape.status_code == 200 and "leadflow_queue_depth" in scrape.get_data(as_text=True)
     assert "leadflow_pending_scores" not in scrape.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("given, seconds", [(None, 10.0), ("3", 3.0), ("0", 1.0), ("90", 25.0), ("soon", 10.0)])
+def test_o3_the_heartbeat_interval_stays_well_inside_the_readiness_window(monkeypatch, given, seconds):
+    """WORKER_HEARTBEAT_SECONDS is kept between 1 and 25 s: a beat always lands
+    within the 30 s the readiness check allows."""
+    if given is None:
+        monkeypatch.delenv("WORKER_HEARTBEAT_SECONDS", raising=False)
+    else:
+        monkeypatch.setenv("WORKER_HEARTBEAT_SECONDS", given)
+    assert _heartbeat_seconds() == seconds
+    assert HEARTBEAT_SECONDS <= 25
