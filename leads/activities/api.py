@@ -20,7 +20,7 @@ from leads.records.queries import lead_for
 from web.errors import api_error
 
 bp = Blueprint("activities_api", __name__, url_prefix="/api/v1")
-bp.before_request(known_query_only)  # an undocumented query parameter is a 400 naming it
+bp.before_request(known_query_only)  # an undocumented query parameter is a 422 naming it
 
 READERS = (ADMIN, MARKETER, MANAGER, TELEPROSPECTOR, REP, INTEGRATION)
 ALLOWED = {"kind", *(name for names in rules.FIELDS.values() for name in names)}

@@ -262,7 +262,8 @@ PAGE_PARAMS = (
 )
 
 ERROR_RESPONSES = {
-    400: ("BadRequest", "Invalid request: one entry per faulty field (field null: the body as a whole)."),
+    400: ("BadRequest", "Malformed request: the body is not JSON or not an object (field null)."),
+    422: ("Unprocessable", "Refused values: one entry per faulty field or query parameter, with its reason."),
     401: ("Unauthorized", "No valid API token (missing, unknown, revoked, or its user deactivated)."),
     403: ("Forbidden", "The token's role may not call this route."),
     404: ("NotFound", "No such record, or one the token's user may not see."),
@@ -275,8 +276,8 @@ INFO = {
     "description": (
         "Token-authenticated JSON API (send `Authorization: Bearer <token>`). "
         "Tokens act as their user and role: a sales rep's token sees only that rep's leads. "
-        'Errors are always `{"errors": [{"field", "reason"}]}`: 400 invalid request '
-        "(every faulty field listed; field null for a malformed body), 401 no valid token, "
+        'Errors are always `{"errors": [{"field", "reason"}]}`: 400 malformed body (field null), '
+        "422 refused values (every faulty field or query parameter listed), 401 no valid token, "
         "403 role refused, 404 not found or not visible, 409 stage action refused. "
         "Times are ISO 8601 in UTC."
     ),
@@ -397,7 +398,8 @@ def _operation_object(rule, view) -> dict:
         out["security"] = []
     else:
         out["x-roles"] = sorted(policy.roles) if policy else []
-        for code in doc.errors:
+        # 422 everywhere: an undocumented query parameter is refused on every operation
+        for code in sorted({*doc.errors, 422}):
             out["responses"][str(code)] = {"$ref": f"#/components/responses/{ERROR_RESPONSES[code][0]}"}
     return out
 

@@ -3,11 +3,11 @@
 parameters of the lists.
 
 Error convention: every refusal is ``{"errors": [{"field", "reason"}]}``.
-400 for anything wrong in what the client sent (malformed JSON, a body that is
-not an object, unknown or read-only fields, wrong types, lengths, shapes, ids
-that do not exist, text holding a NUL character anywhere in the body, bad query
-parameters), with one entry per faulty field and
-``field: null`` when the body as a whole is at fault; 401 no valid token; 403
+400 when the body as a whole is at fault (malformed JSON, not an object, empty:
+``field: null``); 422 for refused values (unknown or read-only fields, wrong
+types, lengths, shapes, ids that do not exist, numbers past 64 bits, text holding
+a NUL character anywhere in the body, bad or unknown query parameters), with one
+entry per faulty field; 401 no valid token; 403
 the token's role may not call the route; 404 no such record (or one the
 token's user may not see); 409 the lead's state refuses the stage action.
 """

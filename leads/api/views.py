@@ -73,13 +73,15 @@ LEAD_LIST_PARAMS = (
 
 
 def invalid(errors: Errors):
-    """A 400 answer listing every faulty field."""
-    return api_error(400, None, errors=[{"field": name, "reason": reason} for name, reason in errors])
+    """The answer listing every fault: 422 when fields are refused, 400 when the
+    body as a whole is (not JSON, not an object: field null)."""
+    status = 400 if all(name is None for name, _reason in errors) else 422
+    return api_error(status, None, errors=[{"field": name, "reason": reason} for name, reason in errors])
 
 
 def known_query_only():
     """``before_request`` of the API's blueprints (after authentication): a query
-    parameter the operation does not document is a 400 naming it, so that a
+    parameter the operation does not document is a 422 naming it, so that a
     misspelt filter is not silently ignored (the public document takes any)."""
     view = current_app.view_functions.get(request.endpoint)
     doc, policy = getattr(view, "openapi", None), getattr(view, "policy", None)
@@ -95,7 +97,7 @@ bp.before_request(known_query_only)
 
 
 def _body(required: bool = True, allow_list: bool = False) -> dict:
-    """The JSON object sent, or abort with a 400 that says what is wrong with it."""
+    """The JSON object sent, or abort with a 400 or 422 that says what is wrong with it."""
     data, errors = parse_body(request.get_data(cache=True), request.is_json, required, allow_list)
     if errors:
         abort(invalid(errors))
@@ -431,7 +433,7 @@ def post_interactions():
     if single:
         result = results[0]
         if result.status == events.REJECTED:
-            return api_error(400, None, errors=result.errors)
+            return api_error(422, None, errors=result.errors)
     counts = {
         status: sum(1 for r in results if r.status == status)
         for status in (events.CREATED, events.DUPLICATE, events.REJECTED)

@@ -264,7 +264,7 @@ def test_w1_the_api_adds_and_lists_activities_with_field_errors(app, world):
     assert calls["total"] == 1 and calls["data"][0]["outcome"] == "connected"
 
     refused = api(client, rep, "POST", path, {"kind": "call", "outcome": "maybe", "title": "x", "colour": 1})
-    assert refused.status_code == 400
+    assert refused.status_code == 422
     fields = {error["field"] for error in refused.get_json()["errors"]}
     assert fields == {"outcome", "title", "colour"}
     for body, field in (
@@ -276,8 +276,8 @@ def test_w1_the_api_adds_and_lists_activities_with_field_errors(app, world):
         ({"kind": "note", "body": "a\u0000b"}, "body"),
     ):
         answer = api(client, rep, "POST", path, body)
-        assert answer.status_code == 400 and answer.get_json()["errors"][0]["field"] == field, body
-    assert api(client, rep, "GET", path + "?kind=meeting").status_code == 400
+        assert answer.status_code == 422 and answer.get_json()["errors"][0]["field"] == field, body
+    assert api(client, rep, "GET", path + "?kind=meeting").status_code == 422
     assert Activity.select().count() == 3
 
     document = client.get("/api/v1/openapi.json").get_json()
@@ -433,7 +433,7 @@ def test_w1_the_api_edits_and_deletes_for_the_author_and_a_manager_only(app):
     assert api(client, rep, "PATCH", f"{path}/999", {"outcome": "connected"}).status_code == 404
 
     bad = api(client, rep, "PATCH", one, {"outcome": "maybe", "title": "x"})
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     assert {error["field"] for error in bad.get_json()["errors"]} == {"outcome", "title"}
     assert api(client, rep, "PATCH", one, {}).status_code == 400
 

@@ -279,7 +279,7 @@ def test_patch_changes_only_the_fields_sent_and_never_owner_stage_or_status(clie
         headers=headers,
         json={"company": "New", "stage": 5, "status": "qualified", "owner_id": make_user("rep").id},
     )
-    assert refused.status_code == 400
+    assert refused.status_code == 422
     assert fields_of(refused) == {"stage", "status", "owner_id"}
     assert all("actions" in reason for _, reason in errors_of(refused))
     stored = Lead.get_by_id(lead.id)
@@ -293,7 +293,7 @@ def test_g1_owner_rep_may_patch_only_the_person_fields_of_own_leads(client):
     ok = client.patch(f"{API}/leads/{lead.id}", headers=headers, json={"phone": "+44 20 7946 0000"})
     assert ok.status_code == 200 and ok.get_json()["phone"] == "+44 20 7946 0000"
     refused = client.patch(f"{API}/leads/{lead.id}", headers=headers, json={"topic": "Mine now"})
-    assert refused.status_code == 400
+    assert refused.status_code == 422
     assert errors_of(refused) == [("topic", "Your role may not change this field.")]
 
 
@@ -302,7 +302,7 @@ def test_g1_owner_rep_may_patch_only_the_person_fields_of_own_leads(client):
 
 def test_lead_list_filters_sorts_and_paginates_like_the_web_list(client):
     """R7/P8: the API list takes the web list's filters (search, stage, status,
-    owner, product line, team), sort and pages; bad filters are 400s by field."""
+    owner, product line, team), sort and pages; bad filters are 422s by field."""
     _, headers = as_role("manager")
     rep = make_user("rep")
     line = make_product_line()
@@ -338,7 +338,7 @@ def test_lead_list_filters_sorts_and_paginates_like_the_web_list(client):
     assert [row["id"] for row in page["data"]] == [o.id for o in others[1:4]]
 
     bad = client.get(f"{API}/leads?stage=9&per_page=500&owner=x&sort=hacker", headers=headers)
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     assert fields_of(bad) == {"stage", "per_page", "owner", "sort"}
 
 
@@ -408,11 +408,11 @@ LEAD_FAILURES = [
 
 
 def test_lead_create_validation_names_the_field_and_the_reason(client):
-    """E1/C3: every refused lead field answers 400 with that field and a reason; nothing is stored."""
+    """E1/C3: every refused lead field answers 422 with that field and a reason; nothing is stored."""
     _, headers = as_role("integration")
     for body, field in LEAD_FAILURES:
         response = client.post(f"{API}/leads", headers=headers, json=body)
-        assert response.status_code == 400, body
+        assert response.status_code == 422, body
         assert fields_of(response) == {field}, body
     assert Lead.select().count() == 0
 
@@ -434,7 +434,7 @@ def test_contact_create_validation_names_the_field_and_the_reason(client):
     _, headers = as_role("integration")
     for body, field in CONTACT_FAILURES:
         response = client.post(f"{API}/contacts", headers=headers, json=body)
-        assert response.status_code == 400, body
+        assert response.status_code == (400 if field is None else 422), body
         assert fields_of(response) == {field}, body
 
 
@@ -454,7 +454,7 @@ def test_account_create_validation_names_the_field_and_the_reason(client):
     _, headers = as_role("marketer")
     for body, field in ACCOUNT_FAILURES:
         response = client.post(f"{API}/accounts", headers=headers, json=body)
-        assert response.status_code == 400, body
+        assert response.status_code == 422, body
         assert fields_of(response) == {field}, body
 
 
@@ -537,7 +537,7 @@ def test_contacts_create_read_update_search_filter_and_paginate(client):
     page = client.get(f"{API}/contacts?per_page=2&page=3", headers=headers).get_json()
     assert (len(page["data"]), page["page"], page["per_page"], page["total"]) == (1, 3, 2, 5)
     bad = client.get(f"{API}/contacts?owner=me&page=0&per_page=201", headers=headers)
-    assert bad.status_code == 400 and fields_of(bad) == {"owner", "page", "per_page"}
+    assert bad.status_code == 422 and fields_of(bad) == {"owner", "page", "per_page"}
     assert client.get(f"{API}/contacts/999", headers=headers).status_code == 404
 
 
@@ -563,7 +563,7 @@ def test_accounts_create_read_update_search_and_paginate(client):
     )
     assert updated.get_json()["industry"] == "Software" and updated.get_json()["owner_id"] == rep.id
     assert (
-        client.patch(f"{API}/accounts/{account['id']}", headers=headers, json={"name": ""}).status_code == 400
+        client.patch(f"{API}/accounts/{account['id']}", headers=headers, json={"name": ""}).status_code == 422
     )
     for _ in range(3):
         make_account()
@@ -576,7 +576,7 @@ def test_accounts_create_read_update_search_and_paginate(client):
     assert ids("q=initech.t") == ids("q=INI") == ids(f"owner={rep.id}") == [account["id"]]
     page = client.get(f"{API}/accounts?per_page=3&page=2", headers=headers).get_json()
     assert (len(page["data"]), page["total"]) == (1, 4)
-    assert client.get(f"{API}/accounts?q=" + "w " * 6, headers=headers).status_code == 400
+    assert client.get(f"{API}/accounts?q=" + "w " * 6, headers=headers).status_code == 422
 
 
 # --------------------------------------------------------------------------- stage actions
@@ -658,7 +658,7 @@ def test_p6_disqualify_closes_the_lead_with_a_reason(client):
     _, headers = as_role("integration")
     lead = make_lead(stage=lifecycle.AUTOMATED_QUALIFICATION)
     bad = act(client, headers, lead.id, "disqualify", reason="bored")
-    assert bad.status_code == 400 and fields_of(bad) == {"reason"}
+    assert bad.status_code == 422 and fields_of(bad) == {"reason"}
     done = act(client, headers, lead.id, "disqualify", reason="no_budget").get_json()
     assert (done["status"], done["status_reason"], done["stage_label"]) == (
         "disqualified",
@@ -701,7 +701,7 @@ def test_action_arguments_are_validated_by_field(client):
     lead = make_lead(stage=lifecycle.TP_QUALIFICATION, tp_accepted=True)
     for action, body, field in ACTION_FAILURES:
         response = act(client, headers, lead.id, action, **body)
-        assert response.status_code == 400, (action, body)
+        assert response.status_code == 422, (action, body)
         assert fields_of(response) == {field}, (action, body)
     assert LeadHistory.select().count() == 0 and Lead.get_by_id(lead.id).stage == lifecycle.TP_QUALIFICATION
 

@@ -127,7 +127,7 @@ def test_the_email_format_the_document_declares_is_the_one_the_api_takes(client)
 
 
 @pytest.mark.parametrize("field", ["email", "country"])
-def test_a_blank_email_or_country_is_a_400_and_null_clears_it(client, field):
+def test_a_blank_email_or_country_is_a_422_and_null_clears_it(client, field):
     """A blank is no address and no country code: refused by field and reason
     on create and update; null is how a client clears the value."""
     headers = _headers()
@@ -137,7 +137,7 @@ def test_a_blank_email_or_country_is_a_400_and_null_clears_it(client, field):
             client.post(f"{API}/leads", headers=headers, json={"topic": "T", field: blank}),
             client.patch(f"{API}/contacts/{contact.id}", headers=headers, json={field: blank}),
         ):
-            assert response.status_code == 400, response.get_json()
+            assert response.status_code == 422, response.get_json()
             assert response.get_json()["errors"] == [
                 {"field": field, "reason": "Must not be blank; send null to clear it."}
             ]
@@ -145,7 +145,7 @@ def test_a_blank_email_or_country_is_a_400_and_null_clears_it(client, field):
     assert cleared.status_code == 200 and cleared.get_json()[field] is None
 
 
-def test_an_unknown_query_parameter_is_a_400_naming_it(client):
+def test_an_unknown_query_parameter_is_a_422_naming_it(client):
     """A misspelt or unknown query parameter is refused, named, on every list
     (leads, contacts, accounts, campaigns) and record route; the public document takes any."""
     headers = _headers()
@@ -159,7 +159,7 @@ def test_an_unknown_query_parameter_is_a_400_naming_it(client):
     ]
     for path, unknown in cases:
         response = client.get(API + path, headers=headers)
-        assert response.status_code == 400, path
+        assert response.status_code == 422, path
         assert response.get_json()["errors"] == [
             {"field": name, "reason": "Unknown query parameter."} for name in sorted(unknown)
         ], path

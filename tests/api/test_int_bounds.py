@@ -1,6 +1,6 @@
 """The API refuses numbers the databases cannot hold as it refuses any bad value
 (G1): a huge id in a path is a 404; a huge id or number in a body, or an id,
-page or size in a query string past its documented maximum, is a 400 naming the
+page or size in a query string past its documented maximum, is a 422 naming the
 field, never a 500 (SQLite's driver overflows past 64 bits)."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ REF_FIELDS = [
 
 
 @pytest.mark.parametrize(("resource", "field"), REF_FIELDS)
-def test_g1_a_huge_id_in_a_create_or_update_body_is_a_400_naming_the_field(client, resource, field):
+def test_g1_a_huge_id_in_a_create_or_update_body_is_a_422_naming_the_field(client, resource, field):
     """G1: every reference a lead, contact or account takes (account_id, owner_id…)
     refuses an id past the id columns, on create and on update; nothing is stored."""
     _, headers = as_role("admin")
@@ -37,7 +37,7 @@ def test_g1_a_huge_id_in_a_create_or_update_body_is_a_400_naming_the_field(clien
         )
         updated = client.patch(f"{API}{PATHS[resource]}/{record.id}", headers=headers, json={field: number})
         for response in (created, updated):
-            assert response.status_code == 400, (number, response.get_json())
+            assert response.status_code == 422, (number, response.get_json())
             assert fields_of(response) == {field}, number
     model = {"Lead": Lead, "Contact": Contact, "Account": Account}[resource]
     assert model.select().count() == 1 and model.get_by_id(record.id).updated_at == record.updated_at
@@ -50,7 +50,7 @@ def test_g1_the_schema_documents_the_largest_id_each_reference_takes(client):
         assert schemas[f"{resource}Create"]["properties"][field]["maximum"] == MAX_ID, (resource, field)
 
 
-def test_p6_a_huge_owner_id_in_an_assign_action_is_a_400(client):
+def test_p6_a_huge_owner_id_in_an_assign_action_is_a_422(client):
     """P6: the assign action's owner_id is an id like any other."""
     _, headers = as_role("manager")
     lead = make_lead(stage=5, sales_ready=True)
@@ -58,12 +58,12 @@ def test_p6_a_huge_owner_id_in_an_assign_action_is_a_400(client):
         response = client.post(
             f"{API}/leads/{lead.id}/actions/assign", headers=headers, json={"owner_id": number}
         )
-        assert response.status_code == 400 and fields_of(response) == {"owner_id"}, number
+        assert response.status_code == 422 and fields_of(response) == {"owner_id"}, number
     assert Lead.get_by_id(lead.id).owner_id is None
 
 
 def test_e3_a_huge_lead_or_contact_id_in_an_interaction_is_refused_by_field(client):
-    """E3: a single interaction with a huge lead_id or contact_id is a 400 naming it;
+    """E3: a single interaction with a huge lead_id or contact_id is a 422 naming it;
     in a batch the other items are still stored."""
     _, headers = as_role("integration")
     lead = make_lead()
@@ -71,7 +71,7 @@ def test_e3_a_huge_lead_or_contact_id_in_an_interaction_is_refused_by_field(clie
         for number in HUGE_IDS:
             single = {"type": "web_visit", "external_id": f"{field}-{number}", field: number}
             response = client.post(f"{API}/interactions", headers=headers, json=single)
-            assert response.status_code == 400 and fields_of(response) == {field}, (field, number)
+            assert response.status_code == 422 and fields_of(response) == {field}, (field, number)
     batch = [
         {"type": "web_visit", "external_id": "good", "lead_id": lead.id},
         {"type": "web_visit", "external_id": "bad", "lead_id": MAX_ID + 1},
@@ -82,7 +82,7 @@ def test_e3_a_huge_lead_or_contact_id_in_an_interaction_is_refused_by_field(clie
     assert Interaction.select().count() == 1
 
 
-def test_g1_a_number_past_64_bits_anywhere_in_a_body_is_a_400_naming_where(client):
+def test_g1_a_number_past_64_bits_anywhere_in_a_body_is_a_422_naming_where(client):
     """G1: past 64 bits no column takes it, wherever it sits: a segment's value, an
     interaction's properties, a batch item; the error names its place."""
     _, headers = as_role("admin")
@@ -104,19 +104,19 @@ def test_g1_a_number_past_64_bits_anywhere_in_a_body_is_a_400_naming_where(clien
     ]
     for url, body, where in cases:
         response = client.post(url, headers=headers, json=body)
-        assert response.status_code == 400, (url, response.get_json())
+        assert response.status_code == 422, (url, response.get_json())
         assert fields_of(response) == {where}, (url, errors_of(response))
     assert Interaction.select().count() == 0
 
 
-def test_g2_a_huge_product_line_id_for_a_campaign_is_a_400(client):
+def test_g2_a_huge_product_line_id_for_a_campaign_is_a_422(client):
     """G2: the campaign API's product_line_id is bounded like the other references."""
     _, headers = as_role("marketer")
     make_product_line()
     response = client.post(
         f"{API}/campaigns", headers=headers, json={"name": "C", "product_line_id": MAX_ID + 1}
     )
-    assert response.status_code == 400 and fields_of(response) == {"product_line_id"}
+    assert response.status_code == 422 and fields_of(response) == {"product_line_id"}
 
 
 LIST_PARAMS = [
@@ -138,13 +138,13 @@ LIST_PARAMS = [
 
 
 @pytest.mark.parametrize(("path", "name"), LIST_PARAMS)
-def test_g1_a_huge_or_odd_number_in_a_list_query_is_a_400_naming_it(client, path, name):
+def test_g1_a_huge_or_odd_number_in_a_list_query_is_a_422_naming_it(client, path, name):
     """G1: a page, size or id filter past its maximum, in superscript digits or
-    thousands of digits long, is a 400 naming the parameter."""
+    thousands of digits long, is a 422 naming the parameter."""
     _, headers = as_role("admin")
     for value in (str(MAX_ID + 1), "99999999999999999999999", "9" * 5000, "²"):
         response = client.get(f"{API}{path}?{name}={value}", headers=headers)
-        assert response.status_code == 400, (value[:25], response.status_code)
+        assert response.status_code == 422, (value[:25], response.status_code)
         assert fields_of(response) == {name}, value[:25]
 
 

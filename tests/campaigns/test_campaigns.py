@@ -220,7 +220,7 @@ def test_g2_api_marketer_creates_lists_and_launches_a_campaign(app, run_jobs):
             "segment": {"items": [{"entity": "contact", "field": "shoe", "operator": "equals", "value": 1}]},
         },
     )
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     fields = {e["field"] for e in bad.get_json()["errors"]}
     assert "name" in fields and any(f.startswith("segment") for f in fields)
     created = client.post(

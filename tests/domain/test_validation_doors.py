@@ -127,7 +127,7 @@ def test_a_nul_anywhere_in_an_api_body_names_its_field(client):
     response = client.post(
         "/api/v1/contacts", json={**GOOD, "extra": {"note": ["ok", "b\x00d"]}}, headers=headers
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.get_json()["errors"] == [{"field": "extra.note.1", "reason": validation.NUL_REASON}]
     good = {"type": "web_visit", "external_id": "e1", "email": "ada@example.com"}
     Contact.create(first_name="Ada", email="ada@example.com")
@@ -155,7 +155,7 @@ def test_a_nul_in_a_search_is_a_field_error_not_a_500(client):
     token = issue_token(make_user("integration"), "doors")
     for path in ("/api/v1/leads?q=a%00b", "/api/v1/contacts?q=a%00b"):
         response = client.get(path, headers={"Authorization": f"Bearer {token}"})
-        assert response.status_code == 400, path
+        assert response.status_code == 422, path
         assert response.get_json()["errors"] == [{"field": "q", "reason": validation.NUL_REASON}]
     login(client, make_user("marketer"))
     page = client.get("/leads?q=a%00b")
@@ -179,6 +179,6 @@ def test_interactions_find_their_person_by_the_same_email_check(client):
     bad = client.post(
         "/api/v1/interactions", json={**event, "external_id": "v2", "email": "a@b.c"}, headers=headers
     )
-    assert bad.status_code == 400
+    assert bad.status_code == 422
     assert bad.get_json()["errors"] == [{"field": "email", "reason": validation.EMAIL_REASON}]
     assert Interaction.select().count() == 1

@@ -317,7 +317,7 @@ def test_r7_an_invalid_minimum_score_is_reported_and_ignored(app, world, scored)
     answer = world["manager"].get(
         "/api/v1/leads?min_score=lots", headers={"Authorization": f"Bearer {world['token']}"}
     )
-    assert answer.status_code == 400 and answer.get_json()["errors"][0]["field"] == "min_score"
+    assert answer.status_code == 422 and answer.get_json()["errors"][0]["field"] == "min_score"
 
 
 def test_r7_the_api_list_filters_and_sorts_by_score(app, world, scored):
