@@ -21,9 +21,6 @@ CSP = "; ".join(
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-CACHEABLE = ("static", "assets.styles")  # files with no personal data (web.assets)
-
-
 def set_security_headers(response):
     """Add the CSP and friends to ``response``."""
     headers = response.headers
@@ -36,8 +33,9 @@ def set_security_headers(response):
         # Only over https (as the trusted proxies say, behind them): sent over
         # plain http it would lock a browser out of an install without TLS.
         headers.setdefault("Strict-Transport-Security", HSTS)
-    if request.endpoint not in CACHEABLE:
+    if request.endpoint != "static":
         # Pages, fragments, exports and API answers carry personal data or
-        # secrets: no browser, proxy or back button keeps a copy of them.
-        headers["Cache-Control"] = "no-store"
+        # secrets: no browser, proxy or back button keeps a copy of them,
+        # unless the answer says otherwise (the style bundle of web.assets).
+        headers.setdefault("Cache-Control", "no-store")
     return response
