@@ -6,6 +6,8 @@ FLASK := $(PY) -m flask --app app
 # Where `make demo` listens: `make demo PORT=8080` (or HOST=0.0.0.0 for other machines).
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Test processes (pytest-xdist): every process has its own databases, queue prefixes and browser.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test setup chromium bench lint
 
@@ -33,7 +35,7 @@ chromium:
 ## Set up and run the whole test suite (SQLite + PostgreSQL if reachable, real Redis, real Chromium)
 test: setup chromium
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 ## Every benchmark of bench/ (about 25 minutes with the 10-minute soak; figures in bench/results/ and the README)
 bench: setup
