@@ -200,10 +200,27 @@ RETRYABLE = {"40P01", "40001"}  # PostgreSQL: deadlock detected, serialization f
 RETRIES = 3
 
 
+_retrying = threading.local()
+
+
 def retried(work: Callable, attempts: int = RETRIES):
     """``work()`` (a whole transaction), run again when PostgreSQL ends it with a
     deadlock or a serialization failure: it was rolled back whole, so trying
-    again is safe, and answering 500 for it is not (O2)."""
+    again is safe, and answering 500 for it is not (O2).
+
+    Inside another ``retried`` (an API call that stores interactions), ``work``
+    runs once: the outer one runs the whole again, and nested retries would
+    multiply the attempts (3 × 3) for one request."""
+    if getattr(_retrying, "active", False):
+        return work()
+    _retrying.active = True
+    try:
+        return _retried(work, attempts)
+    finally:
+        _retrying.active = False
+
+
+def _retried(work: Callable, attempts: int):
     for attempt in range(1, attempts + 1):
         try:
             return work()

@@ -26,6 +26,7 @@ def pg_app(database_urls, redis_url, tmp_root):
     db.execute_sql("DROP TRIGGER IF EXISTS fault ON lead")
     db.execute_sql("DROP TRIGGER IF EXISTS fault ON contact")
     db.execute_sql("DROP TRIGGER IF EXISTS fault ON account")
+    db.execute_sql("DROP TRIGGER IF EXISTS fault ON interaction")
     db.execute_sql("DROP FUNCTION IF EXISTS fault_once()")
     db.execute_sql("DROP SEQUENCE IF EXISTS fault_attempts")
     db.close()
@@ -142,3 +143,34 @@ def test_o2_a_request_whose_connection_the_database_ends_is_a_503_and_the_next_o
     again = client.patch(f"/api/v1/leads/{lead.id}", json={"first_name": "Again"}, headers=headers)
     assert again.status_code == 200, again.get_data(as_text=True)
     assert Lead.get_by_id(lead.id).first_name == "Again"
+
+
+def test_o2_interactions_that_keep_deadlocking_are_tried_three_times_in_all_not_nine(pg_app):
+    """O2: storing interactions retries a deadlock of its own when a job calls it;
+    inside an API call, which is retried whole, it runs once per attempt, so a
+    request that keeps failing is tried 3 times (not 3 × 3) and answered 503."""
+    lead = make_lead(email="ev@retry.example.com")
+    headers = {"Authorization": f"Bearer {issue_token(make_user('manager'), 'sync')}"}
+    _fail("interaction", "40P01", times=100)
+    answer = pg_app.test_client().post(
+        "/api/v1/interactions",
+        json={"type": "email_opened", "email": lead.email, "external_id": "ev-1"},
+        headers=headers,
+    )
+    assert answer.status_code == 503, answer.get_data(as_text=True)
+    assert _attempts() == 3
+
+
+def test_o2_interactions_stored_outside_a_request_retry_a_deadlock_of_their_own(pg_app):
+    """O2: the same store called by a job (no request around it) is tried again
+    after a deadlock and stores the event once."""
+    from leads.intake.interactions import CREATED, record_interactions
+
+    lead = make_lead(email="job@retry.example.com")
+    _fail("interaction", "40001", times=1)
+    with pg_app.app_context():
+        (result,) = record_interactions(
+            [{"type": "email_opened", "email": lead.email, "external_id": "job-1"}], make_user("manager")
+        )
+    assert result.status == CREATED
+    assert _attempts() == 2
