@@ -51,7 +51,7 @@ def notifications():
 @signed_in
 def notification_badge():
     """The unread count, polled by the header every 5 s."""
-    return render_fragment("notify/_badge.html", count=unread_count(current_user()))
+    return render_fragment("notify/_badge.html", unread_badge_count=unread_count(current_user()))
 
 
 @bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
