@@ -1,4 +1,4 @@
-"""Admin pages: users, teams, API tokens, qualification fields (G1, P5).
+"""Admin pages: users, teams, API tokens, qualification fields, interaction types (G1, P5, E3).
 
 Every write answers an htmx request with the region it changed (422 with inline
 errors for invalid input, 409 for a refused change) and a plain form post with a
@@ -13,6 +13,7 @@ from flask import Blueprint, abort, request
 from auth import admin
 from auth.admin import AdminError
 from auth.forms import (
+    InteractionTypeForm,
     PasswordResetForm,
     QualificationFieldCreateForm,
     QualificationFieldForm,
@@ -22,7 +23,10 @@ from auth.forms import (
     UserProfileForm,
 )
 from auth.models import ADMIN, ApiToken, Team, User
-from auth.policy import allow
+from auth.policy import allow, current_user
+from leads.core.interactions import BUILT_IN
+from leads.records import interaction_types
+from leads.records.models import CustomInteractionType
 from leads.stages import fields as fields
 from leads.stages.models import QualificationField
 from web import crud
@@ -340,3 +344,56 @@ def set_qualification_field_active(field_id, active):
     fields.set_field_active(field, active)
     message = f"Field {field.label} is {'shown again' if active else 'hidden from the form'}."
     return saved(message, lambda: _fields_page(notice=message), "admin.qualification_fields")
+
+
+# Interaction types (E3, S2) ------------------------------------------------------
+
+
+def _types_page(form=None, notice=None, status=200):
+    custom = list(interaction_types.custom_types())
+    return render(
+        "admin/interaction_types.html",
+        "admin/_interaction_types.html",
+        status,
+        built_in=BUILT_IN,
+        custom=custom,
+        counts=interaction_types.stored_counts([*BUILT_IN, *(row.name for row in custom)]),
+        form=form or InteractionTypeForm(formdata=None),
+        notice=notice,
+    )
+
+
+@bp.route("/interaction-types")
+@allow(ADMIN)
+def interaction_types_page():
+    """The built-in interaction types and the custom ones, with how many are stored."""
+    return _types_page()
+
+
+def _show_refusal(form, error: interaction_types.RefusedType) -> None:
+    for name, reason in error.errors:
+        getattr(form, name).errors.append(reason)
+
+
+@bp.route("/interaction-types", methods=["POST"])
+@allow(ADMIN)
+def add_interaction_type():
+    form = InteractionTypeForm()
+    return crud.create(
+        form,
+        lambda: interaction_types.add_custom_type(form.name.data, form.label.data, current_user()),
+        _types_page,
+        lambda row: f"Type {row.name} was added: integrations may post it, scoring rules may count it.",
+        "admin.interaction_types_page",
+        refused=interaction_types.RefusedType,
+        show=_show_refusal,
+    )
+
+
+@bp.route("/interaction-types/<int:type_id>/delete", methods=["POST"])
+@allow(ADMIN)
+def remove_interaction_type(type_id):
+    row = get_or_404(CustomInteractionType, type_id)
+    interaction_types.remove_custom_type(row)
+    message = f"Type {row.name} was removed: new interactions of it are refused; stored ones stay."
+    return saved(message, lambda: _types_page(notice=message), "admin.interaction_types_page")

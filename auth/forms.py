@@ -165,3 +165,18 @@ class QualificationFieldCreateForm(QualificationFieldForm):
     def validate_key(self, field):
         if QualificationField.select().where(QualificationField.key == field.data).exists():
             raise ValidationError("A field with this key already exists.")
+
+
+class InteractionTypeForm(PageForm):
+    """A custom interaction type (E3): checked by ``leads.core.interactions.check_custom``."""
+
+    name = StringField(
+        "Name",
+        description="What integrations post as type, e.g. demo_requested: lower-case letters, digits and _.",
+        validators=[DataRequired(), Length(max=50)],
+    )
+    label = StringField(
+        "Label",
+        description="What the scoring builder shows, e.g. Demo requested.",
+        validators=[DataRequired(), Length(max=80)],
+    )

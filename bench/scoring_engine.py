@@ -92,7 +92,7 @@ MODEL = ScoringModel.from_dict(
                 "filters": [{"field": "campaign", "operator": "equals", "value": "spring"}],
             },
             {
-                "type": "website_visited",
+                "type": "web_visit",
                 "points": 5,
                 "window_days": 14,
                 "cap": 25,
@@ -137,7 +137,7 @@ CRITERIA = [
 def make_facts(seed: int = 7) -> Facts:
     """One lead with a contact, an account and 50 interactions over 120 days."""
     rng = random.Random(seed)
-    kinds = ["email_opened", "email_clicked", "website_visited", "form_submitted", "event_attended"]
+    kinds = ["email_opened", "email_clicked", "web_visit", "form_submitted", "event_attended"]
     pages = ["/pricing", "/demo", "/blog", "/careers"]
     interactions = tuple(
         InteractionFact(

@@ -28,7 +28,7 @@ from campaigns.models import CampaignMessage, CampaignReply
 from leads.base.db import transaction, utcnow
 from leads.base.models import BackgroundTask
 from leads.base.queue import enqueue
-from leads.core import lifecycle
+from leads.core import interactions, lifecycle
 from leads.core.conditions import ACCOUNT, CONTACT, FIELDS, LEAD, Facts, build_segment, matches
 from leads.intake import interactions as events
 from leads.notify.models import Notification, Outbox
@@ -38,7 +38,7 @@ DRAFT, LAUNCHED, COMPLETED = "draft", "launched", "completed"
 STATUSES = {DRAFT: "Draft", LAUNCHED: "Launched", COMPLETED: "Completed"}
 DEFAULT_REPLY_DOMAIN = "replies.leadflow.local"
 DEFAULT_FROM_NAME = "leadflow marketing"
-SENT, REPLIED = "email_sent", "email_replied"
+SENT, REPLIED = interactions.EMAIL_SENT, interactions.EMAIL_REPLIED
 SENT_SOURCE, REPLY_SOURCE = "campaign", "email"
 BATCH = 200  # audience members per transaction
 TOKEN_RE = re.compile(r"reply\+([0-9a-f]{16,40})@", re.IGNORECASE)

@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from auth.models import Team, User
 from auth.passwords import hash_password
 from leads.core import lifecycle
-from leads.records.models import Account, Contact, Lead, ProductLine
+from leads.records.models import Account, Contact, CustomInteractionType, Lead, ProductLine
 
 PASSWORD = "correct-horse-battery"
 _PASSWORD_HASH = hash_password(PASSWORD)
@@ -42,6 +42,11 @@ def make_contact(**overrides) -> Contact:
     n = next(_seq)
     values = {"first_name": "Ada", "last_name": f"Lovelace{n}", "email": f"ada{n}@example.test"}
     return Contact.create(**{**values, **overrides})
+
+
+def make_custom_type(name: str = "demo_requested", label: str = "Demo requested") -> CustomInteractionType:
+    """A custom interaction type an admin registered (E3): the API takes it, rules may count it."""
+    return CustomInteractionType.create(name=name, label=label)
 
 
 def make_lead(**overrides) -> Lead:

@@ -19,6 +19,7 @@ from leads.api.resources import _NOTE, ACCOUNT, ACTION_ARGS, CONTACT, LEAD, colu
 from leads.api.serialise import _SHOWN
 from leads.api.validation import MAX_PAGE, MAX_PER_PAGE
 from leads.core import fields as catalogue
+from leads.core.interactions import BUILT_IN
 from leads.core.numbers import MAX_ID
 from leads.records import listing
 
@@ -109,7 +110,12 @@ OUTPUT_SCHEMAS = {
             "type": {
                 "type": "string",
                 "maxLength": 50,
-                "description": "email_opened, form_submitted, web_visit… or a custom type.",
+                "description": (
+                    "A built-in type ("
+                    + ", ".join(BUILT_IN)
+                    + ") or a custom type an admin registered. Any other is refused: its error "
+                    "(field type) lists the known types in known_types."
+                ),
             },
             "external_id": {
                 "type": "string",

@@ -418,7 +418,8 @@ def update_account(account_id: int):
         '"duplicate" and counts nothing twice. The leads it touches are re-scored by the '
         "workers within seconds. A batch answers 200 with one result per item (good items "
         "are stored even when others are rejected); a single object answers 201, 200 for "
-        "a duplicate, or 400 with its errors."
+        "a duplicate, or 422 with its errors. A type that is neither built in nor registered by "
+        "an admin is refused, its error listing the known types (known_types)."
     ),
 )
 def post_interactions():

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from leads.core import lifecycle
+from leads.core import interactions, lifecycle
 from leads.core.conditions import (
     AND,
     INTERACTION,
@@ -138,7 +138,7 @@ class InteractionTerm:
     @cached_property
     def title(self) -> str:
         """The term in words."""
-        words = self.interaction_type
+        words = interactions.BUILT_IN_VOCABULARY.label(self.interaction_type)
         if self.filters:
             words += " where " + " and ".join(condition.describe() for condition in self.filters)
         if self.within_days is not None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, NamedTuple
 
+from leads.core import interactions
 from leads.core.conditions import (
     INTERACTION,
     Condition,
@@ -55,20 +56,6 @@ from leads.core.conditions import (
 DRAFT, LIVE, STOPPED = "draft", "live", "stopped"
 STATUSES = {DRAFT: "Draft", LIVE: "Live", STOPPED: "Stopped"}
 _NEXT_STATUSES = {DRAFT: {LIVE}, LIVE: {STOPPED}, STOPPED: {LIVE}}
-
-# The types the builder offers; integrations may post custom types too.
-INTERACTION_TYPES = {
-    "email_opened": "Email opened",
-    "email_clicked": "Email clicked",
-    "form_submitted": "Landing page (form) submitted",
-    "website_visited": "Website visited",
-    "event_registered": "Event registered",
-    "event_attended": "Event attended",
-    "call_logged": "Call logged (on the lead page)",
-    "note_added": "Note added (on the lead page)",
-}
-# Interactions a user logs on the lead page (W1), not something the person did.
-LOGGED_TYPES = frozenset({"call_logged", "note_added"})
 
 MAX_POINTS = 10_000
 MAX_WINDOW_DAYS = 3650
@@ -127,7 +114,7 @@ class BehaviourRule:
         """The label, or the rule in words."""
         if self.label:
             return self.label
-        words = INTERACTION_TYPES.get(self.interaction_type, self.interaction_type.replace("_", " "))
+        words = interactions.BUILT_IN_VOCABULARY.label(self.interaction_type)
         if self.filters:
             words += " where " + " and ".join(condition.describe() for condition in self.filters)
         if self.window_days is not None:

@@ -10,9 +10,9 @@ from wtforms import BooleanField, SelectField, SelectMultipleField, StringField,
 from wtforms.validators import DataRequired, Length, Optional
 
 from leads.core import matching
-from leads.core.scoring import INTERACTION_TYPES
 from leads.intake.models import SOURCE_KINDS
 from leads.intake.strategies import strategy_rows
+from leads.records import interaction_types
 from leads.records.queries import campaigns, product_lines
 from web.forms import PageForm
 
@@ -106,11 +106,10 @@ class RuleForm(PageForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     campaign = SelectField("When a contact interacts with campaign", coerce=_int_or_none)
     product_line = SelectField("or with product line", coerce=_int_or_none)
-    interaction_types = SelectMultipleField(
-        "Interaction types (none: any)", choices=list(INTERACTION_TYPES.items())
-    )
+    interaction_types = SelectMultipleField("Interaction types (none: any)", choices=[])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.campaign.choices = [(None, "—")] + [(c.id, c.name) for c in campaigns()]
         self.product_line.choices = [(None, "—")] + [(p.id, p.name) for p in product_lines()]
+        self.interaction_types.choices = list(interaction_types.vocabulary().labels().items())

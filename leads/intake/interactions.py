@@ -21,9 +21,11 @@ import peewee as pw
 from auth.models import User
 from leads.base import bulk, signals
 from leads.base.db import retried, transaction, utcnow
+from leads.core import interactions as vocabularies
 from leads.core import validation
 from leads.core.numbers import MAX_ID
 from leads.intake import auto_leads
+from leads.records.interaction_types import vocabulary as install_vocabulary
 from leads.records.models import Contact, Interaction, Lead
 from leads.records.queries import visible_contacts, visible_leads
 from leads.scoring.facts import leads_touched_by
@@ -107,15 +109,29 @@ def _id(item: Mapping, name: str, errors: list) -> int | None:
     return value
 
 
-def check_item(item, default_source: str) -> tuple[dict | None, list[dict]]:
-    """One item's cleaned values, or its errors (field and reason)."""
+def _check_type(kind: str | None, vocabulary: vocabularies.Vocabulary, errors: list) -> str | None:
+    """E3/S2: a built-in or registered type, as stored (trimmed, lower-case); an
+    unknown one is refused with the list of the known ones."""
+    if kind is None:
+        return None
+    if not vocabulary.known(kind):
+        errors.append({**_error("type", vocabulary.unknown_reason(kind)), "known_types": vocabulary.names()})
+        return None
+    return vocabularies.normalise(kind)
+
+
+def check_item(
+    item, default_source: str, vocabulary: vocabularies.Vocabulary = vocabularies.BUILT_IN_VOCABULARY
+) -> tuple[dict | None, list[dict]]:
+    """One item's cleaned values, or its errors (field and reason); its type
+    must be one of ``vocabulary``'s."""
     if not isinstance(item, Mapping):
         return None, [_error(None, "Each interaction must be a JSON object.")]
     errors: list[dict] = []
     unknown = sorted(set(item) - ALLOWED_KEYS)
     for name in unknown:
         errors.append(_error(str(name).replace(validation.NUL, "\\0"), "Unknown field."))
-    kind = _text(item, "type", 50, errors, required=True)
+    kind = _check_type(_text(item, "type", 50, errors, required=True), vocabulary, errors)
     external_id = _text(item, "external_id", 200, errors, required=True)
     source = _text(item, "source", 100, errors, required=False) or default_source
     occurred_at, problem = _parse_time(item.get("occurred_at"))
@@ -209,8 +225,9 @@ def record_interactions(items: Sequence, user: User, default_source: str = "api"
     in one transaction; enqueue the scoring jobs after commit."""
     results: dict[int, Result] = {}
     cleaned: list[tuple[int, dict]] = []
+    vocabulary = install_vocabulary()
     for index, item in enumerate(items):
-        values, errors = check_item(item, default_source)
+        values, errors = check_item(item, default_source, vocabulary)
         if errors:
             results[index] = Result(index, REJECTED, errors=errors)
         else:

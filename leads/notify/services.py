@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from leads.base import signals
 from leads.base.db import utcnow
-from leads.core.scoring import LOGGED_TYPES
+from leads.core.interactions import LOGGED
 from leads.notify.models import Notification, Outbox
 from leads.records.models import Contact, Lead
 
@@ -54,7 +54,7 @@ def notify_engaged(sender=None, *, interactions, **_) -> None:
     lead's owner and the contact's owner (one notification per rep and person
     per batch). A handful of queries whatever the batch size. A call or note a
     user logged (W1) is not the person engaging: nobody is told."""
-    interactions = [row for row in interactions if row.type not in LOGGED_TYPES]
+    interactions = [row for row in interactions if row.type not in LOGGED]
     lead_ids = {row.lead_id for row in interactions if row.lead_id}
     contact_ids = {row.contact_id for row in interactions if row.contact_id}
     if not lead_ids and not contact_ids:

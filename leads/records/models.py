@@ -186,6 +186,20 @@ class Interaction(BaseModel):
         )
 
 
+class CustomInteractionType(BaseModel):
+    """An interaction type an admin registered beside the built-in ones
+    (``leads.core.interactions``): integrations may post it, the scoring builder
+    offers it under ``label``. Migration 013."""
+
+    name = pw.CharField(max_length=50, unique=True)
+    label = pw.CharField(max_length=80)
+    created_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "custom_interaction_type"
+
+
 class LeadHistory(BaseModel):
     """The lead's timeline (P7): what changed, from, to, by whom or what rule, when."""
 

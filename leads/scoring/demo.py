@@ -9,6 +9,7 @@ import random
 
 from auth.models import User
 from leads.base.db import db, utcnow
+from leads.records import interaction_types
 from leads.records.models import Contact, Interaction
 from leads.scoring import services as scoring_admin
 
@@ -19,6 +20,7 @@ TYPES = [
     ("form_submitted", 1),
     ("event_registered", 1),
 ]
+DEMO_REQUESTED = ("demo_requested", "Demo requested")  # a custom type (E3), registered by the demo
 DEMO_REQUESTS = 0.04  # share of engaged contacts who asked for a demo (sales-ready at once)
 PAGES = ["pricing", "docs", "blog", "careers", "demo"]
 
@@ -142,7 +144,7 @@ def seed_scoring(rng: random.Random, marketer: User) -> int:
             rows.append(
                 {
                     "contact": contact,
-                    "type": "demo_requested",
+                    "type": DEMO_REQUESTED[0],
                     "occurred_at": now - dt.timedelta(days=rng.uniform(0, 10)),
                     "properties": {},
                     "source": "demo",
@@ -150,6 +152,10 @@ def seed_scoring(rng: random.Random, marketer: User) -> int:
                     "created_at": now,
                 }
             )
+    try:
+        interaction_types.add_custom_type(*DEMO_REQUESTED, marketer)
+    except interaction_types.RefusedType:
+        pass  # registered already (the demo seeded before)
     with db.atomic():
         for start in range(0, len(rows), 500):
             Interaction.insert_many(rows[start : start + 500]).execute()
@@ -185,7 +191,7 @@ def seed_scoring(rng: random.Random, marketer: User) -> int:
             "rule": {
                 "op": "or",
                 "items": [
-                    {"kind": "interaction", "type": "demo_requested", "filters": [], "within_days": 30}
+                    {"kind": "interaction", "type": DEMO_REQUESTED[0], "filters": [], "within_days": 30}
                 ],
             },
         },

@@ -26,7 +26,9 @@ from wtforms.validators import Length, Optional, ValidationError
 
 from leads.core import scoring
 from leads.core.conditions import AND, is_group
-from leads.core.scoring import INTERACTION_TYPES, MAX_FILTERS, MAX_RULES
+from leads.core.interactions import Vocabulary
+from leads.core.scoring import MAX_FILTERS, MAX_RULES
+from leads.records import interaction_types
 from web.condition_forms import (
     JOIN_CHOICES,
     OPERATOR_CHOICES,
@@ -41,9 +43,7 @@ from web.condition_forms import (
 )
 from web.forms import PageForm
 
-CUSTOM = "custom"
 PER, ONCE = "per", "once"
-TYPE_CHOICES = [*INTERACTION_TYPES.items(), (CUSTOM, "Other (type it)")]
 
 
 # --- Rows (``ConditionRow`` and the shared pieces: web.condition_forms) ----------
@@ -68,8 +68,7 @@ class FilterRow(Row):
 class BehaviourRuleRow(Row):
     id = HiddenField()
     label = StringField("Label")
-    type = choice_field("Interaction", TYPE_CHOICES)
-    custom_type = StringField("Other type")
+    type = choice_field("Interaction", [])
     filters = FieldList(FormField(FilterRow), max_entries=MAX_FILTERS)
     window_days = StringField("Within days", description="empty: ever")
     per_occurrence = choice_field("Count", [(PER, "per occurrence"), (ONCE, "once")], default=PER)
@@ -78,7 +77,7 @@ class BehaviourRuleRow(Row):
 
     @property
     def interaction_type(self) -> str:
-        return (self.custom_type.data or "").strip() if self.type.data == CUSTOM else self.type.data
+        return (self.type.data or "").strip()
 
 
 class GradeRow(Row):
@@ -93,8 +92,7 @@ class TermRow(Row):
     kind = HiddenField()
     model_id = choice_field("Scoring model", [])
     min_score = StringField("Score at least")
-    type = choice_field("Interaction", TYPE_CHOICES)
-    custom_type = StringField("Other type")
+    type = choice_field("Interaction", [])
     within_days = StringField("Within days", description="empty: ever")
     subject = choice_field("Field", SUBJECTS)
     operator = choice_field("Operator", OPERATOR_CHOICES, default="equals")
@@ -104,7 +102,17 @@ class TermRow(Row):
 
     @property
     def interaction_type(self) -> str:
-        return (self.custom_type.data or "").strip() if self.type.data == CUSTOM else self.type.data
+        return (self.type.data or "").strip()
+
+
+def offer_types(rows, vocabulary: Vocabulary) -> None:
+    """The type picker of each row: the known types (built-in and custom) with
+    their labels, and a stored type that is no longer known, said so."""
+    known = list(vocabulary.labels().items())
+    for row in rows:
+        current = row.form.type.data
+        extra = [] if not current or vocabulary.known(current) else [(current, f"{current} (unknown type)")]
+        row.form.type.choices = known + extra
 
 
 # --- Turning rows into definitions and back --------------------------------------
@@ -120,9 +128,7 @@ def _text(value) -> str:
 
 
 def _type_data(interaction_type: str) -> dict:
-    if interaction_type in INTERACTION_TYPES:
-        return {"type": interaction_type, "custom_type": ""}
-    return {"type": CUSTOM, "custom_type": interaction_type}
+    return {"type": interaction_type}
 
 
 # --- The scoring model builder -------------------------------------------------
@@ -137,10 +143,15 @@ class ModelForm(BuilderForm):
     audience = FieldList(FormField(ConditionRow), max_entries=50)
     attribute_rules = FieldList(FormField(AttributeRuleRow), max_entries=MAX_RULES)
     behaviour_rules = FieldList(FormField(BehaviourRuleRow), max_entries=MAX_RULES)
-    sales_ready_threshold = StringField("Sales-ready threshold", description="S5, optional")
+    sales_ready_threshold = StringField("Sales-ready threshold", description="Optional")
     grades = FieldList(FormField(GradeRow), max_entries=20)
 
     path_aliases = {"audience.items": "audience", "audience.op": "audience_op", "audience": "audience"}
+
+    def __init__(self, *args, vocabulary: Vocabulary | None = None, **kwargs):
+        """``vocabulary``: the interaction types the rules may count (default: the install's)."""
+        super().__init__(*args, **kwargs)
+        offer_types(self.behaviour_rules, vocabulary or interaction_types.vocabulary())
 
     def new_row(self, list_name: str) -> dict:
         if list_name == "behaviour_rules":
@@ -258,9 +269,11 @@ class CriteriaForm(BuilderForm):
         "actions": "marketing_qualified",
     }
 
-    def __init__(self, *args, models: Iterable = (), **kwargs):
-        """``models`` are the live scoring models a score term may name (Q1)."""
+    def __init__(self, *args, models: Iterable = (), vocabulary: Vocabulary | None = None, **kwargs):
+        """``models`` are the live scoring models a score term may name (Q1);
+        ``vocabulary`` the interaction types a term may name (default: the install's)."""
         super().__init__(*args, **kwargs)
+        offer_types(self.terms, vocabulary or interaction_types.vocabulary())
         choices = [("", "Choose a live model")] + [(str(row.id), row.name) for row in models]
         known = {value for value, _ in choices}
         for row in self.terms:

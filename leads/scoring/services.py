@@ -9,10 +9,17 @@ keeps the scores it gave; qualification reads live models only (Q1).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import peewee as pw
+
 from leads.base.db import transaction, utcnow
 from leads.base.models import BackgroundTask
 from leads.core import qualification, scoring
-from leads.core.conditions import FieldError
+from leads.core.conditions import FieldError, is_group
+from leads.core.interactions import Vocabulary
+from leads.records.interaction_types import vocabulary as install_vocabulary
 from leads.scoring.jobs import start_rescore_all
 from leads.scoring.models import QualificationCriteria
 from leads.scoring.models import ScoringModel as ModelRow
@@ -30,6 +37,34 @@ def live_model_ids() -> list[int]:
     return [row.id for row in ModelRow.select(ModelRow.id).where(ModelRow.status == scoring.LIVE)]
 
 
+UNKNOWN_TYPE = "Not a known interaction type: choose one from the list (an admin registers custom types)."
+
+
+def _unknown_types(named: Iterator[tuple[str, Any]], vocabulary: Vocabulary) -> list[FieldError]:
+    """E3/S2: a rule or term may only count a known type (built-in or registered),
+    the types the API accepts, so what it counts can arrive."""
+    return [
+        FieldError(path, UNKNOWN_TYPE)
+        for path, kind in named
+        if isinstance(kind, str) and kind.strip() and not vocabulary.known(kind)
+    ]
+
+
+def _model_types(definition: Mapping) -> Iterator[tuple[str, Any]]:
+    rules = definition.get("behaviour_rules")
+    for index, rule in enumerate(rules if isinstance(rules, list) else ()):
+        if isinstance(rule, Mapping):
+            yield f"behaviour_rules[{index}].type", rule.get("type")
+
+
+def _criteria_types(node: Any, path: str = "rule") -> Iterator[tuple[str, Any]]:
+    if is_group(node) and isinstance(node["items"], list):
+        for index, item in enumerate(node["items"]):
+            yield from _criteria_types(item, f"{path}.items[{index}]")
+    elif isinstance(node, Mapping) and node.get("kind") == "interaction":
+        yield f"{path}.type", node.get("type")
+
+
 # --- Models ------------------------------------------------------------------------
 
 
@@ -39,6 +74,8 @@ def save_model(row: ModelRow | None, name: str, description: str, definition: di
         raise ManageError([FieldError("status", "Stop the model before changing it.")])
     data = {**definition, "id": row.id if row else None, "name": name}
     errors = scoring.validate_model(data)
+    if isinstance(definition, Mapping):
+        errors += _unknown_types(_model_types(definition), install_vocabulary())
     taken = ModelRow.select().where(ModelRow.name == name.strip())
     if row is not None:
         taken = taken.where(ModelRow.id != row.id)
@@ -64,6 +101,33 @@ def save_model(row: ModelRow | None, name: str, description: str, definition: di
             updated_at=utcnow(),
         ).where(ModelRow.id == row.id).execute()
     return ModelRow.get_by_id(row.id)
+
+
+def _copy_name(model, name: str) -> str:
+    """The first free name among "<name> (copy)", "<name> (copy 2)"… (within 120 characters)."""
+    for number in range(1, 1000):
+        suffix = " (copy)" if number == 1 else f" (copy {number})"
+        candidate = name[: 120 - len(suffix)] + suffix
+        if not model.select().where(model.name == candidate).exists():
+            return candidate
+    raise ManageError([FieldError("name", "Too many copies of this name: rename one first.")])
+
+
+def duplicate_model(row: ModelRow, user) -> ModelRow:
+    """S1: a draft copy of ``row`` (any status), under a free "(copy)" name. The
+    unique name index decides a race: the next free name is tried."""
+    for _attempt in range(3):
+        try:
+            with transaction():
+                return ModelRow.create(
+                    name=_copy_name(ModelRow, row.name),
+                    description=row.description,
+                    definition=row.definition,
+                    created_by=user,
+                )
+        except pw.IntegrityError:
+            continue
+    raise ManageError([FieldError("name", "Someone else is copying this model: try again.")])
 
 
 def set_model_status(row: ModelRow, status: str, user) -> BackgroundTask | None:
@@ -114,6 +178,7 @@ def save_criteria(
         "status": row.status if row else qualification.DRAFT,
     }
     errors = qualification.validate_criteria(data, live_model_ids=live_model_ids())
+    errors += _unknown_types(_criteria_types(definition.get("rule")), install_vocabulary())
     taken = QualificationCriteria.select().where(QualificationCriteria.name == name.strip())
     if row is not None:
         taken = taken.where(QualificationCriteria.id != row.id)
@@ -130,6 +195,21 @@ def save_criteria(
             QualificationCriteria.id == row.id
         ).execute()
     return QualificationCriteria.get_by_id(row.id)
+
+
+def duplicate_criteria(row: QualificationCriteria, user) -> QualificationCriteria:
+    """Q3: a draft copy of ``row`` (any status), under a free "(copy)" name."""
+    for _attempt in range(3):
+        try:
+            with transaction():
+                return QualificationCriteria.create(
+                    name=_copy_name(QualificationCriteria, row.name),
+                    definition=row.definition,
+                    created_by=user,
+                )
+        except pw.IntegrityError:
+            continue
+    raise ManageError([FieldError("name", "Someone else is copying these criteria: try again.")])
 
 
 def set_criteria_status(row: QualificationCriteria, status: str, user) -> BackgroundTask | None:

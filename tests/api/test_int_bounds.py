@@ -91,10 +91,10 @@ def test_g1_a_number_past_64_bits_anywhere_in_a_body_is_a_422_naming_where(clien
     cases = [
         (
             f"{API}/interactions",
-            {"type": "t", "external_id": "e", "lead_id": lead.id, "properties": {"campaign_id": huge}},
+            {"type": "web_visit", "external_id": "e", "lead_id": lead.id, "properties": {"campaign_id": huge}},
             "properties.campaign_id",
         ),
-        (f"{API}/interactions", [{"type": "t", "external_id": "e", "lead_id": huge}], "[0].lead_id"),
+        (f"{API}/interactions", [{"type": "web_visit", "external_id": "e", "lead_id": huge}], "[0].lead_id"),
         (
             f"{API}/campaigns",
             {"name": "C", "segment": {"op": "and", "conditions": [{"value": huge}]}},

@@ -107,14 +107,14 @@ def test_s2_once_rules_give_their_points_once():
 
 def test_s2_property_filters_pick_which_page_event_or_campaign():
     pricing = BehaviourRule(
-        "pricing", "website_visited", 10, filters=(Condition("interaction", "page", "equals", "/pricing"),)
+        "pricing", "web_visit", 10, filters=(Condition("interaction", "page", "equals", "/pricing"),)
     )
     facts = Facts(
         {},
         interactions=(
-            event("website_visited", 1, page="/Pricing"),
-            event("website_visited", 1, page="/blog"),
-            event("website_visited", 2),
+            event("web_visit", 1, page="/Pricing"),
+            event("web_visit", 1, page="/blog"),
+            event("web_visit", 2),
         ),
     )
     assert evaluate(model(pricing), facts, NOW).score == 10
@@ -123,7 +123,7 @@ def test_s2_property_filters_pick_which_page_event_or_campaign():
 def test_s6_rules_describe_themselves_unless_labelled():
     pricing = BehaviourRule(
         "p",
-        "website_visited",
+        "web_visit",
         10,
         filters=(Condition("interaction", "page", "in_list", ("/pricing", "/demo")),),
     )
@@ -303,7 +303,7 @@ VALID = {
         {
             "id": "b1",
             "label": "Pricing visits",
-            "type": "website_visited",
+            "type": "web_visit",
             "filters": [{"field": "page", "operator": "equals", "value": "/pricing"}],
             "window_days": 30,
             "per_occurrence": True,
@@ -403,7 +403,7 @@ def test_from_dict_raises_with_the_errors():
 
 # --- Invariants (hypothesis) ------------------------------------------------
 
-TYPES = ["email_clicked", "email_opened", "website_visited"]
+TYPES = ["email_clicked", "email_opened", "web_visit"]
 
 behaviour_rules = st.builds(
     BehaviourRule,

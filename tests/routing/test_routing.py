@@ -169,7 +169,7 @@ def test_r2_the_owner_rep_is_notified_when_their_lead_or_contact_engages(app, wo
     with app.app_context():
         record_interactions(
             [
-                {"type": "email_open", "external_id": "e1", "contact_id": contact.id},
+                {"type": "email_opened", "external_id": "e1", "contact_id": contact.id},
                 {"type": "web_visit", "external_id": "e2", "lead_id": lead.id},
             ],
             integration,

@@ -18,7 +18,15 @@ from leads.core import lifecycle
 from leads.records.models import Lead
 from leads.scoring import services as scoring_admin
 from leads.scoring.models import LeadScore
-from tests.factories import ENGAGEMENT, login, make_account, make_contact, make_lead, make_user
+from tests.factories import (
+    ENGAGEMENT,
+    login,
+    make_account,
+    make_contact,
+    make_custom_type,
+    make_lead,
+    make_user,
+)
 
 FIT = {
     "attribute_rules": [
@@ -382,6 +390,8 @@ def test_s3_an_account_based_lead_shows_its_accounts_contacts_interactions_only(
     account = make_account()
     member = make_contact(account=account)
     stranger = make_contact()
+    make_custom_type("member_visit", "Member visit")  # E3: registered types only
+    make_custom_type("stranger_visit", "Stranger visit")
     lead = make_lead(account=account)  # account-based: an account and no contact
     post_events(
         world["api"],

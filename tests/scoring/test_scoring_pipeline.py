@@ -17,7 +17,7 @@ from leads.records.models import Interaction, Lead, LeadHistory
 from leads.scoring import services as scoring_admin
 from leads.scoring.models import LeadScore, PendingScore, ScoreChange
 from leads.webhooks.models import WebhookDelivery
-from tests.factories import ENGAGEMENT, make_account, make_contact, make_lead, make_user
+from tests.factories import ENGAGEMENT, make_account, make_contact, make_custom_type, make_lead, make_user
 
 
 def admin(app, name, *args):
@@ -259,6 +259,7 @@ def test_q3_criteria_are_edited_only_when_stopped_and_read_only_live_models(app,
 
 def test_q6_a_high_value_action_alone_qualifies_without_any_model(app, world, run_jobs):
     marketer = world["marketer"]
+    make_custom_type("demo_requested", "Demo requested")  # E3: the action is a registered type
     criteria = admin(
         app,
         "save_criteria",

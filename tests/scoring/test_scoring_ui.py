@@ -19,7 +19,7 @@ from leads.scoring import services as scoring_admin
 from leads.scoring.insights import bucket_width, buckets_of, chart_bars
 from leads.scoring.models import LeadScore, QualificationCriteria
 from leads.scoring.models import ScoringModel as ModelRow
-from tests.factories import csrf_token, login, make_contact, make_lead, make_user
+from tests.factories import csrf_token, login, make_contact, make_custom_type, make_lead, make_user
 
 HX = {"HX-Request": "true"}
 
@@ -136,6 +136,7 @@ def test_s6_buckets_cover_every_score_with_nice_widths():
 
 def test_s1_s2_s5_a_marketer_builds_a_model_with_audience_rules_threshold_and_grades(app):
     client, token, _ = signed_in(app)
+    make_custom_type()  # E3: a rule may count a registered custom type
     fields = {
         "audience_op": "and",
         "audience-0-subject": "lead.country",
@@ -150,8 +151,7 @@ def test_s1_s2_s5_a_marketer_builds_a_model_with_audience_rules_threshold_and_gr
         "behaviour_rules-0-filters-0-property": "campaign_id",
         "behaviour_rules-0-filters-0-operator": "equals",
         "behaviour_rules-0-filters-0-value": "7",
-        "behaviour_rules-1-type": "custom",
-        "behaviour_rules-1-custom_type": "demo_requested",
+        "behaviour_rules-1-type": "demo_requested",
         "behaviour_rules-1-per_occurrence": "once",
         "behaviour_rules-1-points": "40",
         "sales_ready_threshold": "60",
@@ -448,11 +448,11 @@ def text_between(html: str, start: str, end: str) -> str:
 
 def test_q6_criteria_on_an_interaction_or_an_attribute_alone(app):
     client, token, _ = signed_in(app)
+    make_custom_type()
     fields = {
         "rule_op": "or",
         "terms-0-kind": "interaction",
-        "terms-0-type": "custom",
-        "terms-0-custom_type": "demo_requested",
+        "terms-0-type": "demo_requested",
         "terms-0-within_days": "30",
         "terms-1-kind": "attribute",
         "terms-1-subject": "account.employee_count",
@@ -554,8 +554,7 @@ def test_q1_q6_the_criteria_preview_counts_the_open_leads_that_would_qualify(app
         "rule_op": "and",
         **fields,
         "terms-1-kind": "interaction",
-        "terms-1-type": "custom",
-        "terms-1-custom_type": "demo_requested",
+        "terms-1-type": "demo_requested",
         "terms-1-within_days": "7",
     }
     both = client.post("/scoring/criteria/new/preview", data=criteria_form(token, **either), headers=HX)
