@@ -13,3 +13,24 @@ document.addEventListener("htmx:beforeSwap", function (event) {
     event.detail.isError = false;
   }
 });
+// A builder form with data-track-unsaved notes its first edit and shows the
+// warning it names; a status form with data-guards-unsaved (Publish) asks before
+// publishing the last saved version while that builder holds unsaved edits.
+document.addEventListener("input", markUnsaved, true);
+document.addEventListener("change", markUnsaved, true);
+function markUnsaved(event) {
+  var form = event.target.closest && event.target.closest("form[data-track-unsaved]");
+  if (!form) return;
+  form.setAttribute("data-dirty", "true");
+  var warning = document.getElementById(form.getAttribute("data-track-unsaved"));
+  if (warning) warning.hidden = false;
+}
+document.addEventListener("submit", function (event) {
+  var guarded = event.target.getAttribute && event.target.getAttribute("data-guards-unsaved");
+  var builder = guarded && document.getElementById(guarded);
+  if (!builder || builder.getAttribute("data-dirty") !== "true") return;
+  if (!window.confirm("This draft has unsaved edits. Publish the last saved version anyway?")) {
+    event.preventDefault();
+    event.stopPropagation();
+  }
+}, true);

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from wtforms import FieldList, Form, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional
 
+from leads.core import fields as catalogue
 from leads.core.conditions import (
     AND,
     FIELDS,
@@ -29,8 +30,15 @@ from leads.core.conditions import (
 )
 from web.forms import PageForm
 
+
+def subject_label(entity: str, name: str) -> str:
+    """Whose field it is and its label: "Contact · Job title", "Account · Employees"."""
+    spec = catalogue.get(entity, name)
+    return f"{entity.capitalize()} · {spec.label if spec else name.replace('_', ' ')}"
+
+
 SUBJECTS = [
-    SelectChoice(f"{entity}.{name}", name.replace("_", " "), optgroup=entity.capitalize())
+    SelectChoice(f"{entity}.{name}", subject_label(entity, name), optgroup=entity.capitalize())
     for entity in RECORD_ENTITIES
     for name in FIELDS[entity]
 ]

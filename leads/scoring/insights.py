@@ -21,6 +21,7 @@ from leads.scoring.models import LeadScore
 from leads.scoring.models import ScoringModel as ModelRow
 
 SAMPLE_SIZE = 2000  # the what-if preview reads this many of the most recent open leads
+SHOWN_LEADS = 20  # and lists this many of them, with their score and why
 _BATCH = 500
 _MAX_BARS = 20
 _NICE_WIDTHS = (1, 2, 5)
@@ -236,8 +237,9 @@ def _live_scores(lead_ids: list[int], live_ids: list[int]) -> dict[int, dict[int
 
 
 def _sample(lead_ids: list[int]):
-    """(leads, facts, stored live scores) for one batch of the sample."""
-    leads = {lead.id: lead for lead in Lead.select().where(Lead.id.in_(lead_ids))}
+    """(leads in the order of ``lead_ids``, facts, stored live scores) for one batch of the sample."""
+    found = {lead.id: lead for lead in Lead.select().where(Lead.id.in_(lead_ids))}
+    leads = {lead_id: found[lead_id] for lead_id in lead_ids if lead_id in found}
     return leads, load_facts(lead_ids), _live_scores(lead_ids, live_model_ids())
 
 
@@ -246,15 +248,29 @@ def live_model_ids() -> list[int]:
     return [row.id for row in ModelRow.select(ModelRow.id).where(ModelRow.status == scoring.LIVE)]
 
 
+@dataclass(frozen=True)
+class SampleLead:
+    """One lead of a preview's sample: who, the draft's score (None for criteria)
+    and why, line by line."""
+
+    lead_id: int
+    name: str
+    score: int | None
+    why: tuple[str, ...]
+    qualifies: bool
+
+
 @dataclass
 class ModelPreview:
     """What a draft model would do to the sample: how many leads it would score,
-    their distribution, and how many would newly qualify (Q2, S5)."""
+    their distribution, how many would newly qualify (Q2, S5), and the first
+    ``SHOWN_LEADS`` scored leads with their score and why."""
 
     sample: int = 0
     scored: int = 0
     qualify: int = 0
     scores: list[int] = field(default_factory=list)
+    leads: list[SampleLead] = field(default_factory=list)
 
     @property
     def buckets(self) -> list[Bucket]:
@@ -288,7 +304,23 @@ def preview_model(model: scoring.ScoringModel, now: dt.datetime | None = None) -
                 thresholds_reached=[model.id] if result.sales_ready else [],
             )
             preview.qualify += decision.qualifies
+            if len(preview.leads) < SHOWN_LEADS:
+                preview.leads.append(
+                    SampleLead(lead_id, lead.name, result.score, _why(result), decision.qualifies)
+                )
     return preview
+
+
+def _why(result: scoring.ScoreResult) -> tuple[str, ...]:
+    """The breakdown in words: "Email clicks: +20 (2 times, capped)"."""
+    lines = []
+    for rule in result.breakdown:
+        detail = [f"{rule.occurrences} times"] if rule.occurrences > 1 else []
+        if rule.capped:
+            detail.append("capped")
+        extra = f" ({', '.join(detail)})" if detail else ""
+        lines.append(f"{rule.label}: {rule.points:+d}{extra}")
+    return tuple(lines) or ("No rule matched.",)
 
 
 def _published_criteria() -> list[qualification.Criteria]:
@@ -305,6 +337,7 @@ class CriteriaPreview:
     sample: int = 0
     met: int = 0
     qualify: int = 0
+    leads: list[SampleLead] = field(default_factory=list)
 
 
 def preview_criteria(criteria: qualification.Criteria, now: dt.datetime | None = None) -> CriteriaPreview:
@@ -325,7 +358,7 @@ def preview_criteria(criteria: qualification.Criteria, now: dt.datetime | None =
         leads, facts, stored = _sample(ids[start : start + _BATCH])
         for lead_id, lead in leads.items():
             scores = stored.get(lead_id, {})
-            met, _ = published.check(scores, facts[lead_id], now)
+            met, why = published.check(scores, facts[lead_id], now)
             if not met:
                 continue
             preview.met += 1
@@ -333,4 +366,6 @@ def preview_criteria(criteria: qualification.Criteria, now: dt.datetime | None =
                 [published], lead.state, scores, facts[lead_id], now, live_model_ids=live_ids
             )
             preview.qualify += decision.qualifies
+            if len(preview.leads) < SHOWN_LEADS:
+                preview.leads.append(SampleLead(lead_id, lead.name, None, (why,), decision.qualifies))
     return preview

@@ -19,6 +19,7 @@ from leads.base.db import utcnow
 from leads.base.models import BackgroundTask
 from leads.core import qualification, scoring
 from leads.core.conditions import DefinitionError, FieldError
+from leads.records import interaction_types
 from leads.scoring import insights as scoring_insights
 from leads.scoring import prediction as scoring_prediction
 from leads.scoring.forms import (
@@ -32,7 +33,14 @@ from leads.scoring.forms import (
 )
 from leads.scoring.models import QualificationCriteria
 from leads.scoring.models import ScoringModel as ModelRow
-from leads.scoring.services import ManageError, live_model_ids, save_criteria, save_model
+from leads.scoring.services import (
+    ManageError,
+    duplicate_criteria,
+    duplicate_model,
+    live_model_ids,
+    save_criteria,
+    save_model,
+)
 from leads.scoring.services import set_criteria_status as change_criteria_status
 from leads.scoring.services import set_model_status as change_model_status
 from web.crud import get_or_404
@@ -51,6 +59,7 @@ def _chart_helpers():
         "chart_size": (scoring_insights.CHART_WIDTH, scoring_insights.CHART_HEIGHT),
         "rate_bars": scoring_prediction.rate_bars,
         "rate_chart": scoring_prediction.chart_geometry(),
+        "shown_leads": scoring_insights.SHOWN_LEADS,
     }
 
 
@@ -87,7 +96,10 @@ def models():
 
 
 def _model_editor(row, form=None, status=200, notice=None, alert=None, task=None, preview=None):
-    """The model page, or its editor region for htmx."""
+    """The model page, or its editor region for htmx. A ``form`` given is what was
+    posted and not saved (a row change, a preview, refused values): the page
+    then warns that Publish would publish the last saved version."""
+    posted = form is not None
     editable = (
         _can_manage()
         and (row is None or row.status != scoring.LIVE)
@@ -105,7 +117,9 @@ def _model_editor(row, form=None, status=200, notice=None, alert=None, task=None
         status,
         row=row,
         form=form if editable else None,
+        unsaved=editable and posted,
         summary=summary,
+        type_labels=interaction_types.vocabulary().labels() if summary else {},
         statuses=scoring.STATUSES,
         can_manage=_can_manage(),
         notice=notice,
@@ -211,6 +225,24 @@ def model_status(model_id):
         _model_editor,
         "scoring.model",
         "model_id",
+    )
+
+
+@bp.route("/models/<int:model_id>/duplicate", methods=["POST"])
+@allow(*MANAGE)
+def duplicate_model_view(model_id):
+    """S1: a draft copy of any model (a live one included), to change and publish."""
+    source = get_or_404(ModelRow, model_id)
+    try:
+        copy = duplicate_model(source, current_user())
+    except ManageError as error:
+        return _model_editor(source, status=409, alert=_reasons(error.errors))
+    url = url_for("scoring.model", model_id=copy.id)
+    return _after_save(
+        f"Draft {copy.name!r} made from {source.name!r}: change it, then publish.",
+        partial(_model_editor, copy),
+        url,
+        created=True,
     )
 
 
@@ -320,7 +352,8 @@ def _criteria_form(formdata=True, data=None) -> CriteriaForm:
 
 def _criteria_editor(row, form=None, status=200, notice=None, alert=None, task=None, preview=None):
     """The criteria page, or its editor region for htmx (Q3: a form only while
-    draft or stopped)."""
+    draft or stopped); a ``form`` given was posted and not saved, as for models."""
+    posted = form is not None
     editable = (
         _can_manage()
         and (row is None or qualification.can_edit(row.status))
@@ -340,7 +373,9 @@ def _criteria_editor(row, form=None, status=200, notice=None, alert=None, task=N
         status,
         row=row,
         form=form if editable else None,
+        unsaved=editable and posted,
         summary=summary,
+        type_labels=interaction_types.vocabulary().labels() if summary else {},
         model_names={m.id: m.name for m in ModelRow.select(ModelRow.id, ModelRow.name)},
         statuses=qualification.STATUSES,
         term_kinds=TERM_KINDS,
@@ -432,6 +467,24 @@ def preview_criteria(criteria_id):
         ),
         scoring_insights.preview_criteria,
         partial(_criteria_editor, row),
+    )
+
+
+@bp.route("/criteria/<int:criteria_id>/duplicate", methods=["POST"])
+@allow(*MANAGE)
+def duplicate_criteria_view(criteria_id):
+    """Q3: a draft copy of any criteria (published ones included)."""
+    source = get_or_404(QualificationCriteria, criteria_id)
+    try:
+        copy = duplicate_criteria(source, current_user())
+    except ManageError as error:
+        return _criteria_editor(source, status=409, alert=_reasons(error.errors))
+    url = url_for("scoring.criteria", criteria_id=copy.id)
+    return _after_save(
+        f"Draft {copy.name!r} made from {source.name!r}: change it, then publish.",
+        partial(_criteria_editor, copy),
+        url,
+        created=True,
     )
 
 
