@@ -57,7 +57,7 @@ def mapping_form(upload, formdata=None):
             default=upload.defaults.get("topic", ""),
         )
         MappingForm.source = StringField(
-            "Source (with the email, it identifies the lead: M2)",
+            "Source (with the email, it identifies the lead)",
             validators=[InputRequired("Give the source these leads came from."), Length(max=50)],
             default=upload.defaults.get("source", uploads.DEFAULT_SOURCE),
         )

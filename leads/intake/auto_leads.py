@@ -112,7 +112,7 @@ def _create_lead(rule, contact_id, campaign_id, product_line_id, row) -> int | N
         new_value="created by rule",
         via=f"rule: {rule.name}"[:200],
         note=(
-            f"Created automatically (C6) by rule {rule.name}: contact #{contact_id} had a "
+            f"Created automatically by rule {rule.name}: contact #{contact_id} had a "
             f"{row.type.replace('_', ' ')} interaction with {context} and no open lead for it."
         ),
     )
