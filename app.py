@@ -165,6 +165,7 @@ def _blueprints() -> list:
     from leads.stages.views import bp as lead_page
     from leads.webhooks.views import bp as webhooks
     from ops.views import bp as ops
+    from reports.marketing.views import bp as marketing_dashboard
     from routing.queue_views import bp as queues
     from routing.rule_views import bp as routing_rules
     from web.assets import bp as assets
@@ -186,6 +187,7 @@ def _blueprints() -> list:
         routing_rules,
         notify,
         webhooks,
+        marketing_dashboard,
         api,
         campaigns_api,
         activities_api,

@@ -4,12 +4,12 @@ ever served, while an unchanged file is never asked for again.
 
 The style sheets (``static/app.css`` then each area's ``static/css/*.css``)
 are served as one file, ``/assets/app-<hash>.css``, built once per process:
-one request instead of nine on a first visit. Scripts keep their
+one request instead of one per sheet on a first visit. Scripts keep their
 ``/static/...`` URL with ``?v=<hash>``; the security headers' hook marks those
 answers immutable (``cache_headers``).
 
 Flask-Assets or webassets would add a build step and a cache directory for a
-concatenation of nine small files; hashing them at start-up is all this needs.
+concatenation of a few small files; hashing them at start-up is all this needs.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from flask import Blueprint, Response, abort, current_app, request, url_for
 from auth.policy import public
 
 STYLE_SHEETS = ("app.css",) + tuple(
-    f"css/{name}.css" for name in ("list", "lead", "admin", "campaigns", "routing", "scoring", "intake", "imports")
+    f"css/{name}.css" for name in ("list", "lead", "admin", "campaigns", "routing", "scoring", "intake", "imports", "marketing-dashboard")
 )
 YEAR = 365 * 24 * 3600
 IMMUTABLE = f"public, max-age={YEAR}, immutable"

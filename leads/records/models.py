@@ -122,6 +122,7 @@ class Lead(BaseModel):
             (("email",), False),
             (("last_name", "first_name"), False),
             (("company",), False),
+            (("created_at", "source", "campaign", "product_line"), False),  # migration 016: D2 per week
         )
 
     @property
@@ -213,4 +214,7 @@ class LeadHistory(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("lead", "created_at"), False),)
+        indexes = (
+            (("lead", "created_at"), False),
+            (("kind", "new_value", "created_at"), False),  # migration 016: D2's events per week
+        )

@@ -1,0 +1,305 @@
+"""The marketers' dashboard (SPEC D2) put together: the named queries' grouped
+rows, named (sources, capture sources, campaigns, product lines), filled into
+every week of the range, totalled per breakdown value, and as CSV.
+``marketing_dashboard(filters, by)`` is the one call the page, its fragment
+and its CSV make."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from leads.core import csv_io
+from leads.core.scoring import INTERACTION_TYPES
+from leads.intake.models import CaptureSource
+from leads.records.models import Campaign, ProductLine
+from reports.marketing import queries
+from reports.marketing.queries import (
+    CAMPAIGN,
+    CAPTURE_PREFIX,
+    CAPTURE_SOURCE,
+    CONVERTED,
+    EVERY_CAPTURE,
+    EVERY_RULE,
+    MQL,
+    PRODUCT_LINE,
+    RULE_PREFIX,
+    SALES_READY,
+    SOURCE,
+    Filters,
+)
+
+DEFAULT_DAYS = 90
+MAX_DAYS = 731  # two years of weeks at most on one page
+PRECEDING_DAYS = 30  # how far back "precede" looks from the sales-ready moment
+METRICS = ("leads", MQL, SALES_READY, CONVERTED)
+METRIC_LABELS = {
+    "leads": "Leads",
+    MQL: "Marketing qualified",
+    SALES_READY: "Sales-ready",
+    CONVERTED: "Converted",
+}
+NONE_LABELS = {
+    SOURCE: "No source",
+    CAPTURE_SOURCE: "Not from a capture source",
+    CAMPAIGN: "No campaign",
+    PRODUCT_LINE: "No product line",
+}
+
+
+def source_key(source: str | None):
+    """The dashboard's source of a ``Lead.source``: every capture form is one
+    source and every automatic rule another (their own breakdown names them)."""
+    if source and source.startswith(CAPTURE_PREFIX):
+        return EVERY_CAPTURE
+    if source and source.startswith(RULE_PREFIX):
+        return EVERY_RULE
+    return source
+
+
+def source_label(key: str | None) -> str:
+    """How a source key reads."""
+    return {EVERY_CAPTURE: "Capture forms", EVERY_RULE: "Automatic rules"}.get(
+        key, key or NONE_LABELS[SOURCE]
+    )
+
+
+def _capture_id(source):
+    if source and source.startswith(CAPTURE_PREFIX) and source[len(CAPTURE_PREFIX) :].isdigit():
+        return int(source[len(CAPTURE_PREFIX) :])
+    return None
+
+
+def group_key(by: str, raw):
+    """The breakdown value a grouped row's raw column value belongs to."""
+    if by == SOURCE:
+        return source_key(raw)
+    if by == CAPTURE_SOURCE:
+        return _capture_id(raw)
+    return raw
+
+
+def names(by: str) -> dict:
+    """Breakdown value → name, for the breakdowns whose values are ids."""
+    model = {CAPTURE_SOURCE: CaptureSource, CAMPAIGN: Campaign, PRODUCT_LINE: ProductLine}.get(by)
+    if model is None:
+        return {}
+    return dict(model.select(model.id, model.name).tuples())
+
+
+@dataclass
+class Counts:
+    """The four figures of one week, one breakdown value or the whole range."""
+
+    leads: int = 0
+    mql: int = 0
+    sales_ready: int = 0
+    converted: int = 0
+
+    def add(self, metric: str, count: int) -> None:
+        setattr(self, metric, getattr(self, metric) + count)
+
+    def any(self) -> bool:
+        return bool(self.leads or self.mql or self.sales_ready or self.converted)
+
+
+@dataclass
+class GroupRow:
+    """One breakdown value over the range, with the MQL → converted figures:
+    of its leads marketing qualified in the range, how many are converted now."""
+
+    key: object
+    label: str
+    counts: Counts
+    mql_converted: int = 0
+
+    @property
+    def mql_rate(self) -> float | None:
+        return self.mql_converted / self.counts.mql if self.counts.mql else None
+
+
+@dataclass(frozen=True)
+class WeekRow:
+    week: dt.date
+    label: str
+    counts: Counts
+
+
+@dataclass(frozen=True)
+class Preceding:
+    """An interaction type and how many of the range's sales-ready leads had one
+    in the ``PRECEDING_DAYS`` before they became sales-ready."""
+
+    type: str
+    label: str
+    leads: int
+    share: float | None
+
+
+@dataclass
+class Dashboard:
+    by: str
+    weeks: list[dt.date]
+    totals_per_week: list[Counts]
+    rows: list[WeekRow]  # per week and breakdown value, rows with a figure only
+    groups: list[GroupRow]
+    preceding: list[Preceding]
+    total: Counts
+    mql_converted: int
+
+    @property
+    def mql_rate(self) -> float | None:
+        return self.mql_converted / self.total.mql if self.total.mql else None
+
+    def weekly_series(self) -> tuple[list[str], list[tuple[str, list[int]]]]:
+        """The week labels and one series per figure, for the weekly chart."""
+        labels = [week.isoformat() for week in self.weeks]
+        series = [(METRIC_LABELS[m], [getattr(c, m) for c in self.totals_per_week]) for m in METRICS]
+        return labels, series
+
+    def mql_shares(self) -> list[tuple[str, int, int]]:
+        """(value, converted, marketing qualified) per breakdown value, for the rate chart."""
+        return [(row.label, row.mql_converted, row.counts.mql) for row in self.groups]
+
+    def preceding_shares(self) -> list[tuple[str, int, int]]:
+        """(interaction, leads, sales-ready leads) per type, for its chart."""
+        return [(row.label, row.leads, self.total.sales_ready) for row in self.preceding]
+
+
+def monday(day: dt.date) -> dt.date:
+    """The Monday of ``day``'s week."""
+    return day - dt.timedelta(days=day.weekday())
+
+
+def range_filters(start: dt.date, end: dt.date, **records) -> Filters:
+    """``Filters`` for whole days ``start`` to ``end``, both included."""
+    return Filters(
+        dt.datetime(start.year, start.month, start.day),
+        dt.datetime(end.year, end.month, end.day) + dt.timedelta(days=1),
+        **records,
+    )
+
+
+def default_range(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The last ``DEFAULT_DAYS`` days, today included."""
+    return today - dt.timedelta(days=DEFAULT_DAYS - 1), today
+
+
+def _weeks(filters: Filters) -> list[dt.date]:
+    first, last = monday(filters.start.date()), monday((filters.end - dt.timedelta(microseconds=1)).date())
+    return [first + dt.timedelta(weeks=n) for n in range((last - first).days // 7 + 1)]
+
+
+def _as_day(week) -> dt.date:
+    """A week as the database hands it back: text, a date, or (peewee converting
+    as the grouped column) a datetime."""
+    if isinstance(week, dt.datetime):
+        return week.date()
+    return week if isinstance(week, dt.date) else dt.date.fromisoformat(str(week)[:10])
+
+
+def marketing_dashboard(filters: Filters, by: str = SOURCE) -> Dashboard:
+    """D2 for ``filters``, broken down ``by`` a source, capture source, campaign or
+    product line: counts per week and per value, totals, the MQL → converted
+    rate and the interactions that most often precede sales-readiness."""
+    weekly: dict[tuple[dt.date, object], Counts] = defaultdict(Counts)
+    for week, raw, count in queries.leads_per_week(filters, by):
+        weekly[(_as_day(week), group_key(by, raw))].add("leads", count)
+    for metric in (MQL, SALES_READY, CONVERTED):
+        for week, raw, count in queries.events_per_week(filters, by, metric):
+            weekly[(_as_day(week), group_key(by, raw))].add(metric, count)
+    groups: dict[object, GroupRow] = {}
+    named = names(by)
+
+    def label(key) -> str:
+        if by == SOURCE:
+            return source_label(key)
+        return named.get(key, NONE_LABELS[by]) if key is not None else NONE_LABELS[by]
+
+    def group(key) -> GroupRow:
+        return groups.setdefault(key, GroupRow(key, label(key), Counts()))
+
+    for (_week, key), counts in weekly.items():
+        group(key).counts.add("leads", counts.leads)
+    for metric in (MQL, SALES_READY, CONVERTED):
+        for raw, count, converted in queries.event_totals(filters, by, metric):
+            row = group(group_key(by, raw))
+            row.counts.add(metric, count)
+            if metric == MQL:
+                row.mql_converted += converted
+    weeks = _weeks(filters)
+    per_week = {week: Counts() for week in weeks}
+    for (week, _key), counts in weekly.items():
+        for metric in METRICS:
+            per_week.setdefault(week, Counts()).add(metric, getattr(counts, metric))
+    ordered = sorted(groups.values(), key=lambda row: (-row.counts.leads, -row.counts.mql, row.label))
+    total = Counts()
+    for row in ordered:
+        for metric in METRICS:
+            total.add(metric, getattr(row.counts, metric))
+    rows = [
+        WeekRow(week, row.label, weekly[(week, row.key)])
+        for week in weeks
+        for row in ordered
+        if weekly.get((week, row.key), Counts()).any()
+    ]
+    return Dashboard(
+        by=by,
+        weeks=weeks,
+        totals_per_week=[per_week[week] for week in weeks],
+        rows=rows,
+        groups=ordered,
+        preceding=_preceding(filters, total.sales_ready),
+        total=total,
+        mql_converted=sum(row.mql_converted for row in ordered),
+    )
+
+
+def _preceding(filters: Filters, sales_ready: int) -> list[Preceding]:
+    return [
+        Preceding(
+            kind,
+            INTERACTION_TYPES.get(kind, kind.replace("_", " ")),
+            leads,
+            leads / sales_ready if sales_ready else None,
+        )
+        for kind, leads in queries.interactions_before_sales_ready(filters, PRECEDING_DAYS)
+    ]
+
+
+def source_choices(filters: Filters) -> list[tuple[str, str]]:
+    """The sources of the leads created in the range, as (key, label) choices."""
+    keys = {source_key(source) for (source,) in queries.sources_in_range(filters)}
+    if filters.source:
+        keys.add(filters.source)
+    return sorted(((key, source_label(key)) for key in keys if key), key=lambda choice: choice[1].lower())
+
+
+CSV_COLUMNS = (
+    ("week", "Week (Monday)"),
+    ("group", "Breakdown"),
+    ("value", "Value"),
+    ("leads", "Leads"),
+    (MQL, "Marketing qualified"),
+    (SALES_READY, "Sales-ready"),
+    (CONVERTED, "Converted"),
+)
+
+
+def dashboard_csv(dashboard: Dashboard) -> Iterator[str]:
+    """The counts per week and breakdown value as CSV lines (formula-neutralised)."""
+    rows = (
+        {
+            "week": row.week.isoformat(),
+            "group": queries.BREAKDOWNS[dashboard.by],
+            "value": row.label,
+            "leads": row.counts.leads,
+            MQL: row.counts.mql,
+            SALES_READY: row.counts.sales_ready,
+            CONVERTED: row.counts.converted,
+        }
+        for row in dashboard.rows
+    )
+    return csv_io.export_csv(rows, CSV_COLUMNS)
