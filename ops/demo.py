@@ -2,20 +2,25 @@
 lines, ~50 accounts, ~300 contacts and leads spread over every stage.
 
 Leads are walked through the process with ``leads.stages.services.perform``, so their
-history timelines are real. Deterministic (seeded random), so screenshots and
-walkthroughs in the README stay true.
+history timelines are real, then their history is spread over the five months
+since each was created. Whether a lead a rep works converts depends on how
+engaged the person was (their interactions) and a little on who they are, so
+the scoring models' "does it predict" figures mean something (D3).
+Deterministic (seeded random), so screenshots and walkthroughs in the README
+stay true.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 from auth.admin import create_user
 from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR, Team, User
-from leads.base.db import db
+from leads.base.db import db, utcnow
 from leads.core import lifecycle
-from leads.records.models import Account, Campaign, Contact, Lead, ProductLine
-from leads.scoring.demo import seed_scoring
+from leads.records.models import Account, Campaign, Contact, Lead, LeadHistory, ProductLine
+from leads.scoring.demo import Journey, seed_scoring
 from leads.stages.services import perform, record_created
 from routing.demo import route_waiting_leads, seed_routing
 
@@ -42,27 +47,32 @@ COMPANY_B = "Labs Industries Systems Logistics Foods Energy Health Retail Partne
 INDUSTRIES = ["Manufacturing", "Retail", "Finance", "Healthcare", "Software", "Logistics", "Energy"]
 COUNTRIES = ["FR", "DE", "GB", "US", "ES", "IT", "NL", "BE"]
 TITLES = ["CTO", "Head of IT", "Operations manager", "CFO", "Procurement lead", "Developer", "CEO", "Analyst"]
-# Where demo leads end up: (weight, path of actions from stage 1).
+# Where demo leads end up: (weight, path of actions from stage 1). "outcome" is
+# converted or disqualified by the rep, more often converted the more the lead
+# engaged (``_converts``), so the demo's scores predict something (D3).
 PATHS = [
-    (14, []),
-    (14, ["score"]),
-    (12, ["score", "ready_for_tp"]),
-    (12, ["score", "ready_for_tp", "tp_accept", "qualify"]),
-    (10, ["score", "ready_for_tp", "tp_accept", "qualify", "sales_ready"]),
-    (10, ["score", "ready_for_tp", "tp_accept", "qualify", "sales_ready", "assign"]),
-    (8, ["score", "ready_for_tp", "tp_accept", "qualify", "sales_ready", "assign", "sales_accept"]),
+    (10, []),
+    (10, ["score"]),
+    (8, ["score", "ready_for_tp"]),
+    (8, ["score", "ready_for_tp", "tp_accept", "qualify"]),
+    (5, ["score", "ready_for_tp", "tp_accept", "qualify", "sales_ready"]),
+    (5, ["score", "ready_for_tp", "tp_accept", "qualify", "sales_ready", "assign"]),
+    (4, ["score", "ready_for_tp", "tp_accept", "qualify", "sales_ready", "assign", "sales_accept"]),
     (
-        7,
-        ["score", "ready_for_tp", "tp_accept", "qualify", "sales_ready", "assign", "sales_accept", "convert"],
+        30,
+        ["score", "ready_for_tp", "tp_accept", "qualify", "sales_ready", "assign", "sales_accept", "outcome"],
     ),
-    (5, ["score", "sales_ready", "assign"]),
-    (8, ["score", "ready_for_tp", "tp_accept", "disqualify"]),
+    (4, ["score", "sales_ready", "assign"]),
+    (12, ["score", "ready_for_tp", "tp_accept", "disqualify"]),
 ]
+HISTORY_DAYS = 150  # the leads were created over the last five months
+STEP_DAYS = (1, 9)  # days between two steps of a lead's path
 
 
 def seed(lead_count: int = 500, rng_seed: int = 7) -> dict[str, int]:
     """Create the demo records; returns how many of each were made."""
     rng = random.Random(rng_seed)
+    now = utcnow()
     with db.atomic():
         teams = {name: Team.create(name=name) for name in ("North", "South")}
         users = [
@@ -77,10 +87,12 @@ def seed(lead_count: int = 500, rng_seed: int = 7) -> dict[str, int]:
         accounts = _accounts(rng, users)
         contacts = _contacts(rng, accounts)
     staff = _staff(users)
-    for index in range(lead_count):
-        _lead(rng, index, contacts, lines, campaigns, teams, staff)
+    with db.atomic():  # one transaction: a few seconds, not one disk sync per step
+        journeys = [
+            _lead(rng, index, contacts, lines, campaigns, teams, staff, now) for index in range(lead_count)
+        ]
     seed_routing(users, lines)
-    interactions = seed_scoring(rng, next(u for u in users if u.role == MARKETER))
+    interactions = seed_scoring(rng, next(u for u in users if u.role == MARKETER), journeys, now)
     route_waiting_leads()
     return {
         "users": len(users),
@@ -137,7 +149,7 @@ def _staff(users: list[User]) -> dict[str, list[User]]:
     return by_role
 
 
-def _lead(rng, index, contacts, lines, campaigns, teams, staff) -> Lead:
+def _lead(rng, index, contacts, lines, campaigns, teams, staff, now) -> Journey:
     known = rng.random() < 0.7
     contact = rng.choice(contacts) if known else None
     first, last = (
@@ -147,24 +159,45 @@ def _lead(rng, index, contacts, lines, campaigns, teams, staff) -> Lead:
     campaign = rng.choice(campaigns) if rng.random() < 0.6 else None
     line = campaign.product_line if campaign and campaign.product_line else rng.choice(lines)
     team = rng.choice(list(teams.values()))
-    with db.atomic():
-        lead = Lead.create(
-            topic=f"{line.name} – {rng.choice(['pricing', 'demo request', 'trial', 'whitepaper', 'contact form'])}",
-            first_name=first,
-            last_name=last,
-            email=contact.email if contact else f"{first}.{last}.lead{index}@example.org".lower(),
-            company=company,
-            job_title=contact.job_title if contact else rng.choice(TITLES),
-            country=contact.country if contact else rng.choice(COUNTRIES),
-            source=rng.choice(["web form", "webinar", "trade show", "import", "api"]),
-            contact=contact,
-            account=contact.account if contact else None,
-            campaign=campaign,
-            product_line=line,
-            team=team,
-        )
-        record_created(lead, None, "demo data")
+    created = now - dt.timedelta(days=rng.uniform(0, HISTORY_DAYS))
+    lead = Lead.create(
+        topic=f"{line.name} – {rng.choice(['pricing', 'demo request', 'trial', 'whitepaper', 'contact form'])}",
+        first_name=first,
+        last_name=last,
+        email=contact.email if contact else f"{first}.{last}.lead{index}@example.org".lower(),
+        company=company,
+        job_title=contact.job_title if contact else rng.choice(TITLES),
+        country=contact.country if contact else rng.choice(COUNTRIES),
+        source=rng.choice(["web form", "webinar", "trade show", "import", "api"]),
+        contact=contact,
+        account=contact.account if contact else None,
+        campaign=campaign,
+        product_line=line,
+        team=team,
+        created_at=created,
+    )
+    record_created(lead, None, "demo data")
     path = rng.choices([p for _, p in PATHS], weights=[w for w, _ in PATHS])[0]
+    # How engaged the person is (0–1): their interactions follow it (``seed_scoring``),
+    # and so does whether they convert. Those a teleprospector disqualifies engaged little.
+    engagement = rng.uniform(0, 0.5) if "disqualify" in path else rng.random()
+    outcome = "convert" if rng.random() < _converts(engagement, contact) else "lost"
+    _walk(rng, lead, [outcome if step == "outcome" else step for step in path], team, staff)
+    counted_at = _spread_history(rng, lead.id, created, now)
+    # D3 counts the score a lead had when it reached stage 5, else at its outcome.
+    return Journey(lead.id, engagement, counted_at or now)
+
+
+def _converts(engagement: float, contact) -> float:
+    """The chance that a lead worked by a rep converts: mostly how engaged the
+    person was, a little who they are (a head of something, a large account)."""
+    fit = bool(contact) and (
+        "head" in (contact.job_title or "").lower() or (contact.account.employee_count or 0) >= 1000
+    )
+    return 0.1 + 0.7 * engagement + (0.1 if fit else 0)
+
+
+def _walk(rng, lead, path, team, staff) -> Lead:
     team_members = [u for u in staff[REP] if u.team_id == team.id]
     tp = rng.choice(staff[TELEPROSPECTOR])
     manager = next(u for u in staff[MANAGER] if u.team_id == team.id)
@@ -190,6 +223,10 @@ def _lead(rng, index, contacts, lines, campaigns, teams, staff) -> Lead:
             lead = perform(lead, "sales_accept", rep)
         elif step == "convert":
             lead = perform(lead, "convert", rep)
+        elif step == "lost":
+            lead = perform(
+                lead, "disqualify", rep, reason=rng.choice(["no_budget", "competitor", "no_interest"])
+            )
         elif step == "disqualify":
             lead = perform(
                 lead, "disqualify", tp, reason=rng.choice(["no_interest", "no_budget", "cannot_contact"])
@@ -197,9 +234,38 @@ def _lead(rng, index, contacts, lines, campaigns, teams, staff) -> Lead:
     return lead
 
 
-def _history(lead: Lead, old_stage: int) -> None:
-    from leads.records.models import LeadHistory
+def _spread_history(rng, lead_id: int, created: dt.datetime, now: dt.datetime) -> dt.datetime | None:
+    """Move the lead's history from "just now" to its own past: creation at
+    ``created``, then each action (its rows share one time) one to nine days after
+    the one before, squeezed to end before ``now``. Returns when the lead last
+    reached stage 5, else when it was disqualified, else None."""
+    rows = list(
+        LeadHistory.select(LeadHistory.id, LeadHistory.kind, LeadHistory.new_value, LeadHistory.created_at)
+        .where(LeadHistory.lead == lead_id)
+        .order_by(LeadHistory.id)
+        .tuples()
+    )
+    stamps = list(dict.fromkeys(moment for *_row, moment in rows))
+    gaps = [rng.uniform(*STEP_DAYS) for _ in stamps[1:]]
+    room = (now - created).total_seconds() / 86400 * 0.95
+    scale = min(1.0, room / sum(gaps)) if gaps else 1.0
+    moved = [created]
+    for gap in gaps:
+        moved.append(moved[-1] + dt.timedelta(days=gap * scale))
+    when = dict(zip(stamps, moved, strict=True))
+    field = LeadHistory.created_at
+    sql = f'UPDATE "lead_history" SET "created_at" = {db.param} WHERE "id" = {db.param}'
+    db.cursor().executemany(sql, [(field.db_value(when[moment]), row_id) for row_id, *_r, moment in rows])
+    stage5 = [
+        when[m]
+        for _id, kind, value, m in rows
+        if kind == "stage" and value == str(lifecycle.SALES_ACCEPTANCE)
+    ]
+    lost = [when[m] for _id, kind, value, m in rows if kind == "status" and value == lifecycle.DISQUALIFIED]
+    return (stage5 or lost or [None])[-1]
 
+
+def _history(lead: Lead, old_stage: int) -> None:
     LeadHistory.create(
         lead=lead, kind="stage", old_value=str(old_stage), new_value=str(lead.stage), via="demo score"
     )

@@ -10,9 +10,13 @@ from leads.core import lifecycle
 from leads.records.models import Lead, ProductLine
 from routing import manage, router
 
+# Room for the demo's open leads and the ones the worker routes at start, so the
+# first rule a manager tries finds a rep who can take the lead.
+CAPACITY = 60
+
 
 def seed_routing(users: list[User], lines: list[ProductLine]) -> int:
-    """Each rep sells one or two product lines (capacity 40); the rules are
+    """Each rep sells one or two product lines (capacity ``CAPACITY``); the rules are
     "relationship owner first, else round robin in the product line", then a
     catch-all to the least loaded rep. Returns the number of rules."""
     reps = [user for user in users if user.role == REP]
@@ -20,7 +24,7 @@ def seed_routing(users: list[User], lines: list[ProductLine]) -> int:
         own = [lines[index % len(lines)].id]
         if index % 2:
             own.append(lines[(index + 1) % len(lines)].id)
-        manage.save_profile(rep, 40, None, None, own)
+        manage.save_profile(rep, CAPACITY, None, None, own)
     manage.save_rule(
         {
             "name": "Owner first, else the product line's reps",

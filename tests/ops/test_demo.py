@@ -5,6 +5,7 @@ routing them (S4, Q2, R1) on both backends."""
 from __future__ import annotations
 
 from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR, Team, User
+from leads.base.db import utcnow
 from leads.core import lifecycle
 from leads.records.models import Account, Contact, Lead, ProductLine
 from leads.scoring.models import LeadScore, PendingScore
@@ -37,3 +38,51 @@ def test_the_demo_has_every_role_and_every_stage_and_the_worker_scores_and_route
         Lead.select().where(Lead.stage == lifecycle.INQUIRY).count() == 0
     )  # P1: every open lead got a score
     assert Assignment.select().where(Assignment.rep.is_null(False)).count() > 0
+
+
+def _prediction_auc(name: str) -> float:
+    import datetime as dt
+
+    from leads.base.db import utcnow
+    from leads.core import scoring
+    from leads.scoring import prediction
+    from leads.scoring.models import ScoringModel as ModelRow
+
+    row = ModelRow.get(ModelRow.name == name)
+    model = scoring.ScoringModel.from_dict({**row.definition, "id": row.id, "name": row.name})
+    today = utcnow().date()
+    result = prediction.model_prediction(
+        model, today - dt.timedelta(days=365), today, what_if=row.status == scoring.DRAFT
+    )
+    assert result.figures.outcomes >= 50, result.figures
+    return result.figures.auc
+
+
+def test_d3_r3_r4_the_demo_scores_predict_its_outcomes_and_its_rules_find_a_rep_with_room(sqlite_app):
+    """The demo as ``make demo`` seeds it (one seeding for both, it takes a while).
+    D3: months of history whose outcomes follow how engaged people were; the
+    score each lead had at stage 5 is in the score history, so the live
+    Engagement model's AUC is clearly above 0.5, and the draft that scores a
+    random country is a coin toss. R3/R4: once the worker has scored and routed
+    it, every product line's reps (the first rule's pool) and every rep (the
+    catch-all's) include someone below capacity."""
+    from routing.assign import load_reps
+    from tests.conftest import burst_worker
+
+    with sqlite_app.app_context():
+        seed()
+        outcomes = Lead.select().where(Lead.status != lifecycle.OPEN)
+        oldest = min(lead.created_at for lead in outcomes)
+        assert (utcnow() - oldest).days > 90  # several months of stage history
+        assert _prediction_auc("Engagement") > 0.6
+        assert 0.4 <= _prediction_auc("Country (a coin toss)") <= 0.6
+    run_jobs = burst_worker(sqlite_app)
+    run_jobs()
+    run_jobs()  # the routing jobs the scoring jobs enqueued
+    with sqlite_app.app_context():
+        reps = load_reps()
+        lines = list(ProductLine.select())
+    assert any(rep.open_leads < rep.capacity for rep in reps)
+    for line in lines:
+        pool = [rep for rep in reps if line.id in rep.product_line_ids]
+        assert any(rep.open_leads < rep.capacity for rep in pool), (line.name, pool)
