@@ -40,6 +40,7 @@ test: setup chromium
 ## Every benchmark of bench/ (about 25 minutes with the 10-minute soak; figures in bench/results/ and the README)
 bench: setup
 	$(PY) bench/lead_list.py
+	$(PY) bench/dashboards_marketing.py
 	$(PY) bench/scoring_engine.py
 	$(PY) bench/scoring_pipeline.py
 	$(PY) bench/router.py

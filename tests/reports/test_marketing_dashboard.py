@@ -269,3 +269,28 @@ def test_g1_d2_marketers_managers_and_admins_see_it(app, role):
 def test_d2_signed_out_goes_to_sign_in(app):
     answer = app.test_client().get("/dashboards/marketing")
     assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+
+
+def test_d2_the_number_of_queries_does_not_grow_with_the_leads(app):
+    """STYLE 7: every figure is grouped in SQL; ten more leads with history and
+    interactions cost no extra query, for the page and the CSV."""
+    from tests.records.test_lead_list import count_queries
+
+    with app.app_context():
+        known_history()
+    client = _client(app, MARKETER)
+    before = [
+        count_queries(client, path, query_string=RANGE)
+        for path in ("/dashboards/marketing", "/dashboards/marketing/weeks.csv")
+    ]
+    with app.app_context():
+        for day in range(3, 13):
+            lead = make_lead(source=f"source {day}", created_at=at(day))
+            _mql(lead, at(day, 12))
+            _ready(lead, at(day, 13))
+            _interaction(at(day, 11), "email_opened", lead=lead)
+    after = [
+        count_queries(client, path, query_string=RANGE)
+        for path in ("/dashboards/marketing", "/dashboards/marketing/weeks.csv")
+    ]
+    assert after == before
