@@ -101,9 +101,6 @@ class Counts:
     def add(self, metric: str, count: int) -> None:
         setattr(self, metric, getattr(self, metric) + count)
 
-    def any(self) -> bool:
-        return bool(self.leads or self.mql or self.sales_ready or self.converted)
-
 
 @dataclass
 class GroupRow:
@@ -204,22 +201,50 @@ def marketing_dashboard(filters: Filters, by: str = SOURCE) -> Dashboard:
     """D2 for ``filters``, broken down ``by`` a source, capture source, campaign or
     product line: counts per week and per value, totals, the MQL → converted
     rate and the interactions that most often precede sales-readiness."""
+    weekly = _weekly(filters, by)
+    groups = _groups(filters, by, weekly)
+    weeks = _weeks(filters)
+    total = _sum(row.counts for row in groups)
+    return Dashboard(
+        by=by,
+        weeks=weeks,
+        totals_per_week=[_sum(c for (day, _key), c in weekly.items() if day == week) for week in weeks],
+        rows=[
+            WeekRow(week, row.label, weekly[(week, row.key)])
+            for week in weeks
+            for row in groups
+            if (week, row.key) in weekly
+        ],
+        groups=groups,
+        preceding=_preceding(filters, total.sales_ready),
+        total=total,
+        mql_converted=sum(row.mql_converted for row in groups),
+    )
+
+
+def _weekly(filters: Filters, by: str) -> dict[tuple[dt.date, object], Counts]:
+    """(week, breakdown value) → its counts, for the pairs with a figure."""
     weekly: dict[tuple[dt.date, object], Counts] = defaultdict(Counts)
     for week, raw, count in queries.leads_per_week(filters, by):
         weekly[(_as_day(week), group_key(by, raw))].add("leads", count)
     for metric in (MQL, SALES_READY, CONVERTED):
         for week, raw, count in queries.events_per_week(filters, by, metric):
             weekly[(_as_day(week), group_key(by, raw))].add(metric, count)
-    groups: dict[object, GroupRow] = {}
-    named = names(by)
+    return dict(weekly)
 
-    def label(key) -> str:
-        if by == SOURCE:
-            return source_label(key)
-        return named.get(key, NONE_LABELS[by]) if key is not None else NONE_LABELS[by]
+
+def _groups(filters: Filters, by: str, weekly: dict) -> list[GroupRow]:
+    """Each breakdown value over the range (every lead once per figure), most
+    leads first."""
+    named = names(by)
+    groups: dict[object, GroupRow] = {}
 
     def group(key) -> GroupRow:
-        return groups.setdefault(key, GroupRow(key, label(key), Counts()))
+        if by == SOURCE:
+            label = source_label(key)
+        else:
+            label = named.get(key, NONE_LABELS[by]) if key is not None else NONE_LABELS[by]
+        return groups.setdefault(key, GroupRow(key, label, Counts()))
 
     for (_week, key), counts in weekly.items():
         group(key).counts.add("leads", counts.leads)
@@ -229,32 +254,15 @@ def marketing_dashboard(filters: Filters, by: str = SOURCE) -> Dashboard:
             row.counts.add(metric, count)
             if metric == MQL:
                 row.mql_converted += converted
-    weeks = _weeks(filters)
-    per_week = {week: Counts() for week in weeks}
-    for (week, _key), counts in weekly.items():
-        for metric in METRICS:
-            per_week.setdefault(week, Counts()).add(metric, getattr(counts, metric))
-    ordered = sorted(groups.values(), key=lambda row: (-row.counts.leads, -row.counts.mql, row.label))
+    return sorted(groups.values(), key=lambda row: (-row.counts.leads, -row.counts.mql, row.label))
+
+
+def _sum(many) -> Counts:
     total = Counts()
-    for row in ordered:
+    for counts in many:
         for metric in METRICS:
-            total.add(metric, getattr(row.counts, metric))
-    rows = [
-        WeekRow(week, row.label, weekly[(week, row.key)])
-        for week in weeks
-        for row in ordered
-        if weekly.get((week, row.key), Counts()).any()
-    ]
-    return Dashboard(
-        by=by,
-        weeks=weeks,
-        totals_per_week=[per_week[week] for week in weeks],
-        rows=rows,
-        groups=ordered,
-        preceding=_preceding(filters, total.sales_ready),
-        total=total,
-        mql_converted=sum(row.mql_converted for row in ordered),
-    )
+            total.add(metric, getattr(counts, metric))
+    return total
 
 
 def _preceding(filters: Filters, sales_ready: int) -> list[Preceding]:
