@@ -17,9 +17,10 @@ import random
 
 from auth.admin import create_user
 from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR, Team, User
+from leads.activities.models import Activity
 from leads.base.db import db, utcnow
-from leads.core import lifecycle
-from leads.records.models import Account, Campaign, Contact, Lead, LeadHistory, ProductLine
+from leads.core import activities, lifecycle
+from leads.records.models import Account, Campaign, Contact, Interaction, Lead, LeadHistory, ProductLine
 from leads.scoring.demo import Journey, seed_scoring
 from leads.stages.services import perform, record_created
 from routing.demo import route_waiting_leads, seed_routing
@@ -88,9 +89,11 @@ def seed(lead_count: int = 500, rng_seed: int = 7) -> dict[str, int]:
         contacts = _contacts(rng, accounts)
     staff = _staff(users)
     with db.atomic():  # one transaction: a few seconds, not one disk sync per step
-        journeys = [
+        walked = [
             _lead(rng, index, contacts, lines, campaigns, teams, staff, now) for index in range(lead_count)
         ]
+    journeys = [journey for journey, _call in walked]
+    _log_calls([call for _journey, call in walked if call], now)
     seed_routing(users, lines)
     interactions = seed_scoring(rng, next(u for u in users if u.role == MARKETER), journeys, now)
     route_waiting_leads()
@@ -149,7 +152,7 @@ def _staff(users: list[User]) -> dict[str, list[User]]:
     return by_role
 
 
-def _lead(rng, index, contacts, lines, campaigns, teams, staff, now) -> Journey:
+def _lead(rng, index, contacts, lines, campaigns, teams, staff, now) -> tuple[Journey, tuple | None]:
     known = rng.random() < 0.7
     contact = rng.choice(contacts) if known else None
     first, last = (
@@ -182,10 +185,17 @@ def _lead(rng, index, contacts, lines, campaigns, teams, staff, now) -> Journey:
     # and so does whether they convert. Those a teleprospector disqualifies engaged little.
     engagement = rng.uniform(0, 0.5) if "disqualify" in path else rng.random()
     outcome = "convert" if rng.random() < _converts(engagement, contact) else "lost"
-    _walk(rng, lead, [outcome if step == "outcome" else step for step in path], team, staff)
-    counted_at = _spread_history(rng, lead.id, created, now)
+    lead = _walk(rng, lead, [outcome if step == "outcome" else step for step in path], team, staff)
+    counted_at, accepted = _spread_history(rng, lead.id, created, now)
+    # W1: the teleprospector's call; whether it connected does not use ``rng``,
+    # so the rest of the demo stays as it was.
+    call = (
+        (lead.id, lead.teleprospector_id, accepted, "connected" if index % 4 else "no_answer")
+        if accepted
+        else None
+    )
     # D3 counts the score a lead had when it reached stage 5, else at its outcome.
-    return Journey(lead.id, engagement, counted_at or now)
+    return Journey(lead.id, engagement, counted_at or now), call
 
 
 def _converts(engagement: float, contact) -> float:
@@ -262,7 +272,60 @@ def _spread_history(rng, lead_id: int, created: dt.datetime, now: dt.datetime) -
         if kind == "stage" and value == str(lifecycle.SALES_ACCEPTANCE)
     ]
     lost = [when[m] for _id, kind, value, m in rows if kind == "status" and value == lifecycle.DISQUALIFIED]
-    return (stage5 or lost or [None])[-1]
+    accepted = [
+        when[m]
+        for _id, kind, value, m in rows
+        if kind == "stage" and value == str(lifecycle.TP_QUALIFICATION)
+    ]
+    return (stage5 or lost or [None])[-1], (accepted or [None])[0]
+
+
+def _log_calls(calls: list[tuple[int, int, dt.datetime, str]], now: dt.datetime) -> None:
+    """The teleprospectors' calls (W1), each an hour after they accepted the lead,
+    with the ``call_logged`` interaction every logged call is (in bulk: the demo's
+    models, published next, re-score every lead anyway)."""
+    rows = [
+        {
+            "lead": lead_id,
+            "kind": activities.CALL,
+            "author": tp_id,
+            "body": "Called from the demo data.",
+            "outcome": outcome,
+            "duration_minutes": 12 if outcome == "connected" else 1,
+            "created_at": min(now, accepted + dt.timedelta(hours=1)),
+        }
+        for lead_id, tp_id, accepted, outcome in calls
+    ]
+    with db.atomic():
+        for start in range(0, len(rows), 500):
+            Activity.insert_many(rows[start : start + 500]).execute()
+        logged = list(Activity.select().where(Activity.kind == activities.CALL).order_by(Activity.id))
+        Interaction.insert_many(
+            [
+                {
+                    "lead": call.lead_id,
+                    "type": activities.INTERACTION_TYPES[activities.CALL],
+                    "occurred_at": call.created_at,
+                    "properties": {
+                        "activity_id": call.id,
+                        "outcome": call.outcome,
+                        "duration_minutes": call.duration_minutes,
+                    },
+                    "source": "activity",
+                    "external_id": f"activity-{call.id}",
+                    "created_at": now,
+                }
+                for call in logged
+            ]
+        ).execute()
+        links = {
+            external: interaction_id
+            for interaction_id, external in Interaction.select(Interaction.id, Interaction.external_id)
+            .where(Interaction.source == "activity")
+            .tuples()
+        }
+        for call in logged:
+            Activity.update(interaction=links[f"activity-{call.id}"]).where(Activity.id == call.id).execute()
 
 
 def _history(lead: Lead, old_stage: int) -> None:

@@ -5,9 +5,10 @@ routing them (S4, Q2, R1) on both backends."""
 from __future__ import annotations
 
 from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR, Team, User
+from leads.activities.models import Activity
 from leads.base.db import utcnow
 from leads.core import lifecycle
-from leads.records.models import Account, Contact, Lead, ProductLine
+from leads.records.models import Account, Contact, Lead, LeadHistory, ProductLine
 from leads.scoring.models import LeadScore, PendingScore
 from ops.demo import seed
 from routing.models import Assignment
@@ -29,6 +30,16 @@ def test_the_demo_has_every_role_and_every_stage_and_the_worker_scores_and_route
     stages = {(lead.stage, lead.status) for lead in Lead.select()}
     assert {stage for stage, status in stages if status == lifecycle.OPEN} == set(lifecycle.STAGES)
     assert {status for _, status in stages} == set(lifecycle.STATUSES)
+    with app.app_context():  # W1: the teleprospectors' calls, each with its interaction, after the acceptance
+        calls = list(Activity.select().where(Activity.kind == "call"))
+        accepted = {
+            row.lead_id: row.created_at
+            for row in LeadHistory.select().where(
+                (LeadHistory.kind == "stage") & (LeadHistory.new_value == "4")
+            )
+        }
+    assert calls and all(call.interaction_id for call in calls)
+    assert all(call.created_at >= accepted[call.lead_id] for call in calls)
 
     run_jobs()
     run_jobs()  # routing jobs enqueued by the scoring jobs
