@@ -300,24 +300,24 @@ def _log_calls(calls: list[tuple[int, int, dt.datetime, str]], now: dt.datetime)
         for start in range(0, len(rows), 500):
             Activity.insert_many(rows[start : start + 500]).execute()
         logged = list(Activity.select().where(Activity.kind == activities.CALL).order_by(Activity.id))
-        Interaction.insert_many(
-            [
-                {
-                    "lead": call.lead_id,
-                    "type": activities.INTERACTION_TYPES[activities.CALL],
-                    "occurred_at": call.created_at,
-                    "properties": {
-                        "activity_id": call.id,
-                        "outcome": call.outcome,
-                        "duration_minutes": call.duration_minutes,
-                    },
-                    "source": "activity",
-                    "external_id": f"activity-{call.id}",
-                    "created_at": now,
-                }
-                for call in logged
-            ]
-        ).execute()
+        interactions = [
+            {
+                "lead": call.lead_id,
+                "type": activities.INTERACTION_TYPES[activities.CALL],
+                "occurred_at": call.created_at,
+                "properties": {
+                    "activity_id": call.id,
+                    "outcome": call.outcome,
+                    "duration_minutes": call.duration_minutes,
+                },
+                "source": "activity",
+                "external_id": f"activity-{call.id}",
+                "created_at": now,
+            }
+            for call in logged
+        ]
+        for start in range(0, len(interactions), 500):
+            Interaction.insert_many(interactions[start : start + 500]).execute()
         links = {
             external: interaction_id
             for interaction_id, external in Interaction.select(Interaction.id, Interaction.external_id)
