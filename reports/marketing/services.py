@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from leads.core import csv_io
-from leads.core.scoring import INTERACTION_TYPES
 from leads.intake.models import CaptureSource
+from leads.records import interaction_types
 from leads.records.models import Campaign, ProductLine
 from reports.marketing import queries
 from reports.marketing.queries import (
@@ -266,10 +266,11 @@ def _sum(many) -> Counts:
 
 
 def _preceding(filters: Filters, sales_ready: int) -> list[Preceding]:
+    vocabulary = interaction_types.vocabulary()
     return [
         Preceding(
             kind,
-            INTERACTION_TYPES.get(kind, kind.replace("_", " ")),
+            vocabulary.label(kind),
             leads,
             leads / sales_ready if sales_ready else None,
         )

@@ -67,7 +67,7 @@ def known_history():
     _ready(l1, at(10))
     _converted(l1, at(12))
     _interaction(at(8), "email_clicked", lead=l1)
-    _interaction(at(9), "website_visited", lead=l1)
+    _interaction(at(9), "web_visit", lead=l1)
     _interaction(at(11), "email_clicked", lead=l1)  # after it became sales-ready
     _interaction(dt.datetime(2026, 9, 1), "email_opened", lead=l1)  # over 30 days before
     # L2: web form, line B; MQL only.
@@ -97,7 +97,7 @@ def known_history():
     colleague = make_contact(account=account)
     l8 = make_lead(source="api", account=account, created_at=at(2))
     _ready(l8, at(12))
-    _interaction(at(1), "website_visited", contact=colleague)
+    _interaction(at(1), "web_visit", contact=colleague)
     return {"line_a": line_a, "line_b": line_b, "webinar": webinar, "form": form}
 
 
@@ -158,7 +158,7 @@ def test_d2_the_interactions_that_precede_sales_ready(app):
     assert dashboard.total.sales_ready == 3
     assert [(p.type, p.leads) for p in dashboard.preceding] == [
         ("email_clicked", 2),
-        ("website_visited", 2),
+        ("web_visit", 2),
         ("form_submitted", 1),
     ]
     assert dashboard.preceding[0].share == pytest.approx(2 / 3)
@@ -190,7 +190,7 @@ def test_d2_filters_narrow_every_figure(app):
         captured = _dashboard(source="capture:*")
         imported = _dashboard(source="import")
     assert _groups(webinar) == [("web form", 1, 1, 1, 1, 1)]
-    assert [(p.type, p.leads) for p in webinar.preceding] == [("email_clicked", 1), ("website_visited", 1)]
+    assert [(p.type, p.leads) for p in webinar.preceding] == [("email_clicked", 1), ("web_visit", 1)]
     assert _groups(line_a) == [("Capture forms", 1, 1, 1, 0, 0), ("web form", 1, 1, 1, 1, 1)]
     assert _groups(form) == _groups(captured) == [("Capture forms", 1, 1, 1, 0, 0)]
     assert _groups(imported) == [("import", 2, 1, 0, 0, 0)]
