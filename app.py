@@ -158,6 +158,7 @@ def _blueprints() -> list:
     from leads.imports.views import bp as imports
     from leads.imports.views import exports_bp as exports
     from leads.intake.views import bp as intake  # the capture view exempts itself from CSRF
+    from leads.lists.views import bp as lead_lists
     from leads.notify.views import bp as notify
     from leads.records.list_views import bp as lead_list
     from leads.records.views import bp as records
@@ -175,6 +176,7 @@ def _blueprints() -> list:
         sign_in,
         admin,
         lead_list,
+        lead_lists,
         lead_page,
         activities,
         campaigns,

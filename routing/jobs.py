@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from auth.models import ADMIN, MANAGER
 from leads.base import signals
 from leads.base.db import utcnow
-from routing import assign
+from leads.lists import bulk
+from leads.lists import columns as list_columns
+from routing import assign, router
+from routing.models import Assignment
 
 
 def route_lead(lead_id: int, force: bool = False) -> str:
@@ -51,7 +55,35 @@ def sweep_overdue(sender=None, *, now: dt.datetime, redis_lost: bool = False, **
     return {"overdue": reroute_overdue(now), "unrouted": len(waiting)}
 
 
+def route_again(lead, user, args) -> str | None:
+    """W5 bulk "Run routing again" on one lead, as the managers' button on the
+    unassigned queue does (R4): a note when it still found nobody; a lead not
+    waiting for a rep is refused."""
+    outcome = assign.route_lead(lead.id, force=True)
+    if outcome.status == "unassigned":
+        return "still unassigned: " + router.REASONS.get(outcome.decision.reason, outcome.decision.reason)
+    if outcome.status == "skipped":
+        raise bulk.Refused("Not waiting for a rep (only unassigned sales-ready leads are routed).")
+    if outcome.status == "conflict":
+        raise bulk.Refused("Someone else changed this lead meanwhile.")
+    return None
+
+
+def accept_by(lead_ids: list[int]) -> dict:
+    """R6: when each lead's live assignment must be accepted by (the lead list's "Accept by" column)."""
+    query = Assignment.select(Assignment.lead, Assignment.due_at).where(
+        Assignment.lead.in_(lead_ids)
+        & Assignment.ended_at.is_null()
+        & Assignment.accepted_at.is_null()
+        & Assignment.due_at.is_null(False)
+    )
+    return dict(query.tuples())
+
+
 def connect() -> None:
-    """Connect routing to the domain's signals (once, at app set-up)."""
+    """Connect routing to the domain's signals, and offer its bulk action and
+    list column (once, at app set-up)."""
     signals.action_done.connect(on_action_done, weak=False)
     signals.sweep_due.connect(sweep_overdue, weak=False)
+    bulk.register(bulk.BulkAction("route", "Run routing again", frozenset({MANAGER, ADMIN}), route_again))
+    list_columns.register(list_columns.Column("accept_by", "Accept by"), accept_by)

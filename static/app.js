@@ -34,3 +34,20 @@ document.addEventListener("submit", function (event) {
     event.stopPropagation();
   }
 }, true);
+// W5: the lead list's "select this page" box ticks every row; the count says how many are chosen.
+document.addEventListener("change", function (event) {
+  var target = event.target;
+  if (!target.matches || !target.matches(".select-page, .row-select, #select-all-matching")) {
+    return;
+  }
+  var rows = document.querySelectorAll(".row-select");
+  if (target.matches(".select-page")) {
+    rows.forEach(function (box) { box.checked = target.checked; });
+  }
+  var all = document.getElementById("select-all-matching");
+  var count = document.getElementById("bulk-count");
+  var ticked = Array.prototype.filter.call(rows, function (box) { return box.checked; }).length;
+  if (count) {
+    count.textContent = all && all.checked ? "" : ticked ? ticked + " selected" : "";
+  }
+});

@@ -49,21 +49,22 @@ LEAD_EXPORT_COLUMNS = (
 EXPORT_BATCH = 1000
 
 
-def export_leads(user, params) -> Iterator[str]:
+def export_leads(user, params, ids=None) -> Iterator[str]:
     """Every lead ``user`` may see that matches the list's search, filters and
     sort (``leads.records.listing``; all pages, not only one) as CSV text, streamed,
     UTF-8 with BOM, formula-neutralised (``csv_io.export_csv``). With a scoring
-    model in the list, its score is a column too."""
+    model in the list, its score is a column too. With ``ids`` (a bulk
+    selection, W5), only those of the leads, in the list's order."""
     from leads.records.listing import list_score_model
 
     model = list_score_model(params)
     columns = list(LEAD_EXPORT_COLUMNS)
     if model is not None:
         columns.insert(-2, ("score", f"Score ({model.name})"))
-    return csv_io.export_csv(_export_rows(user, params, model.id if model else None), columns)
+    return csv_io.export_csv(_export_rows(user, params, model.id if model else None, ids), columns)
 
 
-def _export_rows(user, params, model_id: int | None) -> Iterator[dict]:
+def _export_rows(user, params, model_id: int | None, ids=None) -> Iterator[dict]:
     """The rows in the list's order, ``EXPORT_BATCH`` at a time: a page of ids
     in order (the list's own query), then those leads with their names."""
     from auth.models import Team
@@ -71,6 +72,8 @@ def _export_rows(user, params, model_id: int | None) -> Iterator[dict]:
     from leads.records.models import ProductLine
 
     matching_query = matching_leads(user, params, model_id)
+    if ids is not None:
+        matching_query = matching_query.where(Lead.id.in_(sorted(set(ids))))
     order = SORTS[params.sort if model_id is not None or params.sort not in SCORE_SORTS else "-created_at"]
     columns = [Lead, Owner.name.alias("owner_name"), ProductLine.name.alias("product_line_name")]
     columns.append(Team.name.alias("team_name"))

@@ -1,11 +1,14 @@
-"""Lead pages: the searchable, filterable, sortable lead list."""
+"""Lead pages: the searchable, filterable, sortable lead list, with its
+column chooser, bulk actions and saved views (W5, ``leads.lists``)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, redirect, request, url_for
 
 from auth.policy import current_user, signed_in
-from leads.records.listing import filter_options, list_leads, parse_list_args
+from leads.lists import bulk, saved
+from leads.lists.forms import BulkForm, SaveViewForm
+from leads.records.listing import ListParams, filter_options, list_leads, parse_list_args
 from web.render import render, wants_fragment
 
 bp = Blueprint("lead_list", __name__)
@@ -25,19 +28,32 @@ def index():
 def lead_list():
     """The lead list (G1: only the leads the user may see). An htmx request
     gets the table region only; a plain load gets the page with the filter form."""
-    user = current_user()
     params, errors = parse_list_args(request.args, max_per_page=MAX_PER_PAGE)
-    fragment = wants_fragment()
-    response = render(
-        "records/leads.html",
-        "records/_lead_table.html",
-        params=params,
-        errors=errors,
-        listing=list_leads(user, params),
-        options=None if fragment else filter_options(user),
-    )
-    if fragment:
+    response = list_page(params, errors)
+    if wants_fragment():
         # The address bar gets the tidy form of the list's state: no empty
         # fields from the filter form, no values that were ignored.
         response.headers["HX-Push-Url"] = url_for("lead_list.lead_list", **params.to_query_args())
     return response
+
+
+def list_page(params: ListParams, errors=(), save_form: SaveViewForm | None = None, status: int = 200):
+    """The list page (or, for htmx, its table region) for ``params``; a save
+    form with errors is shown with them (its POST answers with this page)."""
+    user = current_user()
+    fragment = wants_fragment()
+    actions = bulk.actions_for(user)
+    can_share = user.role in saved.SHARERS
+    return render(
+        "records/leads.html",
+        "records/_lead_table.html",
+        status=status,
+        params=params,
+        errors=errors,
+        listing=list_leads(user, params),
+        options=None if fragment else filter_options(user),
+        bulk_actions=actions,
+        bulk_form=BulkForm(formdata=None, actions=actions),
+        save_form=save_form or SaveViewForm(formdata=None, can_share=can_share),
+        saved_views=None if fragment else list(saved.views_for(user)),
+    )

@@ -25,7 +25,7 @@ import math
 import operator
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import reduce
 
 import peewee as pw
@@ -34,7 +34,8 @@ from auth.models import REP, Team, User
 from leads.base.db import is_sqlite
 from leads.core import lifecycle, validation
 from leads.core.scoring import LIVE
-from leads.records.models import Lead, ProductLine
+from leads.lists import columns as list_columns
+from leads.records.models import Campaign, Lead, ProductLine
 from leads.records.queries import assignable_reps, visible_leads, with_related
 from leads.scoring.models import LeadScore, ScoringModel
 
@@ -106,6 +107,7 @@ class ListParams:
     sort: str = "-created_at"
     page: int = 1
     per_page: int = 50
+    columns: tuple[str, ...] = ()  # none chosen: the default columns (W5)
 
     def to_query_args(self) -> dict:
         """The values that differ from the defaults, for links and ``hx-push-url``."""
@@ -131,6 +133,8 @@ class ListPage:
     page: int
     per_page: int
     score_model: ScoringModel | None = None  # whose score the rows show (id and name)
+    columns: list = field(default_factory=list)  # the ``list_columns.Column``s shown after the name
+    values: dict = field(default_factory=dict)  # column key -> lead id -> value, for columns not on the row
 
     @property
     def pages(self) -> int:
@@ -171,6 +175,7 @@ class FilterOptions:
     product_lines: list[tuple[int, str]]
     teams: list[tuple[int, str]]
     score_models: list[tuple[int, str]] = ()
+    columns: list[tuple[str, str]] = ()  # the column chooser's choices (W5)
 
 
 def parse_list_args(
@@ -204,6 +209,14 @@ def parse_list_args(
     check("sort", lambda raw: _choice(raw, SORTS, "Sort"))
     check("page", lambda raw: _whole_number(raw, "Page", 1, MAX_PAGE))
     check("per_page", lambda raw: _whole_number(raw, "Rows per page", 1, max_per_page))
+    chosen = args.getlist("columns") if hasattr(args, "getlist") else [args.get("columns") or ""]
+    try:
+        if any(value.strip() for value in chosen):
+            parsed = list_columns.parse(chosen)
+            if parsed != list_columns.DEFAULT:  # the default columns keep the address tidy
+                values["columns"] = parsed
+    except ValueError as error:
+        errors.append(("columns", str(error)))
     return ListParams(**values), errors
 
 
@@ -362,22 +375,62 @@ def list_leads(user: User, params: ListParams) -> ListPage:
     total = matching.select(pw.fn.COUNT(pw.SQL("*"))).scalar() or 0
     page_ids = matching.select(Lead.id).order_by(*order).paginate(params.page, params.per_page)
     query = (
-        Lead.select(Lead, Owner.id, Owner.name, ProductLine.id, ProductLine.name, Team.id, Team.name)
+        Lead.select(
+            Lead,
+            Owner.id,
+            Owner.name,
+            ProductLine.id,
+            ProductLine.name,
+            Team.id,
+            Team.name,
+            Campaign.id,
+            Campaign.name,
+        )
         .join_from(Lead, Owner, pw.JOIN.LEFT_OUTER, on=(Lead.owner == Owner.id), attr="owner")
         .join_from(Lead, ProductLine, pw.JOIN.LEFT_OUTER, on=(Lead.product_line == ProductLine.id))
         .join_from(Lead, Team, pw.JOIN.LEFT_OUTER, on=(Lead.team == Team.id))
+        .join_from(Lead, Campaign, pw.JOIN.LEFT_OUTER, on=(Lead.campaign == Campaign.id))
     )
     if model_id is not None:
         query = _join_score(
             query.select_extend(ListScore.id, ListScore.score, ListScore.grade), model_id, pw.JOIN.LEFT_OUTER
         )
     rows = list(query.where(Lead.id.in_(page_ids)).order_by(*order))
-    return ListPage(rows=rows, total=total, page=params.page, per_page=params.per_page, score_model=model)
+    shown = list_columns.resolve(
+        params.columns,
+        _live_model_names(list_columns.model_ids(params.columns)),
+        model.name if model else None,
+    )
+    return ListPage(
+        rows=rows,
+        total=total,
+        page=params.page,
+        per_page=params.per_page,
+        score_model=model,
+        columns=shown,
+        values=list_columns.load_values(shown, [row.id for row in rows]),
+    )
+
+
+def _live_model_names(model_ids: set[int]) -> dict[int, str]:
+    """The names of the live models among ``model_ids`` (no query when there is none)."""
+    if not model_ids:
+        return {}
+    query = ScoringModel.select(ScoringModel.id, ScoringModel.name).where(
+        ScoringModel.id.in_(sorted(model_ids)) & (ScoringModel.status == LIVE)
+    )
+    return dict(query.tuples())
 
 
 def filter_options(user: User) -> FilterOptions:
     """The choices for the filter form. Reps get no owner choice: they only see their own leads."""
     owners = []
+    live = dict(
+        ScoringModel.select(ScoringModel.id, ScoringModel.name)
+        .where(ScoringModel.status == LIVE)
+        .order_by(ScoringModel.name)
+        .tuples()
+    )
     if user.role != REP:
         owners = [(UNASSIGNED, "Unassigned")] + [(str(rep.id), rep.name) for rep in assignable_reps()]
     return FilterOptions(
@@ -386,10 +439,6 @@ def filter_options(user: User) -> FilterOptions:
         owners=owners,
         product_lines=[(line.id, line.name) for line in ProductLine.select().order_by(ProductLine.name)],
         teams=[(team.id, team.name) for team in Team.select().order_by(Team.name)],
-        score_models=[
-            (model.id, model.name)
-            for model in ScoringModel.select(ScoringModel.id, ScoringModel.name)
-            .where(ScoringModel.status == LIVE)
-            .order_by(ScoringModel.name)
-        ],
+        score_models=list(live.items()),
+        columns=list_columns.choices(live),
     )
