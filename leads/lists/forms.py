@@ -29,11 +29,15 @@ class BulkForm(PageForm):
     action = SelectField("Action", validators=[DataRequired(message="Choose an action.")])
     owner_id = SelectField("Rep", coerce=_int_or_none, validate_choice=False)
     to_stage = SelectField(  # not "stage": that is the list's stage filter, posted alongside
-        "Stage", coerce=_int_or_none, choices=[("", "Choose a stage…"), *lifecycle.STAGES.items()],
+        "Stage",
+        coerce=_int_or_none,
+        choices=[("", "Choose a stage…"), *lifecycle.STAGES.items()],
         validate_choice=False,
     )
     reason = SelectField(
-        "Reason", choices=[("", "Choose a reason…"), *lifecycle.DISQUALIFY_REASONS.items()], validate_choice=False
+        "Reason",
+        choices=[("", "Choose a reason…"), *lifecycle.DISQUALIFY_REASONS.items()],
+        validate_choice=False,
     )
 
     def __init__(self, *args, actions: dict, **kwargs):
@@ -76,16 +80,16 @@ class SaveViewForm(PageForm):
         "View name",
         validators=[DataRequired(message="Name the view."), Length(max=80, message="At most 80 characters.")],
     )
-    team = SelectField("Share with team", coerce=_int_or_none, validate_choice=False)
+    share_with = SelectField("Share with team", coerce=_int_or_none, validate_choice=False)
 
     def __init__(self, *args, can_share: bool, **kwargs):
         super().__init__(*args, **kwargs)
         self.can_share = can_share
-        self.team.choices = [("", "Only me")]
+        self.share_with.choices = [("", "Only me")]
         if can_share:
-            self.team.choices += [(team.id, team.name) for team in Team.select().order_by(Team.name)]
+            self.share_with.choices += [(team.id, team.name) for team in Team.select().order_by(Team.name)]
 
-    def validate_team(self, field):
+    def validate_share_with(self, field):  # not "team": that is the list's team filter
         if field.data is None:
             return
         if not self.can_share:

@@ -121,7 +121,7 @@ def save_view():
     params, _errors = parse_list_args(request.form)
     if not form.validate():
         return list_page(params, save_form=form, status=422)
-    view = saved.save_view(user, form.view_name.data.strip(), params, form.team.data)
+    view = saved.save_view(user, form.view_name.data.strip(), params, form.share_with.data)
     flash(f"View “{view.name}” saved" + (f", shared with {view.team.name}." if view.team_id else "."))
     return redirect(url_for("lead_list.lead_list", **saved.list_args(view)))
 

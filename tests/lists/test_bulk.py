@@ -40,7 +40,9 @@ def test_w5_a_manager_assigns_selected_leads_and_the_follow_ups_run_as_for_one(a
     manager, rep = make_user("manager"), make_user("rep")
     leads = [sales_ready() for _ in range(3)]
     client = login(app.test_client(), manager)
-    answer = post_bulk(client, {"action": "assign", "owner_id": rep.id, "ids": [lead.id for lead in leads[:2]]})
+    answer = post_bulk(
+        client, {"action": "assign", "owner_id": rep.id, "ids": [lead.id for lead in leads[:2]]}
+    )
     assert answer.status_code == 200
     assert counts(answer) == {"done": 2, "refused": 0}
     assert answer.headers["HX-Trigger"] == "leads-changed"
@@ -100,7 +102,9 @@ def test_w5_the_lifecycle_check_applies_to_each_lead_and_refusals_say_why(app):
     waiting = make_lead(stage=lifecycle.TP_ACCEPTANCE)
     claimed = make_lead(stage=lifecycle.TP_QUALIFICATION, teleprospector=make_user("teleprospector"))
     client = login(app.test_client(), tp)
-    answer = post_bulk(client, {"action": "disqualify", "reason": "duplicate", "ids": [waiting.id, claimed.id]})
+    answer = post_bulk(
+        client, {"action": "disqualify", "reason": "duplicate", "ids": [waiting.id, claimed.id]}
+    )
     assert counts(answer) == {"done": 1, "refused": 1}
     assert "Another teleprospector has claimed this lead" in answer.get_data(as_text=True)
 
@@ -128,7 +132,8 @@ def test_w5_select_all_matching_reaches_past_the_page_and_follows_the_filters(ap
     page = client.get("/leads?stage=1&per_page=2").get_data(as_text=True)
     assert page.count('class="row-select"') == 2 and "Select all 7 matching" in page
     answer = post_bulk(
-        client, {"action": "move", "to_stage": "3", "all_matching": "1", "stage": "1", "per_page": "2", "page": "2"}
+        client,
+        {"action": "move", "to_stage": "3", "all_matching": "1", "stage": "1", "per_page": "2", "page": "2"},
     )
     assert counts(answer) == {"done": 7, "refused": 0}
     assert {Lead.get_by_id(lead.id).stage for lead in inquiries} == {lifecycle.TP_ACCEPTANCE}
@@ -197,9 +202,13 @@ def test_w5_one_transaction_per_batch_a_failure_leaves_its_batch_unwritten(app, 
             raise RuntimeError("the database went away")
         bulk.ACTIONS["move"].run(lead, user, args)
 
-    monkeypatch.setitem(bulk.ACTIONS, "flaky", bulk.BulkAction("flaky", "Flaky", frozenset({"manager"}), move_or_fail))
+    monkeypatch.setitem(
+        bulk.ACTIONS, "flaky", bulk.BulkAction("flaky", "Flaky", frozenset({"manager"}), move_or_fail)
+    )
     with app.app_context():
-        task = bulk.start(manager, "flaky", {"stage": 2}, bulk.Selection(ids=tuple(lead.id for lead in leads)))
+        task = bulk.start(
+            manager, "flaky", {"stage": 2}, bulk.Selection(ids=tuple(lead.id for lead in leads))
+        )
         assert task.status == "failed" and "left unchanged" in task.detail["problem"]
         stages = [Lead.get_by_id(lead.id).stage for lead in leads]
         assert stages == [2, 2, 2, 1, 1, 1, 1]  # batch 1 committed; batch 2 (lead 4 ok, 5 failed) not at all
