@@ -184,7 +184,14 @@ def ready_through_queue_button(app, world, lead):
     )
 
 
+def move_to_stage_5_in_bulk(app, world, lead):
+    """W5: the lead list's bulk "move to a stage", one lead through the same stage action."""
+    client = signed_in(app, world["manager"])
+    return htmx_post(client, "/leads/bulk", {"action": "move", "to_stage": "5", "ids": str(lead.id)})
+
+
 READY_DOORS = {
+    "lead list bulk move to stage 5": move_to_stage_5_in_bulk,
     "lead page": ready_through_lead_page,
     "api sales_ready": ready_through_api,
     "api move to stage 5": move_to_stage_5_through_api,
@@ -194,8 +201,8 @@ READY_DOORS = {
 
 @pytest.mark.parametrize("door", sorted(READY_DOORS))
 def test_r1_a_lead_made_sales_ready_through_any_door_is_routed_the_same(app, sales_world, run_jobs, door):
-    """R1/O1: the lead page, the API (sales_ready or a move to stage 5) and the
-    teleprospectors' queue all hand the lead to routing: a rep of its product
+    """R1/O1/W5: the lead page, the API (sales_ready or a move to stage 5), the
+    teleprospectors' queue and the lead list's bulk move all hand the lead to routing: a rep of its product
     line owns it with a live assignment, the rep is notified, the decision is
     on the timeline, and the sales-ready webhook has one delivery."""
     world = sales_world
