@@ -20,7 +20,7 @@ from flask import Blueprint, abort, current_app, request
 from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR
 from auth.policy import api, current_user, public
 from leads.api.openapi import ID_SCHEMA, PAGE_PARAMS, Param, openapi_document, operation, search_param
-from leads.api.resources import ACCOUNT, ACTION_HELP, CONTACT, LEAD, LEAD_PERSON_FIELDS, Errors
+from leads.api.resources import ACCOUNT, ACTION_HELP, CONTACT, LEAD, Errors
 from leads.api.serialise import Names, account_json, contact_json, history_json, iso, lead_json, page_json
 from leads.api.validation import (
     MAX_PAGE,
@@ -31,6 +31,7 @@ from leads.api.validation import (
     validate,
     validate_action,
 )
+from leads.core import fields as catalogue
 from leads.core.lifecycle import ACTIONS, TransitionError
 from leads.intake import interactions as events
 from leads.records import directory, listing, services
@@ -181,11 +182,11 @@ def get_lead(lead_id: int):
 )
 def update_lead(lead_id: int):
     lead = _lead_or_404(lead_id)
-    writable = LEAD_PERSON_FIELDS if current_user().role == REP else None
+    writable = catalogue.writable_by(catalogue.LEAD, current_user().role)  # the lead page's list too (W2)
     values, errors = validate(LEAD, _body(), creating=False, writable=writable)
     if errors:
         return invalid(errors)
-    return _one_lead(services.update_lead(lead.id, values))
+    return _one_lead(services.update_lead(lead.id, values, current_user(), via=VIA))
 
 
 @bp.route("/leads/<int:lead_id>/actions/<action>", methods=["POST"])

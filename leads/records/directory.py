@@ -246,15 +246,20 @@ def lead_defaults(user: User, contact_id: int | None = None, account_id: int | N
     return {}
 
 
-def open_lead_in_context(contact_id: int | None, campaign_id: int | None, product_line_id: int | None):
+def open_lead_in_context(
+    contact_id: int | None, campaign_id: int | None, product_line_id: int | None, exclude: int | None = None
+):
     """The contact's open lead with the same marketing context, if any (E2: one open
-    lead per campaign, or per product line for leads with no campaign)."""
+    lead per campaign, or per product line for leads with no campaign), other
+    than the lead ``exclude``."""
     if contact_id is None or not (campaign_id or product_line_id):
         return None
     if campaign_id:
         context = Lead.campaign == campaign_id
     else:
         context = Lead.campaign.is_null() & (Lead.product_line == product_line_id)
+    if exclude is not None:
+        context &= Lead.id != exclude
     return (
         Lead.select(Lead.id)
         .where((Lead.contact == contact_id) & (Lead.status == lifecycle.OPEN) & context)

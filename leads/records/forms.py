@@ -276,34 +276,79 @@ class LeadForm(RecordForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.campaign.choices = [(NONE, "No campaign")] + [
-            (str(campaign.id), campaign.name) for campaign in Campaign.select().order_by(Campaign.name)
-        ]
-        self.product_line.choices = [(NONE, "No product line")] + [
-            (str(line.id), line.name) for line in ProductLine.select().order_by(ProductLine.name)
-        ]
-        self.team.choices = [(NONE, "No team")] + [
-            (str(team.id), team.name) for team in Team.select().order_by(Team.name)
-        ]
-        self.contact.choices = _contact_choices(_id(self.contact.data))
-        self.account.choices = _account_choices(_id(self.account.data))
+        self._set_choices()
+
+    def _set_choices(self) -> None:
+        """The selects' choices, for the selects this form has (one query each)."""
+        present = self._fields
+        if "campaign" in present:
+            self.campaign.choices = [(NONE, "No campaign")] + [
+                (str(campaign.id), campaign.name) for campaign in Campaign.select().order_by(Campaign.name)
+            ]
+        if "product_line" in present:
+            self.product_line.choices = [(NONE, "No product line")] + [
+                (str(line.id), line.name) for line in ProductLine.select().order_by(ProductLine.name)
+            ]
+        if "team" in present:
+            self.team.choices = [(NONE, "No team")] + [
+                (str(team.id), team.name) for team in Team.select().order_by(Team.name)
+            ]
+        if "contact" in present:
+            self.contact.choices = _contact_choices(_id(self.contact.data))
+        if "account" in present:
+            self.account.choices = _account_choices(_id(self.account.data))
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
         if not (self.campaign.errors or self.product_line.errors):
-            if not (self.campaign.data or self.product_line.data):
-                self.campaign.errors.append(
-                    "Choose a campaign or a product line: the lead's marketing context."
-                )
-                return False
-            duplicate = directory.open_lead_in_context(
-                _id(self.contact.data), _id(self.campaign.data), _id(self.product_line.data)
+            return self._check_context() and valid
+        return valid
+
+    def _check_context(self, lead_id: int | None = None) -> bool:
+        """E2: a marketing context is chosen and the contact has no other open
+        lead in it (``lead_id``: the lead being edited, which does not count)."""
+        if not (self.campaign.data or self.product_line.data):
+            self.campaign.errors.append("Choose a campaign or a product line: the lead's marketing context.")
+            return False
+        duplicate = directory.open_lead_in_context(
+            _id(self.contact.data), _id(self.campaign.data), _id(self.product_line.data), exclude=lead_id
+        )
+        if duplicate is not None:
+            self.contact.errors.append(
+                f"This contact already has an open lead for this campaign or product line (lead {duplicate.id})."
             )
-            if duplicate is not None:
-                self.contact.errors.append(
-                    f"This contact already has an open lead for this campaign or product line (lead {duplicate.id})."
-                )
-                return False
+            return False
+        return True
+
+
+class LeadEditForm(LeadForm):
+    """The lead's own fields edited on its page (W2), with only the fields
+    ``allowed``: what the user's role may write, the same allow-list as the API
+    (``leads.core.fields.writable_by``). ``values`` covers those fields only."""
+
+    def __init__(self, *args, allowed, lead_id: int, **kwargs):
+        super(LeadForm, self).__init__(*args, **kwargs)
+        self.lead_id = lead_id
+        self.editable = [spec for spec in self.declared() if spec.name in allowed]
+        for spec in self.declared():
+            if spec.name not in allowed:
+                del self[spec.attr]
+        self._set_choices()
+
+    @property
+    def first_field(self):
+        """The field the form focuses first."""
+        return self[self.editable[0].attr] if self.editable else None
+
+    def values(self) -> dict:
+        """The cleaned values of the editable fields, by model field."""
+        return {spec.attr: self._cleaned(spec) for spec in self.editable}
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super(LeadForm, self).validate(extra_validators)
+        context = {"campaign", "product_line", "contact"}
+        if valid and context <= set(self._fields):
+            return self._check_context(self.lead_id)
         return valid
 
     def validate_campaign(self, field):

@@ -7,10 +7,10 @@ leads of both accounts (S3: an account's leads count all its contacts)."""
 
 from __future__ import annotations
 
-from auth.models import User
+from auth.models import Team, User
 from leads.base import signals
 from leads.base.db import transaction, utcnow
-from leads.records.models import Account, Contact, Lead
+from leads.records.models import Account, Campaign, Contact, Lead, LeadHistory, ProductLine
 from leads.stages.services import record_created
 
 MANUAL = "manual"  # the source of every lead created by hand (C1)
@@ -66,11 +66,74 @@ def create_lead(values: dict, user: User, via: str = "web", source: str = MANUAL
     return lead
 
 
-def update_lead(lead_id: int, values: dict) -> Lead:
+def update_lead(lead_id: int, values: dict, user: User | None = None, via: str = "web") -> Lead:
     """Store the cleaned ``values`` (the lead's own fields, never its stage or
-    owner) and return it fresh."""
-    if values:
+    owner) and return it fresh (W2, any door: the lead page, the API). Each
+    changed field is a history row (P7: from, to, who, when, ``via``) and the
+    lead is re-scored (S4: ``records_changed``); unchanged values write nothing."""
+    lead = Lead.get_by_id(lead_id)
+    changed = {attr: value for attr, value in values.items() if _stored(lead, attr) != value}
+    if changed:
         with transaction():
-            Lead.update(**values, updated_at=utcnow()).where(Lead.id == lead_id).execute()
+            now = utcnow()
+            Lead.update(**changed, updated_at=now).where(Lead.id == lead_id).execute()
+            LeadHistory.insert_many(_field_history(lead, changed, user, via, now)).execute()
             signals.records_changed.send(__name__, cause="lead changed", lead_ids=[lead_id])
     return Lead.get_by_id(lead_id)
+
+
+# The references a lead's page edits, and how a history row names their records.
+_REFERENCES = {
+    "campaign": Campaign,
+    "product_line": ProductLine,
+    "contact": Contact,
+    "account": Account,
+    "team": Team,
+}
+
+
+def _stored(lead: Lead, attr: str):
+    """The stored value of ``attr`` (a reference as its id)."""
+    return getattr(lead, f"{attr}_id") if attr in _REFERENCES else getattr(lead, attr)
+
+
+def _field_history(lead: Lead, changed: dict, user: User | None, via: str, now) -> list[dict]:
+    """One history row per changed field: the old and new values as people read
+    them (a reference by its record's name, at the time of the change)."""
+    names = _reference_names(
+        {(attr, value) for attr, value in changed.items() if attr in _REFERENCES}
+        | {(attr, _stored(lead, attr)) for attr in changed if attr in _REFERENCES}
+    )
+    rows = []
+    for attr, value in changed.items():
+        old = _stored(lead, attr)
+        if attr in _REFERENCES:
+            old, value = names.get((attr, old)), names.get((attr, value))
+        rows.append(
+            {
+                "lead": lead.id,
+                "kind": attr,
+                "old_value": _history_text(old),
+                "new_value": _history_text(value),
+                "actor": user.id if user else None,
+                "via": via,
+                "created_at": now,
+            }
+        )
+    return rows
+
+
+def _reference_names(pairs: set[tuple[str, int | None]]) -> dict[tuple[str, int], str]:
+    """The display names of the referenced records (one query per kind)."""
+    names = {}
+    for attr, model in _REFERENCES.items():
+        ids = [value for kind, value in pairs if kind == attr and value is not None]
+        for row in model.select().where(model.id.in_(ids)) if ids else ():
+            names[(attr, row.id)] = row.name
+    return names
+
+
+def _history_text(value) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)[:100]

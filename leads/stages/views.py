@@ -23,9 +23,13 @@ from auth.policy import current_user, signed_in
 from leads.activities.services import SHOWN as TIMELINE_SHOWN
 from leads.activities.services import lead_activities
 from leads.activities.views import timeline_context
+from leads.core import fields as catalogue
 from leads.core import lifecycle, timeline
 from leads.notify.services import mark_opened
 from leads.records import activity
+from leads.records import services as records
+from leads.records.forms import LeadEditForm
+from leads.records.models import Lead
 from leads.records.queries import history_for, lead_for, qualification_labels, user_names
 from leads.stages.handoff import LATEST_ACTIVITIES, handed_by, handoff, shows_handoff
 from leads.stages.submit import panel_forms, submit
@@ -37,6 +41,7 @@ PAGE = "stages/lead.html"
 BODY = "stages/_lead_body.html"
 LIVE = "stages/_lead_live.html"
 HANDED = "stages/handed_off.html"
+EDIT = "stages/_lead_edit.html"
 
 
 @bp.route("/leads/<int:lead_id>")
@@ -108,6 +113,44 @@ def act(lead_id: int, action: str):
     return render(PAGE, BODY, status=outcome.status, **context)
 
 
+@bp.route("/leads/<int:lead_id>/fields", methods=["GET", "POST"])
+@signed_in
+def edit_fields(lead_id: int):
+    """W2: the lead's own fields edited on its page, within what the user's role
+    may write (the API's allow-list: a rep only the person fields of their own
+    leads; a role that may write none: 403). GET: the form in ``#lead-edit``
+    (``?close=1``: the empty slot); POST: the lead body, the form open with
+    its errors inline when invalid (422)."""
+    lead = _visible_lead(lead_id)
+    form = lead_fields_form(lead, current_user())
+    if form is None:
+        abort(403, "Your role may not change this lead's fields.")
+    if request.method == "GET":
+        if request.args.get("close") and wants_fragment():
+            return render_fragment(EDIT, lead=lead, edit_form=None)
+        return render(PAGE, EDIT, **_context(lead, lead.stage, edit_form=form))
+    if not form.validate_on_submit():
+        return render(PAGE, BODY, status=422, **_context(lead, lead.stage, edit_form=form))
+    records.update_lead(lead.id, form.values(), current_user())
+    if not wants_fragment():
+        flash("Lead saved.")
+        return redirect(url_for("lead_page.show", lead_id=lead_id))
+    lead = lead_for(current_user(), lead_id)
+    if lead is None:  # a rule took it out of the user's view meanwhile
+        return _gone(Lead.get_by_id(lead_id), "Lead saved.", 200)
+    return render(PAGE, BODY, **_context(lead, lead.stage, message="Lead saved."))
+
+
+def lead_fields_form(lead, user) -> LeadEditForm | None:
+    """The edit form of ``lead``'s fields ``user`` may write (posted values on a
+    POST), or None when their role may write none."""
+    allowed = catalogue.writable_by(catalogue.LEAD, user.role)
+    if not allowed:
+        return None
+    data = None if request.method == "POST" else LeadEditForm.initial(lead)
+    return LeadEditForm(data=data, allowed=allowed, lead_id=lead.id)
+
+
 def _visible_lead(lead_id: int):
     """The lead if the signed-in user may see it; 404 otherwise (never 403: G1)."""
     lead = lead_for(current_user(), lead_id)
@@ -133,13 +176,23 @@ def _selected_stage(lead) -> int:
 
 
 def _context(
-    lead, selected: int, *, history: bool = True, message=None, failed=False, bound=None, live=None
+    lead,
+    selected: int,
+    *,
+    history: bool = True,
+    message=None,
+    failed=False,
+    bound=None,
+    live=None,
+    edit_form=None,
 ) -> dict:
     """What the page and its partials need; the history, scores, interactions
     and activities only when shown."""
     forms, available = panel_forms(lead, current_user(), selected, bound)
     context = {
         "lead": lead,
+        "edit_form": edit_form,
+        "can_edit_fields": bool(catalogue.writable_by(catalogue.LEAD, current_user().role)),
         "selected": selected,
         "stages": lifecycle.STAGES,
         "marks": lifecycle.stage_marks(lead.state),
