@@ -8,13 +8,14 @@ view, ``_lead_gone.html`` in place of the body.
 While the page is open, ``#lead-live`` (the scores panel, S6) polls
 ``/leads/<id>/live`` every few seconds with the fingerprints of what it shows:
 nothing changed → 204 (no swap); scores or interactions changed → the panel
-and ``#interactions``; the lead itself changed (a rule moved it, P1, P3) →
-also the summary, the stages and the history, out of band.
+and the timeline's entries (``#timeline-entries``); the lead itself changed
+(a rule moved it, P1, P3) → also the summary, the hand-off and the stages, out
+of band.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 
@@ -90,7 +91,20 @@ def live(lead_id: int):
     context = {"lead": lead, "live": now, "oob": True, "state_changed": state_changed}
     if state_changed:
         context.update(_context(lead, _selected_stage(lead), live=now))
+    context.update(_timeline_now(lead, now, context.get("events")))
     return render_fragment(LIVE, **context)
+
+
+def _timeline_now(lead, live, events=None) -> dict:
+    """The timeline's entries as the polling page filters them (its address's
+    ``?activity=``), for the poller to swap out of band."""
+    if events is None:
+        events = _timeline(list(history_for(lead.id)), qualification_labels())
+    shown = parse_qs(urlsplit(request.headers.get("HX-Current-URL", "")).query).get("activity", ["all"])[0]
+    activities = list(lead_activities(lead.id).limit(TIMELINE_SHOWN))
+    return timeline_context(
+        lead, current_user(), shown, events=events, interactions=live.interactions, activities=activities
+    )
 
 
 @bp.route("/leads/<int:lead_id>/actions/<action>", methods=["POST"])

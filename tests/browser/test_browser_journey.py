@@ -96,7 +96,7 @@ def test_p4_p5_p6_p7_g1_a_lead_goes_from_teleprospecting_to_an_opportunity(brows
     expect(rep_page.locator("#lead-message")).to_contain_text("Converted to an opportunity.")
     expect(rep_page.locator("#stage-bar [aria-current=step]")).to_contain_text("Converted")
     expect(rep_page.locator("#lead-summary")).to_contain_text("Qualified")
-    history = rep_page.locator("#history")
+    history = rep_page.locator("#lead-timeline")
     for who in ("Rita Rep", "Max Manager", "Tess Teleprospector", "Mia Marketer"):
         expect(history).to_contain_text(who)
     screenshot(rep_page, "journey-5-rep-converted")

@@ -157,7 +157,7 @@ def test_r1_r2_r3_r4_r6_g2_a_product_line_rule_routes_a_sales_ready_lead_to_a_no
     # R1: the decision and its trace are on the lead's timeline.
     row.get_by_role("link", name="Ada Byron").click()
     rep_page.wait_for_url(f"**/leads/{lead.id}")
-    history = rep_page.locator("#history")
+    history = rep_page.locator("#lead-timeline")
     expect(history).to_contain_text("Routing: assigned to Rita Rep")
     expect(history).to_contain_text("Rule 1 'Analytics leads' matched")
     expect(history).to_contain_text("Sales accepted")

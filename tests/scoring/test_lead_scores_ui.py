@@ -187,7 +187,7 @@ def test_s6_p1_the_live_fragment_answers_only_when_something_changed_and_moves_t
     assert re.search(r'class="stage current[^"]*"[^>]*aria-current="step"', stages)
     assert "2 · Current" in text_of(stages)
     assert 'hx-swap-oob="true"' in region(body, "lead-summary").split(">", 1)[0]
-    assert "Stage: Inquiry → Automated marketing qualification" in text_of(region(body, "history"))
+    assert "Stage: Inquiry → Automated marketing qualification" in text_of(region(body, "timeline-entries"))
 
     url = poll_url(body)
     assert client.get(url, headers=HX).status_code == 204  # the new fingerprints are stable
@@ -205,7 +205,7 @@ def test_s6_p1_the_live_fragment_answers_only_when_something_changed_and_moves_t
     second = client.get(url, headers=HX).get_data(as_text=True)
     assert "30" in text_of(region(second, "lead-scores")) and "Email clicks" in second
     assert "20 → 30" in text_of(region(second, "lead-scores"))
-    interactions = text_of(region(second, "interactions"))
+    interactions = text_of(region(second, "timeline-entries"))
     assert "email_clicked" in interactions and "campaign_id spring" in interactions
     assert region(second, "lead-stages") == ""  # the lead itself did not change: the form stays put
     # a plain visit of the fragment's URL is the page
@@ -376,11 +376,11 @@ def test_e3_s3_interactions_show_on_the_lead_and_contact_pages_newest_first_and_
         world["api"], world["token"], {"type": "web_visit", "external_id": "v-1", "contact_id": contact.id}
     )
     for url, expected in (
-        (f"/leads/{world['lead'].id}", ["form_submitted", "web_visit"]),
+        (f"/leads/{world['lead'].id}?activity=interactions", ["form_submitted", "web_visit"]),
         (f"/contacts/{contact.id}", ["web_visit"]),
     ):
         page = world["manager"].get(url).get_data(as_text=True)
-        section = region(page, "interactions")
+        section = region(page, "timeline-entries" if url.startswith("/leads/") else "interactions")
         assert re.findall(r'<span class="actor">([^<]+)</span>', section) == expected, url
         assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in section
         assert "page_id" in section and "2024-05-01 10:00 UTC" in section and "from api" in text_of(section)
@@ -401,7 +401,8 @@ def test_s3_an_account_based_lead_shows_its_accounts_contacts_interactions_only(
             {"type": "stranger_visit", "external_id": "s-1", "contact_id": stranger.id},
         ],
     )
-    section = region(world["manager"].get(f"/leads/{lead.id}").get_data(as_text=True), "interactions")
+    page = world["manager"].get(f"/leads/{lead.id}?activity=interactions").get_data(as_text=True)
+    section = region(page, "timeline-entries")
     assert "member_visit" in section and "stranger_visit" not in section
 
 
@@ -455,7 +456,7 @@ def test_s6_p1_the_open_lead_page_updates_its_scores_and_stage_by_itself(sqlite_
     run_jobs()
     expect(page.locator("#lead-scores .score-value")).to_have_text("30")
     expect(page.locator("#lead-scores")).to_contain_text("Email clicks")
-    expect(page.locator("#interactions")).to_contain_text("email_clicked")
+    expect(page.locator("#timeline-entries")).to_contain_text("email_clicked")
     screenshot(page, "lead-scores-live")
     page.goto("/leads?sort=-score")
     expect(page.locator("#lead-table")).to_contain_text("Score · Engagement")

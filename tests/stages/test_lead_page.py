@@ -103,7 +103,7 @@ def test_p1_a_stage_click_returns_the_stages_fragment_for_htmx_and_the_full_page
     assert "4. Teleprospecting qualification" in html and "selected" in stage_link(html, 4)
     assert "Move the lead to Teleprospecting qualification" in html  # P1 by hand
     page = client.get(f"/leads/{lead.id}/stages/4")
-    assert "<html" in text(page) and 'id="history"' in text(page)
+    assert "<html" in text(page) and 'id="lead-timeline"' in text(page)
     assert client.get(f"/leads/{lead.id}/stages/6").status_code == 404
 
 
