@@ -92,12 +92,13 @@ def _behind_proxies(app: Flask) -> None:
 def _connect_follow_ups() -> None:
     """O1: the follow-ups connect to the domain's signals once, here (connecting
     the same receiver again is a no-op, so every app of a process shares them)."""
+    from campaigns import requests as campaign_requests
     from leads.notify import services as notifications
     from leads.scoring import jobs as scoring
     from leads.webhooks import delivery as webhooks
     from routing import jobs as routing
 
-    for area in (scoring, webhooks, notifications, routing):
+    for area in (scoring, webhooks, notifications, routing, campaign_requests):
         area.connect()
 
 

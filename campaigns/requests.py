@@ -9,10 +9,19 @@ import peewee as pw
 from auth.models import User
 from campaigns.models import CampaignRequest
 from leads.base.db import transaction, utcnow
+from leads.notify.services import notify, register_link
 from leads.records.models import Campaign
 
 PENDING, APPROVED, DECLINED = "pending", "approved", "declined"
 STATUSES = {PENDING: "Waiting for marketing", APPROVED: "Approved", DECLINED: "Declined"}
+DECIDED = "campaign_request"  # the requester's notification kind
+
+
+def connect() -> None:
+    """At app set-up: a requester's notification links to their requests page,
+    a reply's with no lead to the rep's replies."""
+    register_link(DECIDED, "marketing.my_requests")
+    register_link("campaign_reply", "marketing.replies")
 
 
 class RequestError(ValueError):
@@ -75,6 +84,7 @@ def approve(request: CampaignRequest, user: User) -> Campaign:
                 body=f"Audience: {request.audience}\nTiming: {request.timing}\n\n(Write the message here.)",
             )
             CampaignRequest.update(campaign=campaign.id).where(CampaignRequest.id == request.id).execute()
+            _tell_requester(request, f"was approved by {user.name}: marketing prepares the campaign")
     except pw.IntegrityError as error:
         raise RequestError("A campaign with this request's name already exists.") from error
     return campaign
@@ -84,12 +94,27 @@ def decline(request: CampaignRequest, user: User, reason: str) -> None:
     """Decline a pending request; the reason is required and shown to the rep."""
     if not reason.strip():
         raise RequestError("Say why the request is declined.")
-    decided = (
-        CampaignRequest.update(
-            status=DECLINED, reason=reason.strip(), decided_by=user.id, decided_at=utcnow()
+    with transaction():
+        decided = (
+            CampaignRequest.update(
+                status=DECLINED, reason=reason.strip(), decided_by=user.id, decided_at=utcnow()
+            )
+            .where((CampaignRequest.id == request.id) & (CampaignRequest.status == PENDING))
+            .execute()
         )
-        .where((CampaignRequest.id == request.id) & (CampaignRequest.status == PENDING))
-        .execute()
+        if not decided:
+            raise RequestError("This request was already decided.")
+        _tell_requester(request, f"was declined by {user.name}: {' '.join(reason.split())}")
+
+
+def _tell_requester(request: CampaignRequest, what: str) -> None:
+    """G3: the rep who asked is told the decision, who took it (and why, when
+    declined), once per request; the notification links to their requests."""
+    goal = " ".join(request.goal.split())
+    goal = goal if len(goal) <= 80 else goal[:79] + "…"
+    notify(
+        request.requested_by_id,
+        DECIDED,
+        f"Your campaign request “{goal}” {what}",
+        key=f"campaign-request:{request.id}",
     )
-    if not decided:
-        raise RequestError("This request was already decided.")

@@ -351,7 +351,7 @@ def _store(lead: Lead, decision: router.Decision, inputs: Inputs, now: dt.dateti
         perform(lead, "assign", None, via=VIA, follow_ups=False, owner_id=decision.rep_id)
         if decision.pool_key and decision.pointer_at:
             _set_pointer(decision.pool_key, decision.rep_id, decision.pointer_at)
-        _notify_assigned(lead, rep, due)
+        _notify_assigned(lead, rep, due, f"the rule “{rule.name}”" if rule else "the assignment rules")
     summary = f"assigned to {rep.name}" if rep else router.REASONS.get(decision.reason, decision.reason)
     _timeline(lead.id, decision, summary, rule, now)
     return Outcome("assigned" if decision.assigned else "unassigned", decision, assignment_id)
@@ -387,8 +387,12 @@ def trace_text(decision: router.Decision) -> str:
 # --- Notifications and email ------------------------------------------------------
 
 
-def _notify_assigned(lead: Lead, rep: User, due: dt.datetime | None) -> None:
-    text = f"Lead assigned to you: {lead.name}" + (f" ({lead.company})" if lead.company else "")
+def _notify_assigned(lead: Lead, rep: User, due: dt.datetime | None, by: str) -> None:
+    """Tell ``rep`` the lead is theirs and what gave it to them (``by``: the
+    rule, or the manager), in the app and by email."""
+    text = (
+        f"Lead assigned to you: {lead.name}" + (f" ({lead.company})" if lead.company else "") + f", by {by}"
+    )
     Notification.insert(
         user=rep.id, kind=ASSIGNED_TO_YOU, lead=lead.id, text=text[:300], created_at=utcnow()
     ).execute()
@@ -484,7 +488,7 @@ def record_manual(lead: Lead, manager: User, now: dt.datetime | None = None) -> 
         )
         for key in pool_keys_for(lead, rep):
             _set_pointer(key, rep.id, now)
-        _notify_assigned(lead, rep, None)
+        _notify_assigned(lead, rep, None, manager.name if manager else "a manager")
     return assignment.id
 
 

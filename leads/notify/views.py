@@ -8,6 +8,7 @@ from flask import Blueprint, abort, redirect, url_for
 from auth.policy import current_user, signed_in
 from leads.base.db import utcnow
 from leads.notify.models import Notification
+from leads.notify.services import link_endpoint, notifications_for
 from web.render import render, render_fragment
 
 bp = Blueprint("notify", __name__)
@@ -36,15 +37,13 @@ def _notification_badge():
 @bp.route("/notifications")
 @signed_in
 def notifications():
-    """R2: the user's notifications, newest first."""
+    """R2: the user's notifications grouped per lead (its name, topic and
+    product line, and a link while the user may open it), newest first."""
     user = current_user()
-    rows = list(
-        Notification.select()
-        .where(Notification.user == user.id)
-        .order_by(Notification.created_at.desc(), Notification.id.desc())
-        .limit(NOTIFICATIONS_SHOWN)
+    groups = notifications_for(user, NOTIFICATIONS_SHOWN)
+    return render(
+        "notify/notifications.html", groups=groups, unread=unread_count(user), link_endpoint=link_endpoint
     )
-    return render("notify/notifications.html", rows=rows, unread=unread_count(user))
 
 
 @bp.route("/notifications/badge")
