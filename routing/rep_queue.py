@@ -3,8 +3,8 @@ as a countdown and its score, sorted by deadline, score or age.
 
 A row's score is the lead's *highest* score among the live scoring models (with
 its grade): the rep sees the best case for calling, whichever model makes it.
-The page loads its leads in one query (sorted in SQL) and the rows' deadlines
-and scores in one query each, whatever the number of rows.
+The page loads its leads in one query (sorted in SQL) and the rows' deadlines,
+scores and latest calls in one query each, whatever the number of rows.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import peewee as pw
 
 from auth.models import User
+from leads.activities.models import Activity
+from leads.core import activities as activity_rules
 from leads.records.models import Lead
 from leads.records.queries import queue_for
 from leads.scoring.models import LeadScore, ScoringModel
@@ -99,17 +101,50 @@ def rep_queue(user: User, sort: str = DEFAULT_SORT):
 
 
 @dataclass(frozen=True)
+class LastCall:
+    """The lead's latest logged call (W1, W3), as a queue row shows it."""
+
+    at: dt.datetime
+    outcome: str  # its label
+    minutes: int | None
+    note: str
+    by: str | None
+
+
+@dataclass(frozen=True)
 class RowFacts:
-    """What a rep's row shows beside the lead: its deadline and best live score."""
+    """What a rep's row shows beside the lead: its deadline, best live score
+    and latest call."""
 
     countdown: Countdown | None = None
     score: int | None = None
     grade: str | None = None
+    last_call: LastCall | None = None
+
+
+def last_calls(lead_ids) -> dict[int, LastCall]:
+    """Each lead's latest call not deleted, with who logged it (one query)."""
+    author = User.alias("call_author")
+    calls = (
+        Activity.select(Activity.lead, Activity.created_at, Activity.outcome, Activity.duration_minutes,
+                        Activity.body, author.name)
+        .join(author, pw.JOIN.LEFT_OUTER, on=(Activity.author == author.id))
+        .where(Activity.lead.in_(list(lead_ids)) & (Activity.kind == activity_rules.CALL)
+               & Activity.deleted_at.is_null())
+        .order_by(Activity.created_at.desc(), Activity.id.desc())
+    )  # fmt: skip
+    latest: dict[int, LastCall] = {}
+    for lead_id, at, outcome, minutes, note, by in calls.tuples():
+        if lead_id not in latest:
+            label = activity_rules.OUTCOMES.get(outcome, outcome or "")
+            latest[lead_id] = LastCall(at, label, minutes, note or "", by)
+    return latest
 
 
 def row_facts(user: User, lead_ids, now: dt.datetime) -> dict[int, RowFacts]:
-    """Each lead's countdown (its live, unaccepted assignment to ``user``) and
-    highest live score with its grade; two queries for any number of leads."""
+    """Each lead's countdown (its live, unaccepted assignment to ``user``),
+    highest live score with its grade and latest call; three queries for any
+    number of leads."""
     ids = sorted(set(lead_ids))
     if not ids:
         return {}
@@ -128,10 +163,12 @@ def row_facts(user: User, lead_ids, now: dt.datetime) -> dict[int, RowFacts]:
     for lead_id, score, grade in scores.tuples():
         if lead_id not in best or score > best[lead_id][0]:
             best[lead_id] = (score, grade)
+    calls = last_calls(ids)
     return {
         lead_id: RowFacts(
             countdown(due[lead_id], now) if lead_id in due else None,
             *best.get(lead_id, (None, None)),
+            last_call=calls.get(lead_id),
         )
         for lead_id in ids
     }

@@ -1,3 +1,5 @@
+// Scripts run: the header may fold into a menu (without them it stays open).
+document.documentElement.classList.add("js");
 // Every htmx request carries the CSRF token in a header (no inline script: CSP).
 document.addEventListener("htmx:configRequest", function (event) {
   var meta = document.querySelector('meta[name="csrf-token"]');
@@ -51,3 +53,25 @@ document.addEventListener("change", function (event) {
     count.textContent = all && all.checked ? "" : ticked ? ticked + " selected" : "";
   }
 });
+// The header's Menu button (narrow screens) opens and closes the navigation.
+document.addEventListener("click", function (event) {
+  var toggle = event.target.closest && event.target.closest(".menu-toggle");
+  if (!toggle) {
+    return;
+  }
+  var open = toggle.closest(".topbar").classList.toggle("open");
+  toggle.setAttribute("aria-expanded", open ? "true" : "false");
+});
+// An inline form opened from its summary (add a note, edit an activity,
+// disqualify…) puts the focus on its first field. "toggle" does not bubble:
+// listen while it is captured.
+document.addEventListener("toggle", function (event) {
+  var details = event.target;
+  if (details.tagName !== "DETAILS" || !details.open) {
+    return;
+  }
+  var first = details.querySelector("input:not([type=hidden]), select, textarea");
+  if (first) {
+    first.focus();
+  }
+}, true);
