@@ -13,12 +13,13 @@ from auth.policy import current_user, signed_in
 from leads.activities import forms, services
 from leads.core import activities as rules
 from leads.records.queries import lead_for
-from web.render import render, wants_fragment
+from web.render import render, render_fragment, wants_fragment
 
 bp = Blueprint("activities", __name__)
 
 PAGE = "activities/page.html"
 TIMELINE = "activities/_timeline.html"
+TOOLS = "activities/_tools_region.html"
 
 
 def timeline_context(
@@ -26,15 +27,15 @@ def timeline_context(
 ) -> dict:
     """What ``_timeline.html`` needs: the entries the filter ``shown`` keeps
     (``events``, ``interactions`` and ``activities``: what the lead page already loaded), the
-    add forms (``bound``: a posted one, by kind) and an edit form for each
-    activity ``user`` may change."""
+    add forms (``bound``: a posted one, by kind, or an activity's edit form, by
+    its id), and which activities ``user`` may change (their edit forms are
+    fetched when asked for: ``edit``)."""
     shown = rules.parse_filter(shown)
     bound = bound or {}
     assignees = list(services.assignable_users(lead))
     entries = services.lead_timeline(lead, shown, events, interactions, activities)
     editable = {
-        entry.item.id: bound.get(entry.item.id)
-        or forms.activity_form(entry.kind, assignees, f"edit{entry.item.id}", obj=entry.item)
+        entry.item.id
         for entry in entries
         if entry.kind in rules.KINDS and rules.may_change(user.role, user.id, entry.item.author_id)
     }
@@ -48,7 +49,8 @@ def timeline_context(
         "add_forms": {
             kind: bound.get(kind) or forms.activity_form(kind, assignees, kind) for kind in rules.KINDS
         },
-        "edit_forms": editable,
+        "editable": editable,
+        "edit_forms": {key: form for key, form in bound.items() if isinstance(key, int)},
         "open_form": next((key for key in bound if isinstance(key, str)), None),
     }
 
@@ -60,11 +62,14 @@ def _visible_lead(lead_id: int):
     return lead
 
 
-def _answer(lead, *, status: int = 200, bound: dict | None = None, shown: str | None = None):
+def _answer(
+    lead, *, status: int = 200, bound: dict | None = None, shown: str | None = None, page: bool = False
+):
     """The timeline region to htmx; otherwise the lead page after a success
-    (PRG), or the timeline on a page of its own with the errors inline."""
+    (PRG), or the timeline on a page of its own (``page``, or with the errors
+    inline)."""
     shown = shown if shown is not None else request.args.get("kind", "all")
-    if not wants_fragment() and status < 400:
+    if not wants_fragment() and status < 400 and not page:
         return redirect(url_for("lead_page.show", lead_id=lead.id, activity=rules.parse_filter(shown)))
     context = timeline_context(lead, current_user(), shown, bound)
     return render(PAGE, TIMELINE, status=status, **context)
@@ -104,12 +109,25 @@ def _own_activity(lead_id: int, activity_id: int):
     return lead, activity
 
 
-@bp.route("/leads/<int:lead_id>/activities/<int:activity_id>/edit", methods=["POST"])
+@bp.route("/leads/<int:lead_id>/activities/<int:activity_id>/edit", methods=["GET", "POST"])
 @signed_in
 def edit(lead_id: int, activity_id: int):
-    """Save an edit of an activity (its author, a manager or an admin: else 403)."""
+    """An activity's edit form (GET: in its tools to htmx, ``?close=1`` without
+    it; a plain visit: the timeline with it open), or its saved edit (POST).
+    Its author, a manager or an admin only: else 403."""
     lead, activity = _own_activity(lead_id, activity_id)
     assignees = services.assignable_users(lead)
+    if request.method == "GET":
+        closed = request.args.get("close") and wants_fragment()
+        form = (
+            None
+            if closed
+            else forms.activity_form(activity.kind, assignees, f"edit{activity.id}", obj=activity)
+        )
+        if wants_fragment():
+            bound = {activity.id: form} if form else {}
+            return render_fragment(TOOLS, lead=lead, item=activity, edit_forms=bound)
+        return _answer(lead, bound={activity.id: form}, page=True) if form else _answer(lead)
     form = forms.activity_form(activity.kind, assignees, f"edit{activity.id}", posted=True)
     if form.validate():
         changed, errors = services.edit_activity(activity, current_user(), forms.values(form))
