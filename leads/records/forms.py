@@ -320,6 +320,21 @@ class LeadForm(RecordForm):
             return False
         return True
 
+    def validate_campaign(self, field):
+        _check_id(field, Campaign, "Choose an existing campaign.")
+
+    def validate_product_line(self, field):
+        _check_id(field, ProductLine, "Choose an existing product line.")
+
+    def validate_contact(self, field):
+        _check_id(field, Contact, "Choose an existing contact.")
+
+    def validate_account(self, field):
+        _check_id(field, Account, "Choose an existing account.")
+
+    def validate_team(self, field):
+        _check_id(field, Team, "Choose an existing team.")
+
 
 class LeadEditForm(LeadForm):
     """The lead's own fields edited on its page (W2), with only the fields
@@ -350,21 +365,6 @@ class LeadEditForm(LeadForm):
         if valid and context <= set(self._fields):
             return self._check_context(self.lead_id)
         return valid
-
-    def validate_campaign(self, field):
-        _check_id(field, Campaign, "Choose an existing campaign.")
-
-    def validate_product_line(self, field):
-        _check_id(field, ProductLine, "Choose an existing product line.")
-
-    def validate_contact(self, field):
-        _check_id(field, Contact, "Choose an existing contact.")
-
-    def validate_account(self, field):
-        _check_id(field, Account, "Choose an existing account.")
-
-    def validate_team(self, field):
-        _check_id(field, Team, "Choose an existing team.")
 
 
 def _check_id(field, model, message: str) -> None:

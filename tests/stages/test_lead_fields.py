@@ -105,6 +105,9 @@ def test_w2_errors_come_back_inline_and_nothing_is_stored(app):
     # A lead needs a marketing context: clearing both is refused on the campaign field.
     answer = post(client, lead.id, {**person_values(lead), "topic": "Pricing"})
     assert answer.status_code == 422 and "marketing context" in answer.get_data(as_text=True)
+    # A record that does not exist is refused on its field.
+    answer = post(client, lead.id, {**person_values(lead), "topic": "Pricing", "campaign": "9999"})
+    assert answer.status_code == 422 and "Choose an existing campaign." in answer.get_data(as_text=True)
 
 
 def test_w2_p7_every_change_is_in_the_history_with_who_and_when(app):
