@@ -41,15 +41,40 @@ Editor = User.alias("editor_user")
 def lead_activities(lead_id: int):
     """The lead's activities not deleted, newest first, with their author,
     assignee and last editor (a query)."""
+    return _with_people(Activity.select(Activity, *_PEOPLE)).where(
+        (Activity.lead == lead_id) & Activity.deleted_at.is_null()
+    )
+
+
+_PEOPLE = (Author.id, Author.name, Assignee.id, Assignee.name, Editor.id, Editor.name)
+
+
+def _with_people(query):
+    """``query`` over activities with their author, assignee and last editor, newest first."""
     outer = pw.JOIN.LEFT_OUTER
     return (
-        Activity.select(Activity, Author.id, Author.name, Assignee.id, Assignee.name, Editor.id, Editor.name)
-        .join_from(Activity, Author, outer, on=(Activity.author == Author.id), attr="author")
+        query.join_from(Activity, Author, outer, on=(Activity.author == Author.id), attr="author")
         .join_from(Activity, Assignee, outer, on=(Activity.assignee == Assignee.id), attr="assignee")
         .join_from(Activity, Editor, outer, on=(Activity.edited_by == Editor.id), attr="edited_by")
-        .where((Activity.lead == lead_id) & Activity.deleted_at.is_null())
         .order_by(Activity.created_at.desc(), Activity.id.desc())
     )
+
+
+RELATED_SHOWN = 50  # activities on a contact's or an account's page
+
+
+def activities_of_leads(lead_ids) -> list[Activity]:
+    """The latest activities not deleted of the leads ``lead_ids`` (a contact's
+    or an account's leads the user may see, W1), newest first, each with its
+    author, assignee and lead (``activity.about``): one query."""
+    ids = sorted(set(lead_ids))
+    if not ids:
+        return []
+    lead = (Lead.id, Lead.first_name, Lead.last_name, Lead.email, Lead.topic)
+    query = _with_people(Activity.select(Activity, *_PEOPLE, *lead)).join_from(
+        Activity, Lead, on=(Activity.lead == Lead.id), attr="about"
+    )
+    return list(query.where(Activity.lead.in_(ids) & Activity.deleted_at.is_null()).limit(RELATED_SHOWN))
 
 
 def activity_for(lead_id: int, activity_id: int) -> Activity | None:

@@ -13,6 +13,8 @@ from peewee import IntegrityError
 
 from auth.models import ADMIN, MANAGER, MARKETER, REP
 from auth.policy import allow, current_user, signed_in
+from leads.activities.services import activities_of_leads
+from leads.core import activities as activity_rules
 from leads.core.numbers import whole_number
 from leads.records import activity, directory, services
 from leads.records.forms import AccountForm, ContactForm, LeadForm
@@ -69,14 +71,18 @@ def contacts():
 @bp.route("/contacts/<int:contact_id>")
 @signed_in
 def contact(contact_id: int):
-    """A contact with its account, owner, the leads the user may see (E2) and
-    its latest interactions, newest first."""
+    """A contact with its account, owner, the leads the user may see (E2),
+    those leads' latest activities (W1) and its latest interactions, newest first."""
     user = current_user()
     found = directory.contact_for(user, contact_id) or abort(404)
+    leads = list(directory.leads_of_contact(user, contact_id))
     return render(
         "records/contact.html",
         contact=found,
-        leads=list(directory.leads_of_contact(user, contact_id)),
+        leads=leads,
+        activities=activities_of_leads(lead.id for lead in leads),
+        kinds=activity_rules.KINDS,
+        outcomes=activity_rules.OUTCOMES,
         interactions=activity.shown(activity.contact_interactions(contact_id)),
         interactions_limit=activity.SHOWN,
         can_edit=_can_edit(),
@@ -117,14 +123,19 @@ def accounts():
 @bp.route("/accounts/<int:account_id>")
 @signed_in
 def account(account_id: int):
-    """An account with its owner, and the contacts and leads the user may see."""
+    """An account with its owner, the contacts and leads the user may see, and
+    those leads' latest activities (W1)."""
     user = current_user()
     found = directory.account_for(user, account_id) or abort(404)
+    leads = list(directory.leads_of_account(user, account_id))
     return render(
         "records/account.html",
         account=found,
         contacts=list(directory.contacts_of_account(user, account_id)),
-        leads=list(directory.leads_of_account(user, account_id)),
+        leads=leads,
+        activities=activities_of_leads(lead.id for lead in leads),
+        kinds=activity_rules.KINDS,
+        outcomes=activity_rules.OUTCOMES,
         can_edit=_can_edit(),
     )
 
