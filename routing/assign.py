@@ -7,10 +7,13 @@ owner), the round-robin pointer, the decision's trace on the lead's timeline
 and the rep's notification and email. Exactly one assignment per lead, even
 with several workers: the database refuses a second live assignment (partial
 unique index) and the owner is only set where it is still NULL; either conflict
-rolls the whole routing back and the job does nothing. Decisions are also
-taken one at a time (``_routing_lock``): round robin and capacity read the
-pointers and loads that the previous decision wrote, so two workers never hand
-the same "next" rep two leads.
+rolls that lead's routing back. Decisions that may read the same reps are
+taken one at a time (``_routing_transaction``: a lock per rep in play, so one
+pool's decisions take turns while other pools' go on beside them): round robin
+and capacity read the pointers and loads that the previous decision wrote, so
+two workers never hand the same "next" rep two leads, nor a rep more than
+their capacity. A job decides a batch of waiting leads under one lock take
+(``Batch``), each decision seeing what the previous one left.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ import datetime as dt
 import fcntl
 import json
 import threading
+import time
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import peewee as pw
 
@@ -32,7 +36,7 @@ from leads.base.urls import public_url
 from leads.core import lifecycle
 from leads.core.lifecycle import TransitionError
 from leads.notify.models import Notification
-from leads.notify.services import notify, queue_email
+from leads.notify.services import notify, queue_email, queue_emails
 from leads.records.models import Lead, LeadHistory
 from leads.scoring.facts import load_facts
 from leads.scoring.models import LeadScore
@@ -54,8 +58,10 @@ END_OVERDUE = "not accepted in time"
 END_REASSIGNED = "reassigned by hand"
 END_LEFT = "left the sales queue"
 MANUAL = "manual"
-_LOCK_KEY = 7_007_001  # PostgreSQL advisory lock: one routing decision at a time
+LOCK_NAMESPACE = 7007  # PostgreSQL advisory locks (7007, rep id): see ``_routing_transaction``
+LOCK_REPS_MAX = 50  # more reps in play than this: one install-wide lock instead
 LOCK_WAIT_SECONDS = 10
+BATCH_SIZE = 50  # leads a routing job may decide under one lock take
 
 # Notification kinds.
 ASSIGNED_TO_YOU, OWNER_SALES_READY, TAKEN_BACK = "assigned", "sales_ready", "taken_back"
@@ -118,6 +124,11 @@ class RepBook:
             self._rep(user, loads.get(user.id, 0), pointers.get(user.id, {})) for user in self.users.values()
         ]
 
+    def bare(self) -> list[router.Rep]:
+        """Every sales rep without loads or pointers: enough to tell who is in
+        which pool (``router.reps_in_play``), before the lock."""
+        return [self._rep(user, 0, {}) for user in self.users.values()]
+
     def _rep(self, user: User, open_leads: int, pointers: dict) -> router.Rep:
         profile = self.profiles.get(user.id)
         return router.Rep(
@@ -153,23 +164,36 @@ def open_leads_by_rep(rep_ids=None) -> dict[int, int]:
 
 def excluded_reps(lead_id: int) -> set[int]:
     """R6: reps who declined the lead or let it wait past the time limit."""
-    query = Assignment.select(Assignment.rep).where(
-        (Assignment.lead == lead_id)
+    return excluded_by_lead([lead_id]).get(lead_id, set())
+
+
+def excluded_by_lead(lead_ids) -> dict[int, set[int]]:
+    """``excluded_reps`` of each lead of ``lead_ids``, in one query."""
+    found: dict[int, set[int]] = defaultdict(set)
+    query = Assignment.select(Assignment.lead, Assignment.rep).where(
+        Assignment.lead.in_(list(lead_ids))
         & Assignment.rep.is_null(False)
         & (Assignment.declined_at.is_null(False) | (Assignment.end_reason == END_OVERDUE))
     )
-    return {rep_id for (rep_id,) in query.tuples()}
+    for lead_id, rep_id in query.tuples():
+        found[lead_id].add(rep_id)
+    return found
 
 
 def lead_facts(lead_id: int):
     """The lead's facts with its scores as ``score:<model id>`` lead fields."""
-    facts = load_facts([lead_id]).get(lead_id)
-    if facts is None:
-        return None
-    scores = dict(
-        LeadScore.select(LeadScore.model, LeadScore.score).where(LeadScore.lead == lead_id).tuples()
-    )
-    return router.with_scores(facts, scores)
+    return facts_of([lead_id]).get(lead_id)
+
+
+def facts_of(lead_ids) -> dict[int, object]:
+    """``lead_facts`` of each existing lead of ``lead_ids``, in a few queries."""
+    ids = list(lead_ids)
+    facts = load_facts(ids)
+    scores: dict[int, dict] = defaultdict(dict)
+    query = LeadScore.select(LeadScore.lead, LeadScore.model, LeadScore.score).where(LeadScore.lead.in_(ids))
+    for lead_id, model_id, score in query.tuples():
+        scores[lead_id][model_id] = score
+    return {lead_id: router.with_scores(found, scores.get(lead_id, {})) for lead_id, found in facts.items()}
 
 
 @dataclass
@@ -182,33 +206,109 @@ class Outcome:
 
 
 @dataclass
-class Inputs:
-    """What a routing reads that other routings do not change: the lead's facts,
-    the rules, the reps' settings, who declined it. Loaded before the lock."""
+class Batch:
+    """The leads one routing decides under one lock take, and what they read
+    that no routing changes (their facts, the rules, the reps' settings, who
+    declined them), loaded before the lock.
 
-    facts: object
+    The job's lead comes first, then up to ``size`` − 1 other leads waiting for
+    a rep (oldest first, of the same product line) whose reps in play
+    (``router.reps_in_play``) are among the first lead's: locking those reps
+    covers every decision of the batch. ``reps`` are the reps to lock; ``read``
+    each lead as it was when its facts were read."""
+
+    lead_id: int
     rules: list[tuple[AssignmentRule, router.Rule]]
     book: RepBook
-    excluded: set[int]
+    read: dict[int, Lead]
+    facts: dict[int, object]
+    excluded: dict[int, set[int]]
+    reps: frozenset[int]
 
     @classmethod
-    def load(cls, lead_id: int) -> Inputs | None:
-        facts = lead_facts(lead_id)
-        if facts is None:
+    def load(cls, lead: Lead, size: int = 1) -> Batch | None:
+        """The batch led by ``lead``; None when the lead is gone."""
+        others = waiting_beside(lead, 2 * (size - 1)) if size > 1 else []
+        read = {lead.id: lead, **{other.id: other for other in others}}
+        facts = facts_of(read)
+        if lead.id not in facts:
             return None
-        return cls(facts, load_rules(), RepBook.load(), excluded_reps(lead_id))
+        rules, book = load_rules(), RepBook.load()
+        plain, bare = [rule for _row, rule in rules], book.bare()
+        reps = router.reps_in_play(plain, facts[lead.id], bare)
+        chosen = [lead.id]
+        for other in others:
+            if len(chosen) >= size:
+                break
+            if other.id in facts and router.reps_in_play(plain, facts[other.id], bare) <= reps:
+                chosen.append(other.id)
+        return cls(
+            lead.id,
+            rules,
+            book,
+            {lead_id: read[lead_id] for lead_id in chosen},
+            {lead_id: facts[lead_id] for lead_id in chosen},
+            excluded_by_lead(chosen),
+            reps,
+        )
 
-    def decide(self, now: dt.datetime) -> router.Decision:
-        """The router's decision with the reps' loads and pointers as stored now."""
+    def decide(self, lead_id: int, reps, now: dt.datetime) -> router.Decision:
+        """The router's decision for one lead of the batch among ``reps``."""
         rules = [rule for _row, rule in self.rules]
-        return router.route(rules, self.facts, self.book.reps(), now, self.excluded)
+        return router.route(rules, self.facts[lead_id], reps, now, self.excluded.get(lead_id, ()))
+
+    def route(self, force: bool, now: dt.datetime | None) -> dict[int, Outcome] | None:
+        """Under the lock: decide and store each lead of the batch that still
+        waits for a rep with no decision since it last changed (the first one
+        also when ``force``), one after the other, each seeing the loads and
+        pointers the previous ones left. None (nothing stored) when the first
+        lead changed since its facts were read: the caller reads it again."""
+        fresh = _lock_leads(self.lead_id, [lead_id for lead_id in self.read if lead_id != self.lead_id])
+        first = fresh.get(self.lead_id)
+        if first is not None and first.updated_at != self.read[self.lead_id].updated_at:
+            return None
+        decided = _decided_since_change_of(fresh.values())
+        reps = {rep.id: rep for rep in self.book.reps()}
+        writes, outcomes = _Writes(), {}
+        for lead_id, seen in self.read.items():
+            lead, mine = fresh.get(lead_id), lead_id == self.lead_id
+            if (
+                not is_routable(lead)
+                or lead.updated_at != seen.updated_at  # another's: its own job routes it
+                or (lead_id in decided and not (mine and force))
+            ):
+                outcomes[lead_id] = Outcome("skipped")
+                continue
+            moment = now or utcnow()
+            decision = self.decide(lead_id, reps.values(), moment)
+            try:
+                with db.atomic():  # a conflict rolls back this lead's routing only
+                    outcomes[lead_id] = _store(lead, decision, self, moment, writes)
+            except (TransitionError, pw.IntegrityError):
+                # A live assignment or an owner appeared meanwhile (by hand): nothing stored.
+                outcomes[lead_id] = Outcome("conflict")
+                continue
+            if decision.assigned:
+                reps[decision.rep_id] = _took(reps[decision.rep_id], decision)
+        writes.flush()
+        return outcomes
+
+
+def _took(rep: router.Rep, decision: router.Decision) -> router.Rep:
+    """The rep as the next decision of a batch must see them: one more open
+    lead and, from a pool, their new pointer (what ``book.reps()`` would read)."""
+    pointers = dict(rep.last_assigned_at)
+    if decision.pool_key and decision.pointer_at:
+        pointers[decision.pool_key] = decision.pointer_at
+    return replace(rep, open_leads=rep.open_leads + 1, last_assigned_at=pointers)
 
 
 def decide(lead_id: int, now: dt.datetime | None = None) -> router.Decision | None:
     """The decision the current rules would take for the lead, storing nothing
     ("test this rule set on a lead"); None when there is no such lead."""
-    inputs = Inputs.load(lead_id)
-    return None if inputs is None else inputs.decide(now or utcnow())
+    lead = Lead.get_or_none(Lead.id == lead_id)
+    batch = None if lead is None else Batch.load(lead)
+    return None if batch is None else batch.decide(lead_id, batch.book.reps(), now or utcnow())
 
 
 # --- Routing a lead -------------------------------------------------------------
@@ -225,15 +325,44 @@ def is_routable(lead: Lead | None) -> bool:
     )
 
 
-@contextmanager
-def _routing_transaction():
-    """A write transaction in which routing decisions are taken one at a time.
+def _waiting(condition=None):
+    """Leads that wait for a rep with no routing decision since they last changed."""
+    decided = Assignment.select(Assignment.id).where(
+        (Assignment.lead == Lead.id) & (Assignment.created_at >= Lead.updated_at)
+    )
+    waits = (
+        (Lead.status == lifecycle.OPEN)
+        & (Lead.stage == lifecycle.SALES_ACCEPTANCE)
+        & (Lead.sales_ready == True)  # noqa: E712
+        & Lead.owner.is_null()
+        & ~pw.fn.EXISTS(decided)
+    )
+    return waits if condition is None else waits & condition
 
-    PostgreSQL: an advisory lock, released at commit. SQLite: an exclusive
-    ``flock`` on a file next to the database, taken before the IMMEDIATE
-    transaction: a waiting worker wakes the moment the lock is free, where
-    SQLite's busy handler would sleep up to 100 ms between tries and leave the
-    database idle while both workers sleep.
+
+def waiting_beside(lead: Lead, limit: int) -> list[Lead]:
+    """Up to ``limit`` other leads of ``lead``'s product line that wait for a
+    rep with no decision since they last changed, oldest change first."""
+    line = lead.product_line_id
+    same_line = Lead.product_line.is_null() if line is None else (Lead.product_line == line)
+    query = Lead.select().where(_waiting(same_line & (Lead.id != lead.id)))
+    return list(query.order_by(Lead.updated_at, Lead.id).limit(limit))
+
+
+@contextmanager
+def _routing_transaction(reps: frozenset[int] = frozenset()):
+    """A write transaction holding the routing locks of ``reps``.
+
+    PostgreSQL: an advisory lock per rep, ``(LOCK_NAMESPACE, rep id)``, taken
+    in id order in one statement and released at commit: routings whose reps
+    in play do not meet (other pools) run side by side; those that share a rep
+    (the same pool, or overlapping pools and that rep's capacity) take turns.
+    Every routing also holds ``(LOCK_NAMESPACE, 0)`` shared; one with more
+    than ``LOCK_REPS_MAX`` reps (a pool of every rep) takes it exclusively
+    instead of locking its reps one by one. SQLite serialises writers anyway:
+    one exclusive ``flock`` on a file next to the database, taken before the
+    IMMEDIATE transaction (a waiting worker wakes the moment the lock is free,
+    where SQLite's busy handler would sleep up to 100 ms between tries).
 
     The wait is bounded (``LOCK_WAIT_SECONDS``, O2): behind a frozen worker a
     routing job fails with ``RoutingBusy`` and is retried later (RQ's retries,
@@ -241,11 +370,8 @@ def _routing_transaction():
     if not is_sqlite():
         with transaction():
             db.execute_sql(f"SET LOCAL lock_timeout = '{int(LOCK_WAIT_SECONDS * 1000)}ms'")
-            try:
-                with db.atomic():
-                    db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-            except pw.OperationalError as error:
-                raise RoutingBusy("another worker holds the routing lock") from error
+            with _lock_waits():
+                _lock_reps(reps)
             yield
         return
     with _flock_within(f"{db.obj.database}.routing-lock", LOCK_WAIT_SECONDS) as handle:
@@ -254,6 +380,45 @@ def _routing_transaction():
                 yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _lock_waits():
+    """A lock wait past ``lock_timeout`` (or a deadlock) is ``RoutingBusy``."""
+    try:
+        with db.atomic():
+            yield
+    except pw.OperationalError as error:
+        raise RoutingBusy("another worker holds the routing lock") from error
+
+
+def _lock_reps(reps: frozenset[int]) -> None:
+    if len(reps) > LOCK_REPS_MAX:
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_NAMESPACE,))
+        return
+    db.execute_sql("SELECT pg_advisory_xact_lock_shared(%s, 0)", (LOCK_NAMESPACE,))
+    if reps:
+        db.execute_sql(
+            "SELECT pg_advisory_xact_lock(%s, rep) FROM unnest(%s::int[]) AS rep",
+            (LOCK_NAMESPACE, sorted(reps)),
+        )
+
+
+def _lock_leads(lead_id: int, others: list[int]) -> dict[int, Lead]:
+    """The batch's leads read again under the lock. PostgreSQL also locks their
+    rows (one decision per lead at a time, even for leads no rep lock covers):
+    the job's own lead waiting for it (bounded), the others only when free
+    (``SKIP LOCKED``: a lead another worker is deciding is left to it)."""
+    own = Lead.select().where(Lead.id == lead_id)
+    mates = Lead.select().where(Lead.id.in_(others)).order_by(Lead.id)
+    if is_sqlite():
+        rows = list(own) + (list(mates) if others else [])
+    else:
+        with _lock_waits():
+            rows = list(own.for_update("FOR NO KEY UPDATE"))
+        if others:
+            rows += list(mates.for_update("FOR NO KEY UPDATE", skip_locked=True))
+    return {row.id: row for row in rows}
 
 
 class RoutingBusy(RuntimeError):
@@ -302,32 +467,95 @@ def _decided_since_change(lead: Lead) -> bool:
     )
 
 
+def _decided_since_change_of(leads) -> set[int]:
+    """Which of ``leads`` (read under the lock) have a decision since they last changed."""
+    changed = {lead.id: lead.updated_at for lead in leads}
+    if not changed:
+        return set()
+    query = Assignment.select(Assignment.lead, pw.fn.MAX(Assignment.created_at)).where(
+        Assignment.lead.in_(list(changed))
+    )
+    return {
+        lead_id
+        for lead_id, latest in query.group_by(Assignment.lead).tuples()
+        if latest is not None and _as_datetime(latest) >= changed[lead_id]
+    }
+
+
+def _as_datetime(value) -> dt.datetime:
+    """A MAX() of a datetime column (SQLite answers it as text)."""
+    return value if isinstance(value, dt.datetime) else Assignment.created_at.python_value(value)
+
+
 def route_lead(
-    lead_id: int, force: bool = False, now: dt.datetime | None = None, notify_owners: bool = False
+    lead_id: int,
+    force: bool = False,
+    now: dt.datetime | None = None,
+    notify_owners: bool = False,
+    batch: int = 1,
 ) -> Outcome:
     """R1: route one lead and store the decision; safe to run twice and from
     several workers at once. ``force`` routes again a lead whose last decision
     found nobody (managers' "Re-run routing", a decline, a time-out);
-    ``notify_owners`` first tells its relationship owners it is sales-ready (R2)."""
+    ``notify_owners`` first tells its relationship owners it is sales-ready
+    (R2). With ``batch`` > 1 the same lock take also routes up to ``batch`` − 1
+    other leads waiting for a rep among the same reps (``Batch``): their own
+    jobs, coming later, find nothing left to do."""
+    return route_batch(lead_id, force, now, notify_owners, batch).get(lead_id, Outcome("skipped"))
+
+
+def route_batch(
+    lead_id: int,
+    force: bool = False,
+    now: dt.datetime | None = None,
+    notify_owners: bool = False,
+    batch: int = 1,
+) -> dict[int, Outcome]:
+    """``route_lead``, answering what happened to each lead of the batch."""
+    for _attempt in range(3):
+        lead = Lead.get_or_none(Lead.id == lead_id)
+        if not is_routable(lead) or (not force and _decided_since_change(lead)):
+            return {lead_id: Outcome("skipped")}
+        work = Batch.load(lead, batch)  # outside the lock: nothing routing writes
+        if work is None:
+            return {lead_id: Outcome("skipped")}
+        if notify_owners:
+            for other in work.read.values():
+                notify_owners_sales_ready(other, work.facts[other.id])
+            notify_owners = False
+        with _routing_transaction(work.reps):
+            outcomes = work.route(force, now)
+        if outcomes is not None:
+            return outcomes
+    return {lead_id: Outcome("conflict")}  # the lead kept changing under us: its next change routes it
+
+
+def route_more(lead_id: int, seconds: float, notify_owners: bool = False) -> int:
+    """After a full batch: more batches of the leads still waiting beside
+    ``lead_id`` (its product line), one lock take each, while they come full,
+    for at most ``seconds``; returns how many leads were decided. A burst of
+    sales-ready leads is then routed at the pace of the decisions, not of the
+    queue handing out their jobs one by one (those jobs then find nothing to
+    do). A busy lock ends it: those leads' own jobs route them."""
     lead = Lead.get_or_none(Lead.id == lead_id)
-    if not is_routable(lead):
-        return Outcome("skipped")
-    inputs = Inputs.load(lead_id)  # outside the lock: nothing routing writes
-    if notify_owners:
-        notify_owners_sales_ready(lead, inputs.facts)
-    try:
-        with _routing_transaction():
-            lead = Lead.get_or_none(Lead.id == lead_id)
-            if not is_routable(lead) or (not force and _decided_since_change(lead)):
-                return Outcome("skipped")
-            now = now or utcnow()
-            return _store(lead, inputs.decide(now), inputs, now)
-    except TransitionError:
-        return Outcome("conflict")  # the owner changed meanwhile: nothing stored
+    decided, until = 0, time.monotonic() + seconds
+    while lead is not None and time.monotonic() < until:
+        waiting = waiting_beside(lead, 1)
+        if not waiting:
+            break
+        try:
+            outcomes = route_batch(waiting[0].id, notify_owners=notify_owners, batch=BATCH_SIZE)
+        except RoutingBusy:
+            break
+        done = sum(outcome.status != "skipped" for outcome in outcomes.values())
+        decided += done
+        if done < BATCH_SIZE:
+            break
+    return decided
 
 
-def _store(lead: Lead, decision: router.Decision, inputs: Inputs, now: dt.datetime) -> Outcome:
-    rule = next((row for row, _rule in inputs.rules if row.id == decision.rule_id), None)
+def _store(lead: Lead, decision: router.Decision, batch: Batch, now: dt.datetime, writes: _Writes) -> Outcome:
+    rule = next((row for row, _rule in batch.rules if row.id == decision.rule_id), None)
     due = None
     if decision.assigned and rule is not None and rule.accept_within_hours:
         due = now + dt.timedelta(hours=rule.accept_within_hours)
@@ -341,20 +569,50 @@ def _store(lead: Lead, decision: router.Decision, inputs: Inputs, now: dt.dateti
         due_at=due,
         ended_at=None if decision.assigned else now,  # a decision for nobody is never live
     )
-    try:
-        with db.atomic():
-            assignment_id = Assignment.insert(**values).execute()
-    except pw.IntegrityError:
-        raise TransitionError("The lead already has a live assignment.") from None
-    rep = inputs.book.users.get(decision.rep_id)
+    assignment_id = Assignment.insert(**values).execute()  # a second live one: IntegrityError
+    rep = batch.book.users.get(decision.rep_id)
     if decision.assigned:
         perform(lead, "assign", None, via=VIA, follow_ups=False, owner_id=decision.rep_id)
         if decision.pool_key and decision.pointer_at:
-            _set_pointer(decision.pool_key, decision.rep_id, decision.pointer_at)
-        _notify_assigned(lead, rep, due, f"the rule “{rule.name}”" if rule else "the assignment rules")
+            writes.pointers[(decision.pool_key, decision.rep_id)] = decision.pointer_at
+        writes.assigned(lead, rep, due, f"the rule “{rule.name}”" if rule else "the assignment rules")
     summary = f"assigned to {rep.name}" if rep else router.REASONS.get(decision.reason, decision.reason)
-    _timeline(lead.id, decision, summary, rule, now)
+    writes.timeline.append(_timeline_row(lead.id, decision, summary, rule, now))
     return Outcome("assigned" if decision.assigned else "unassigned", decision, assignment_id)
+
+
+@dataclass
+class _Writes:
+    """What a batch's decisions add besides the assignment and the owner,
+    written once after the last one: each rep's latest pointer per pool, the
+    reps' notifications and emails, the decisions on the leads' timelines."""
+
+    pointers: dict[tuple[str, int], dt.datetime] = field(default_factory=dict)
+    notifications: list[dict] = field(default_factory=list)
+    emails: list[tuple[str, str, str]] = field(default_factory=list)
+    timeline: list[dict] = field(default_factory=list)
+
+    def assigned(self, lead: Lead, rep: User, due: dt.datetime | None, by: str) -> None:
+        notification, email = _assigned_messages(lead, rep, due, by)
+        self.notifications.append(notification)
+        self.emails.append(email)
+
+    def flush(self) -> None:
+        if self.pointers:
+            rows = [
+                {"pool_key": key, "rep": rep_id, "last_assigned_at": moment}
+                for (key, rep_id), moment in sorted(self.pointers.items())
+            ]
+            PoolPointer.insert_many(rows).on_conflict(
+                conflict_target=[PoolPointer.pool_key, PoolPointer.rep],
+                preserve=[PoolPointer.last_assigned_at],
+            ).execute()
+        if self.notifications:
+            Notification.insert_many(self.notifications).execute()
+        if self.emails:
+            queue_emails(self.emails)
+        if self.timeline:
+            LeadHistory.insert_many(self.timeline).execute()
 
 
 def _set_pointer(pool_key: str, rep_id: int, moment: dt.datetime) -> None:
@@ -364,10 +622,10 @@ def _set_pointer(pool_key: str, rep_id: int, moment: dt.datetime) -> None:
     ).execute()
 
 
-def _timeline(lead_id: int, decision: router.Decision, summary: str, rule, now: dt.datetime) -> None:
+def _timeline_row(lead_id: int, decision: router.Decision, summary: str, rule, now: dt.datetime) -> dict:
     """The decision and its trace on the lead's timeline (kind "routing")."""
     via = f"{VIA}: rule {rule.name!r}" if rule else VIA
-    LeadHistory.insert(
+    return dict(
         lead=lead_id,
         kind=ROUTING_KIND,
         old_value=None,
@@ -376,7 +634,7 @@ def _timeline(lead_id: int, decision: router.Decision, summary: str, rule, now: 
         via=via[:200],
         note="\n".join(decision.trace),
         created_at=now,
-    ).execute()
+    )
 
 
 def trace_text(decision: router.Decision) -> str:
@@ -387,23 +645,30 @@ def trace_text(decision: router.Decision) -> str:
 # --- Notifications and email ------------------------------------------------------
 
 
-def _notify_assigned(lead: Lead, rep: User, due: dt.datetime | None, by: str) -> None:
-    """Tell ``rep`` the lead is theirs and what gave it to them (``by``: the
-    rule, or the manager), in the app and by email."""
+def _assigned_messages(
+    lead: Lead, rep: User, due: dt.datetime | None, by: str
+) -> tuple[dict, tuple[str, str, str]]:
+    """The rep's in-app notification (a row) and email (to, subject, body) for a
+    lead now theirs, saying what gave it to them (``by``: the rule, or the manager)."""
     text = (
         f"Lead assigned to you: {lead.name}" + (f" ({lead.company})" if lead.company else "") + f", by {by}"
     )
-    Notification.insert(
-        user=rep.id, kind=ASSIGNED_TO_YOU, lead=lead.id, text=text[:300], created_at=utcnow()
-    ).execute()
+    notification = dict(user=rep.id, kind=ASSIGNED_TO_YOU, lead=lead.id, text=text[:300], created_at=utcnow())
     limit = f"\nPlease accept or decline it before {due:%Y-%m-%d %H:%M} UTC." if due else ""
     link = public_url("lead_page.show", lead_id=lead.id)
     link = f"\n\nOpen it: {link}" if link else ""
-    queue_email(
+    email = (
         rep.email,
         f"Lead assigned to you: {lead.name}",
         f"Hello {rep.name},\n\nThe lead {lead.name} ({lead.topic}) is now yours.{limit}{link}\n",
     )
+    return notification, email
+
+
+def _notify_assigned(lead: Lead, rep: User, due: dt.datetime | None, by: str) -> None:
+    notification, email = _assigned_messages(lead, rep, due, by)
+    Notification.insert(**notification).execute()
+    queue_email(*email)
 
 
 def notify_owners_sales_ready(lead: Lead, facts) -> int:
@@ -538,19 +803,9 @@ def unrouted(now: dt.datetime, grace: dt.timedelta = dt.timedelta(seconds=10), l
     """R1/O2: leads that wait for a rep with no routing decision since they last
     changed (their job was lost with Redis, or held by a killed worker): open,
     sales-ready, in stage 5, unassigned, changed more than ``grace`` ago."""
-    decided = Assignment.select(Assignment.id).where(
-        (Assignment.lead == Lead.id) & (Assignment.created_at >= Lead.updated_at)
-    )
     return (
         Lead.select(Lead.id, Lead.updated_at)
-        .where(
-            (Lead.status == lifecycle.OPEN)
-            & (Lead.stage == lifecycle.SALES_ACCEPTANCE)
-            & (Lead.sales_ready == True)  # noqa: E712
-            & Lead.owner.is_null()
-            & (Lead.updated_at <= now - grace)
-            & ~pw.fn.EXISTS(decided)
-        )
+        .where(_waiting(Lead.updated_at <= now - grace))
         .order_by(Lead.updated_at)
         .limit(limit)
     )

@@ -3,7 +3,9 @@ routing follows the domain (``connect``, at app set-up).
 
 - ``route_lead(lead_id)``: enqueued after commit when an action (any door, the
   scoring job's qualification included) leaves a lead waiting for a rep, and on
-  demand: R2 tells the relationship owners, then the lead is routed.
+  demand: R2 tells the relationship owners, then the lead is routed, together
+  with other leads waiting for the same reps (one lock take for the batch; their
+  own jobs then find them routed and do nothing).
 - ``reroute_overdue()``: the sweeper's turn (``leads.base.sweep``): leads not
   accepted within their rule's time limit leave their rep and are routed again.
 """
@@ -20,11 +22,19 @@ from leads.lists import columns as list_columns
 from routing import assign, router
 from routing.models import Assignment
 
+MORE_SECONDS = 20  # how long a routing job may go on with batches after a full one (a burst)
+
 
 def route_lead(lead_id: int, force: bool = False) -> str:
     """R1/R2: notify the lead's relationship owners that it is sales-ready (once),
-    then route it; returns what happened (assigned, unassigned, skipped, conflict)."""
-    return assign.route_lead(lead_id, force=force, notify_owners=not force).status
+    then route it, with up to ``assign.BATCH_SIZE`` − 1 other waiting leads of
+    the same reps under the same lock take; after a full batch, more batches
+    of its product line's waiting leads for up to ``MORE_SECONDS``. Returns
+    what happened to this lead (assigned, unassigned, skipped, conflict)."""
+    outcomes = assign.route_batch(lead_id, force=force, notify_owners=not force, batch=assign.BATCH_SIZE)
+    if sum(outcome.status != "skipped" for outcome in outcomes.values()) >= assign.BATCH_SIZE:
+        assign.route_more(lead_id, MORE_SECONDS, notify_owners=not force)
+    return outcomes.get(lead_id, assign.Outcome("skipped")).status
 
 
 def reroute_overdue(now: dt.datetime | None = None) -> int:

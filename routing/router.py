@@ -418,6 +418,32 @@ def route(
     return run.decide(None, None, None, NO_RULE_MATCHED)
 
 
+def reps_in_play(rules: Iterable[Rule], facts: Facts, reps: Iterable[Rep]) -> frozenset[int]:
+    """The reps whose open leads or round-robin pointers ``route`` may read for
+    the lead described by ``facts``, whatever those loads and pointers are: the
+    matched rule's relationship owners or named rep and the members of its pool.
+    Which rule matches depends only on the facts, and who is in a pool only on
+    the reps' teams and product lines, so two routings whose sets do not meet
+    cannot change each other's decisions (the caller locks these reps)."""
+    run = _Run(facts, {rep.id: rep for rep in reps}, dt.datetime.min, frozenset())
+    for rule in rules:
+        if not rule.active or not matches(rule.conditions, facts):
+            continue
+        if rule.strategy == UNASSIGNED:
+            return frozenset()
+        named: list[int] = []
+        if rule.strategy in SINGLE_STRATEGIES:
+            named = [rule.user_id] if rule.strategy == NAMED_USER else owner_ids(facts)
+            if not named and rule.strategy == OWNER and rule.fallback is None:
+                continue  # the next rule decides (as in ``_apply``)
+            if rule.fallback is None:
+                return frozenset(rep_id for rep_id in named if rep_id in run.reps)
+        key, members, _where = _pool(rule, run)
+        pool = {rep.id for rep in members} if key is not None else set()
+        return frozenset(pool | {rep_id for rep_id in named if rep_id in run.reps})
+    return frozenset()
+
+
 def _apply(rule: Rule, run: _Run) -> Decision | None:
     """The rule's decision, or None when a relationship-owner rule without a
     fallback meets a lead with no owner (the next rule then tries)."""

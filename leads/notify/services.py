@@ -111,6 +111,17 @@ def queue_email(to: str, subject: str, body: str, reply_to: str | None = None) -
     ).execute()
 
 
+def queue_emails(messages) -> None:
+    """Several emails in the outbox in one insert; ``messages`` are (to, subject, body)."""
+    now = utcnow()
+    rows = [
+        dict(to=to, subject=subject[:300], body=body, reply_to=None, created_at=now)
+        for to, subject, body in messages
+    ]
+    if rows:
+        Outbox.insert_many(rows).execute()
+
+
 def notify_engaged(sender=None, *, interactions, **_) -> None:
     """R2: an interaction arrived for a lead or contact a rep owns: tell the
     lead's owner and the contact's owner (one notification per rep and person

@@ -565,11 +565,13 @@ def test_o2_r1_sales_ready_leads_whose_routing_jobs_were_lost_are_routed_once(in
 
 
 def routing_lock_port(cursor, app) -> int | None:
-    """The client port of the backend holding routing's advisory lock, if any."""
+    """The client port of a backend holding one of routing's advisory locks
+    (a rep's, or the install-wide one taken exclusively), if any."""
     cursor.execute(
         "SELECT a.client_port FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-        " WHERE l.locktype = 'advisory' AND l.objid = %s AND l.granted AND a.datname = %s",
-        (assign._LOCK_KEY, database_name(app)),
+        " WHERE l.locktype = 'advisory' AND l.classid = %s AND l.objsubid = 2"
+        " AND l.mode = 'ExclusiveLock' AND l.granted AND a.datname = %s",
+        (assign.LOCK_NAMESPACE, database_name(app)),
     )
     row = cursor.fetchone()
     return row[0] if row else None

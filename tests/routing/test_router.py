@@ -34,6 +34,7 @@ from routing.router import (
     Rep,
     Rule,
     owner_ids,
+    reps_in_play,
     route,
     rules_from_dicts,
     validate_rule,
@@ -722,3 +723,46 @@ def test_property_rules_round_trip_json(data):
     stored = json.loads(json.dumps(built.to_dict()))
     assert validate_rule(stored) == []
     assert Rule.from_dict(stored) == built
+
+
+def test_r1_r3_the_reps_in_play_are_the_matched_rules_owners_or_pool():
+    """R1/R3 (issue 16): what a routing must lock: the members of the matched
+    rule's pool, the owners (and fallback pool) of an owner rule, nobody for a
+    rule that sends the lead to the managers or when no rule matches."""
+    reps = [
+        rep(1, product_line_ids={1}),
+        rep(2, product_line_ids={1}, team_id=7),
+        rep(3, product_line_ids={2}),
+    ]
+    line_1 = [rule(1, conditions=product_line_is(1))]
+    assert reps_in_play(line_1, lead(product_line=1), reps) == {1, 2}
+    assert reps_in_play(line_1, lead(product_line=2), reps) == frozenset()  # no rule matched
+    assert reps_in_play([rule(1, pool="team", team_id=7)], lead(product_line=2), reps) == {2}
+    assert reps_in_play([rule(1, pool="all")], lead(), reps) == {1, 2, 3}
+    owners_then_pool = [rule(1, OWNER), rule(2, pool="product_line")]
+    assert reps_in_play(owners_then_pool, lead(product_line=2, contact_owner=1), reps) == {1}
+    assert reps_in_play(owners_then_pool, lead(product_line=2), reps) == {3}  # no owner: the next rule
+    with_fallback = [rule(1, OWNER, fallback=ROUND_ROBIN, pool="product_line")]
+    assert reps_in_play(with_fallback, lead(product_line=2, contact_owner=1), reps) == {1, 3}
+    assert reps_in_play([rule(1, UNASSIGNED)], lead(product_line=1), reps) == frozenset()
+    assert reps_in_play([rule(1, NAMED_USER, user_id=99)], lead(), reps) == frozenset()  # not a rep
+
+
+@settings(max_examples=200, deadline=None)
+@given(rule_lists(), facts_strategy, reps_strategy(), reps_strategy(), st.frozensets(REP_IDS, max_size=3))
+def test_r1_r3_property_a_decision_reads_only_the_reps_in_play(rules, facts, reps, others, excluded):
+    """R1/R3 (issue 16) for any rules, lead and reps: the pick is one of the reps
+    in play, and the loads and pointers of every other rep (here: those of
+    another draw) do not change the decision, so locking the reps in play is
+    enough for two routings to never see each other's writes half done."""
+    decision = route(rules, facts, reps, NOW, excluded)
+    in_play = reps_in_play(rules, facts, reps)
+    assert decision.rep_id is None or decision.rep_id in in_play
+    state = {other.id: other for other in others}
+    scrambled = [
+        r
+        if r.id in in_play or r.id not in state
+        else replace(r, open_leads=state[r.id].open_leads, last_assigned_at=state[r.id].last_assigned_at)
+        for r in reps
+    ]
+    assert route(rules, facts, scrambled, NOW, excluded) == decision
