@@ -1,7 +1,8 @@
 """End-to-end routing through the queue (R1): routing decisions per second with
-1 and 2 worker processes, and sales-ready → assigned latency p50/p95.
+1, 2 and 4 worker processes, and sales-ready → assigned latency p50/p95 at each.
 
-Run: ``.venv/bin/python bench/routing.py [--leads 1000] [--no-postgres]``.
+Run: ``.venv/bin/python bench/routing.py [--leads 1000] [--workers 1,2,4]
+[--no-sqlite] [--no-postgres]``.
 
 For each backend (SQLite file; PostgreSQL when ``postgresql://postgres@127.0.0.1:5432/``
 answers, in a throwaway database) it migrates a fresh database, adds 4 product
@@ -9,10 +10,14 @@ lines, 20 reps (5 per line, capacity 10,000), 10 assignment rules (owners
 first, lines by country, a catch-all), then:
 
 - **throughput**: ``--leads`` sales-ready leads are enqueued (one
-  ``routing.jobs.route_lead`` job each, as the hook does) and 1, then 2, real
-  worker processes (``flask worker --burst``) drain the queue; decisions/s =
-  leads / wall time of the workers (process start included).
-- **latency**: 2 workers run; leads are made sales-ready one by one through the
+  ``routing.jobs.route_lead`` job each, as the hook does) and 1, 2, then 4
+  real worker processes (``flask worker --burst``) drain the queue; decisions/s
+  = leads / wall time of the workers (process start included). On PostgreSQL
+  a sampler counts the backends waiting for a lock every 5 ms: the workers'
+  lock wait per decision (with one install-wide lock, 4 workers wait ~3/4 of
+  their time; with locks per rep in play they wait only when two pick the
+  same pool at once).
+- **latency**: as many workers run; leads are made sales-ready one by one through the
   real path (``perform(..., "sales_ready")`` as the system, then the hook
   ``leads.scoring.jobs.leads_qualified``) at a steady rate; latency = the assignment's
   ``created_at`` − the moment before the lead was marked sales-ready.
@@ -124,8 +129,51 @@ def workers(app, count: int, burst: bool):
     return [subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL) for _ in range(count)]
 
 
-def throughput(app, lines, count: int, worker_count: int) -> float:
-    """Decisions per second with ``worker_count`` burst workers over ``count`` queued leads."""
+class LockWaits:
+    """Samples, every ``every`` s, how many of the benchmark database's backends
+    wait for a lock (``pg_stat_activity.wait_event_type = 'Lock'``: the routing
+    advisory locks and row locks): their sum × ``every`` ≈ the workers' total
+    time spent waiting for a lock."""
+
+    def __init__(self, url: str, every: float = 0.005):
+        import threading
+
+        self.url, self.every, self.samples, self.waiting = url, every, 0, 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        import psycopg2
+
+        name = self.url.rsplit("/", 1)[1]
+        connection = psycopg2.connect(self.url)
+        connection.autocommit = True
+        cursor = connection.cursor()
+        while not self.stop.wait(self.every):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+                (name,),
+            )
+            self.waiting += cursor.fetchone()[0]
+            self.samples += 1
+        connection.close()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self.stop.set()
+        self.thread.join()
+
+    @property
+    def seconds(self) -> float:
+        return self.waiting * self.every
+
+
+def throughput(app, lines, count: int, worker_count: int) -> tuple[float, float | None]:
+    """Decisions per second with ``worker_count`` burst workers over ``count``
+    queued leads, and (PostgreSQL) the mean lock wait per decision in ms."""
     from leads.base.queue import get_queue
     from routing.models import Assignment
 
@@ -135,25 +183,33 @@ def throughput(app, lines, count: int, worker_count: int) -> float:
         queue.enqueue_many(
             [queue.prepare_data("routing.jobs.route_lead", args=(i,), job_id=f"bench-{i}") for i in ids]
         )
+    url = app.config["DATABASE_URL"]
+    waits = LockWaits(url) if url.startswith("postgresql") else None
     start = time.perf_counter()
-    for process in workers(app, worker_count, burst=True):
+    processes = workers(app, worker_count, burst=True)
+    if waits:
+        waits.__enter__()
+    for process in processes:
         process.wait()
     elapsed = time.perf_counter() - start
+    if waits:
+        waits.__exit__()
     with app.app_context():
         routed = Assignment.select().where(Assignment.lead.in_(ids)).count()
     assert routed == count, (routed, count)
-    return count / elapsed
+    return count / elapsed, (waits.seconds / count * 1000 if waits else None)
 
 
-def latency(app, lines, count: int, rate: float) -> list[float]:
-    """Seconds from sales-ready to assigned for ``count`` leads arriving at ``rate``/s."""
+def latency(app, lines, count: int, rate: float, worker_count: int = 2) -> list[float]:
+    """Seconds from sales-ready to assigned for ``count`` leads arriving at
+    ``rate``/s with ``worker_count`` workers running."""
     from leads.records.models import Lead
     from leads.scoring.jobs import leads_qualified
     from leads.stages.services import perform
     from routing.models import Assignment
 
     ids = make_leads(app, lines, count, ready=False)
-    running = workers(app, 2, burst=False)
+    running = workers(app, worker_count, burst=False)
     time.sleep(3)  # let the workers start
     marked = {}
     with app.app_context():
@@ -183,17 +239,18 @@ def percentile(values, q):
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def run(name: str, url: str, count: int, rate: float) -> None:
+def run(name: str, url: str, count: int, rate: float, counts=(1, 2, 4)) -> None:
     app, lines = setup(url)
-    one = throughput(app, lines, count, 1)
-    two = throughput(app, lines, count, 2)
-    waits = latency(app, lines, min(count, 300), rate)
-    print(
-        f"{name:9} decisions/s: 1 worker {one:6.0f}, 2 workers {two:6.0f} | "
-        f"sales-ready → assigned at {rate:.0f}/s: p50 {statistics.median(waits) * 1000:5.0f} ms, "
-        f"p95 {percentile(waits, 0.95) * 1000:5.0f} ms (n={len(waits)})",
-        flush=True,
-    )
+    for worker_count in counts:
+        per_second, waited = throughput(app, lines, count, worker_count)
+        waits = latency(app, lines, min(count, 300), rate, worker_count)
+        lock = f", lock wait {waited:5.1f} ms/decision" if waited is not None else ""
+        print(
+            f"{name:10} {worker_count} worker{'s' if worker_count > 1 else ' '}: {per_second:6.0f} decisions/s{lock}"
+            f" | sales-ready → assigned at {rate:.0f}/s: p50 {statistics.median(waits) * 1000:5.0f} ms,"
+            f" p95 {percentile(waits, 0.95) * 1000:5.0f} ms (n={len(waits)})",
+            flush=True,
+        )
     from leads.base.queue import get_redis
 
     with app.app_context():
@@ -207,10 +264,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--leads", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=20.0, help="sales-ready leads per second (latency)")
+    parser.add_argument("--workers", default="1,2,4", help="worker counts to run, comma-separated")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-routing-") as tmp:
-        run("SQLite", f"sqlite:///{os.path.join(tmp, 'bench.db')}", args.leads, args.rate)
+    counts = [int(n) for n in args.workers.split(",")]
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory(prefix="bench-routing-") as tmp:
+            run("SQLite", f"sqlite:///{os.path.join(tmp, 'bench.db')}", args.leads, args.rate, counts)
     if args.no_postgres:
         return
     import psycopg2
@@ -220,7 +281,7 @@ def main() -> None:
     admin.autocommit = True
     admin.cursor().execute(f'CREATE DATABASE "{name}"')
     try:
-        run("PostgreSQL", PG_ADMIN.rsplit("/", 1)[0] + "/" + name, args.leads, args.rate)
+        run("PostgreSQL", PG_ADMIN.rsplit("/", 1)[0] + "/" + name, args.leads, args.rate, counts)
     finally:
         from leads.base.db import db
 
