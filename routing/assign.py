@@ -532,8 +532,8 @@ def route_batch(
 
 def route_more(lead_id: int, seconds: float, notify_owners: bool = False) -> int:
     """After a full batch: more batches of the leads still waiting beside
-    ``lead_id`` (its product line), one lock take each, while they come full,
-    for at most ``seconds``; returns how many leads were decided. A burst of
+    ``lead_id`` (its product line), one lock take each, while some wait, for
+    at most ``seconds``; returns how many leads were decided. A burst of
     sales-ready leads is then routed at the pace of the decisions, not of the
     queue handing out their jobs one by one (those jobs then find nothing to
     do). A busy lock ends it: those leads' own jobs route them."""
@@ -549,8 +549,8 @@ def route_more(lead_id: int, seconds: float, notify_owners: bool = False) -> int
             break
         done = sum(outcome.status != "skipped" for outcome in outcomes.values())
         decided += done
-        if done < BATCH_SIZE:
-            break
+        if not done:
+            break  # another worker has them
     return decided
 
 
