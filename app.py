@@ -96,9 +96,10 @@ def _connect_follow_ups() -> None:
     from leads.notify import services as notifications
     from leads.scoring import jobs as scoring
     from leads.webhooks import delivery as webhooks
+    from reports.sales import jobs as sales_reports
     from routing import jobs as routing
 
-    for area in (scoring, webhooks, notifications, routing, campaign_requests):
+    for area in (scoring, webhooks, notifications, routing, campaign_requests, sales_reports):
         area.connect()
 
 
@@ -168,6 +169,7 @@ def _blueprints() -> list:
     from leads.webhooks.views import bp as webhooks
     from ops.views import bp as ops
     from reports.marketing.views import bp as marketing_dashboard
+    from reports.sales.views import bp as sales_dashboard
     from routing.queue_views import bp as queues
     from routing.rule_views import bp as routing_rules
     from web.assets import bp as assets
@@ -188,6 +190,7 @@ def _blueprints() -> list:
         records,
         queues,
         routing_rules,
+        sales_dashboard,
         notify,
         webhooks,
         marketing_dashboard,

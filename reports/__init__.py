@@ -1,1 +1,1 @@
-"""Reports (SPEC D): dashboards read from the domain's tables; above ``leads`` and ``routing``."""
+"""Reports (SPEC D1, D2): the sales and marketing dashboards, which read leads and routing together; above ``leads`` and ``routing``."""

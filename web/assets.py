@@ -23,7 +23,11 @@ from flask import Blueprint, Response, abort, current_app, request, url_for
 from auth.policy import public
 
 STYLE_SHEETS = ("app.css",) + tuple(
-    f"css/{name}.css" for name in ("list", "lead", "admin", "campaigns", "routing", "scoring", "intake", "imports", "marketing-dashboard")
+    f"css/{name}.css"
+    for name in (
+        "list", "lead", "admin", "campaigns", "routing", "scoring", "intake", "imports", "reports",
+        "marketing-dashboard",
+    )
 )
 YEAR = 365 * 24 * 3600
 IMMUTABLE = f"public, max-age={YEAR}, immutable"

@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MIGRATIONS_DIR = os.path.join(ROOT, "migrations")
 # The packages whose ``models`` modules hold the install's tables (named, not
 # imported: a lower package never imports a higher one).
-MODEL_PACKAGES = ("auth", "leads", "routing", "campaigns")
+MODEL_PACKAGES = ("auth", "leads", "routing", "campaigns", "reports")
 
 
 def router() -> Router:

@@ -29,6 +29,8 @@ PURE = (
     "leads.core.scoring",
     "leads.core.timeline",
     "leads.core.validation",
+    "reports.charts",
+    "reports.core",
     "reports.marketing.charts",
     "routing.router",
 )
@@ -117,12 +119,19 @@ def test_leads_never_imports_routing_campaigns_ops_or_reports_and_nothing_import
         assert "app" not in roots, module
 
 
+def test_reports_sit_above_leads_and_routing():
+    """D1: the dashboards read leads and routing together, so neither imports ``reports``."""
+    for module, names in GRAPH.items():
+        if module.split(".")[0] in {"leads", "routing", "auth", "web"}:
+            assert not {name.split(".")[0] for name in names} & {"reports"}, (module, names)
+
+
 def test_every_table_is_discovered_in_dependency_order():
     """The migration maker and the tests see every ``BaseModel`` subclass."""
     models = all_models()
     tables = {model._meta.table_name for model in models}
     assert {"lead", "assignment", "notification", "campaign_message", "webhook_delivery", "user"} <= tables
-    assert len(tables) == len(models) == 41 and BaseModel not in models
+    assert len(tables) == len(models) == 44 and BaseModel not in models
     order = [model._meta.table_name for model in models]
     assert order.index("user") < order.index("lead") < order.index("assignment")
 

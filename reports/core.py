@@ -1,0 +1,508 @@
+"""The sales figures (SPEC D1) as pure functions over plain values: a lead's
+history, assignments and activities in, one ``LeadFact`` out (what the daily
+rollup stores), and the dashboard's figures from those facts: the funnel, time
+in stage, speed to lead, SLA breaches and rep load. No database, no Flask.
+
+Times are whole seconds since the epoch (UTC) throughout: the rollup stores
+them so, and the dashboard reads tens of thousands of them per page, which
+integers make cheap where parsed datetimes would not be.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from leads.core import lifecycle
+
+STAGES = tuple(sorted(lifecycle.STAGES))  # 1..5
+CONVERTED, DISQUALIFIED = "converted", "disqualified"
+# What ended an assignment, as the rollup counts it (R6).
+OVERDUE, DECLINED, REASSIGNED = "overdue", "declined", "reassigned"
+DAY = 86_400
+
+
+def epoch(moment: dt.datetime) -> int:
+    """Whole seconds since the epoch of a naive UTC (or aware) datetime."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp())
+
+
+def day_start(day: dt.date) -> int:
+    """The epoch second at which ``day`` (UTC) begins."""
+    return epoch(dt.datetime(day.year, day.month, day.day))
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q`` quantile (0–1) of ``values`` by linear interpolation between
+    the closest ranks (the spreadsheet and numpy default): the median of
+    1, 2, 3, 4 is 2.5, its 90th percentile 3.7. None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+# --- One lead's fact ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeadNow:
+    """The lead's row as it is now."""
+
+    lead_id: int
+    stage: int
+    status: str
+    status_reason: str
+    created: int
+    product_line_id: int | None = None
+    team_id: int | None = None
+    owner_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One row of the lead's history (P7): what changed, from, to, when."""
+
+    kind: str
+    old: str | None
+    new: str | None
+    at: int
+
+
+@dataclass(frozen=True)
+class Handling:
+    """One assignment of the lead to a rep (R1–R6)."""
+
+    rep_id: int | None
+    created: int
+    accepted: int | None = None
+    ended: int | None = None
+
+
+@dataclass(frozen=True)
+class LeadFact:
+    """What the dashboard needs of one lead: when it first entered and then
+    first left each stage, its outcome, and the hand-off's moments."""
+
+    lead_id: int
+    stage: int
+    status: str
+    created: int
+    entered: tuple[int | None, ...]  # per stage 1..5, the first entry
+    left: tuple[int | None, ...]  # per stage, the first exit after that entry (or the outcome)
+    stage_since: int  # when the lead last entered the stage it is in
+    product_line_id: int | None = None
+    team_id: int | None = None
+    owner_id: int | None = None
+    outcome: str | None = None  # converted, disqualified or None (open)
+    outcome_reason: str | None = None  # the status reason of a disqualified lead
+    outcome_at: int | None = None
+    sales_ready_at: int | None = None
+    assigned_at: int | None = None
+    accepted_at: int | None = None
+    first_activity_at: int | None = None
+
+    @property
+    def active_until(self) -> int:
+        """The last moment anything the dashboard counts happened to the lead."""
+        moments = [self.created, self.stage_since, *self.entered, *self.left]
+        moments += [self.outcome_at, self.sales_ready_at, self.assigned_at, self.accepted_at]
+        moments.append(self.first_activity_at)
+        return max(moment for moment in moments if moment is not None)
+
+
+def build_fact(
+    lead: LeadNow, steps: Iterable[Step], handlings: Iterable[Handling], activity_times: Iterable[int]
+) -> LeadFact:
+    """The lead's fact from its history, assignments and activity times.
+
+    Stages are read from the ``stage`` rows (from → to): the first entry into
+    each, and the first exit after it; a lead converted or disqualified leaves
+    the stage it was in at its outcome. Sales-ready is the first time the flag
+    was set (else the first entry into stage 5); assigned, accepted and the
+    first activity are the first of each at or after it."""
+    ordered = sorted(steps, key=lambda step: step.at)
+    entered: dict[int, int] = {}
+    left: dict[int, int] = {}
+    stage_since = lead.created
+    current = None
+    for step in ordered:
+        if step.kind != "stage" or not _is_stage(step.new):
+            continue
+        new = int(step.new)
+        old = int(step.old) if _is_stage(step.old) else current
+        if old is not None and old != new and old in entered:
+            left.setdefault(old, step.at)
+        entered.setdefault(new, step.at)
+        current, stage_since = new, step.at
+    if not entered:  # no stage history at all (a row loaded by hand): it entered its stage when created
+        entered[lead.stage] = lead.created
+        current, stage_since = lead.stage, lead.created
+    outcome, reason = _outcome(lead)
+    outcome_at = None
+    if outcome:
+        moments = [step.at for step in ordered if step.kind == "status" and step.new == lead.status]
+        outcome_at = moments[-1] if moments else (ordered[-1].at if ordered else lead.created)
+        if lead.stage in entered:
+            left.setdefault(lead.stage, max(outcome_at, entered[lead.stage]))
+    ready = [step.at for step in ordered if step.kind == "sales_ready" and step.new == "1"]
+    sales_ready_at = ready[0] if ready else entered.get(lifecycle.SALES_ACCEPTANCE)
+    assigned_at = accepted_at = first_activity_at = None
+    if sales_ready_at is not None:
+        after = sorted(
+            (handling for handling in handlings if handling.rep_id and handling.created >= sales_ready_at),
+            key=lambda handling: handling.created,
+        )
+        assigned_at = after[0].created if after else None
+        accepted = [handling.accepted for handling in after if handling.accepted is not None]
+        accepted_at = min(accepted) if accepted else None
+        later = [moment for moment in activity_times if moment >= sales_ready_at]
+        first_activity_at = min(later) if later else None
+    return LeadFact(
+        lead_id=lead.lead_id,
+        stage=lead.stage,
+        status=lead.status,
+        created=lead.created,
+        entered=tuple(entered.get(stage) for stage in STAGES),
+        left=tuple(left.get(stage) for stage in STAGES),
+        stage_since=stage_since,
+        product_line_id=lead.product_line_id,
+        team_id=lead.team_id,
+        owner_id=lead.owner_id,
+        outcome=outcome,
+        outcome_reason=reason,
+        outcome_at=outcome_at,
+        sales_ready_at=sales_ready_at,
+        assigned_at=assigned_at,
+        accepted_at=accepted_at,
+        first_activity_at=first_activity_at,
+    )
+
+
+def _is_stage(value: str | None) -> bool:
+    return value is not None and value.isdigit() and int(value) in lifecycle.STAGES
+
+
+def _outcome(lead: LeadNow) -> tuple[str | None, str | None]:
+    if lead.status == lifecycle.QUALIFIED and lead.status_reason == lifecycle.REASON_CONVERTED:
+        return CONVERTED, None
+    if lead.status == lifecycle.DISQUALIFIED:
+        return DISQUALIFIED, lead.status_reason
+    return None, None
+
+
+# --- The funnel ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    """Leads that first entered ``stage`` in the range, and how many of them
+    went on (to a later stage; from stage 5, to a conversion)."""
+
+    stage: int
+    label: str
+    entered: int
+    advanced: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.advanced / self.entered if self.entered else None
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Leads whose outcome was recorded in the range: converted, and
+    disqualified per reason (every reason listed, in the product's order)."""
+
+    converted: int
+    disqualified: tuple[tuple[str, str, int], ...]  # (reason code, label, count)
+
+    @property
+    def disqualified_total(self) -> int:
+        return sum(count for _code, _label, count in self.disqualified)
+
+
+def _within(moment: int | None, start: int, end: int) -> bool:
+    return moment is not None and start <= moment < end
+
+
+def funnel(facts: Iterable[LeadFact], start: int, end: int) -> list[FunnelStep]:
+    """D1: per stage, the leads entering it in [start, end) and how many advanced."""
+    entered = dict.fromkeys(STAGES, 0)
+    advanced = dict.fromkeys(STAGES, 0)
+    for fact in facts:
+        for index, stage in enumerate(STAGES):
+            if not _within(fact.entered[index], start, end):
+                continue
+            entered[stage] += 1
+            later = any(moment is not None for moment in fact.entered[index + 1 :])
+            if later or (stage == STAGES[-1] and fact.outcome == CONVERTED):
+                advanced[stage] += 1
+    return [FunnelStep(stage, lifecycle.STAGES[stage], entered[stage], advanced[stage]) for stage in STAGES]
+
+
+def outcomes(facts: Iterable[LeadFact], start: int, end: int) -> Outcomes:
+    """D1: the outcomes recorded in [start, end)."""
+    converted = 0
+    reasons: dict[str, int] = defaultdict(int)
+    for fact in facts:
+        if not _within(fact.outcome_at, start, end):
+            continue
+        if fact.outcome == CONVERTED:
+            converted += 1
+        elif fact.outcome == DISQUALIFIED:
+            reasons[fact.outcome_reason or "other"] += 1
+    known = list(lifecycle.DISQUALIFY_REASONS)
+    codes = known + sorted(set(reasons) - set(known))
+    labels = lifecycle.STATUS_REASONS
+    return Outcomes(converted, tuple((code, labels.get(code, code), reasons[code]) for code in codes))
+
+
+# --- Time in stage and speed to lead -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How many durations (seconds), their median and 90th percentile."""
+
+    count: int
+    p50: float | None
+    p90: float | None
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        return cls(len(values), percentile(values, 0.5), percentile(values, 0.9))
+
+
+@dataclass(frozen=True)
+class StageTime:
+    stage: int
+    label: str
+    spread: Spread
+
+
+def time_in_stage(facts: Iterable[LeadFact], start: int, end: int) -> list[StageTime]:
+    """D1: per stage, the stays that ended in [start, end) (first entry to first
+    exit), as median and 90th percentile."""
+    durations: dict[int, list[int]] = {stage: [] for stage in STAGES}
+    for fact in facts:
+        for index, stage in enumerate(STAGES):
+            came, went = fact.entered[index], fact.left[index]
+            if came is not None and _within(went, start, end):
+                durations[stage].append(went - came)
+    return [StageTime(stage, lifecycle.STAGES[stage], Spread.of(durations[stage])) for stage in STAGES]
+
+
+@dataclass(frozen=True)
+class Speed:
+    """D1 speed to lead for one rep or team (``key``; None: nobody), over the
+    leads that became sales-ready in the range: from sales-ready to assigned,
+    to accepted and to the first logged activity."""
+
+    key: int | None
+    leads: int
+    assigned: Spread
+    accepted: Spread
+    first_activity: Spread
+
+
+def speed_to_lead(
+    facts: Iterable[LeadFact], start: int, end: int, key: Callable[[LeadFact], int | None]
+) -> tuple[list[Speed], Speed]:
+    """D1: speed to lead per ``key`` (sorted by key, nobody last) and for all."""
+    groups: dict[int | None, list[LeadFact]] = defaultdict(list)
+    every: list[LeadFact] = []
+    for fact in facts:
+        if _within(fact.sales_ready_at, start, end):
+            groups[key(fact)].append(fact)
+            every.append(fact)
+    order = sorted(groups, key=lambda group: (group is None, group or 0))
+    return [_speed(group, groups[group]) for group in order], _speed(None, every)
+
+
+def _speed(key: int | None, facts: list[LeadFact]) -> Speed:
+    def since_ready(name: str) -> list[int]:
+        return [getattr(f, name) - f.sales_ready_at for f in facts if getattr(f, name) is not None]
+
+    return Speed(
+        key,
+        len(facts),
+        Spread.of(since_ready("assigned_at")),
+        Spread.of(since_ready("accepted_at")),
+        Spread.of(since_ready("first_activity_at")),
+    )
+
+
+# --- Rep days: load and SLA ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Interval:
+    """One assignment as the daily rollup reads it: the rep held the lead from
+    ``created`` until ``until`` (its end or the lead's outcome, None: still),
+    with what ended it (``OVERDUE``, ``DECLINED``, ``REASSIGNED`` or None)."""
+
+    rep_id: int
+    created: int
+    until: int | None = None
+    accepted: int | None = None
+    ended: int | None = None
+    ended_as: str | None = None
+    product_line_id: int | None = None
+    team_id: int | None = None
+
+
+@dataclass
+class RepDay:
+    """One rep's day (UTC) on one product line: open leads at the day's end and
+    the day's assignments, accepts, time-outs, declines and hand re-assignments."""
+
+    day: dt.date
+    rep_id: int
+    product_line_id: int | None
+    team_id: int | None
+    open_leads: int = 0
+    assigned: int = 0
+    accepted: int = 0
+    overdue: int = 0
+    declined: int = 0
+    reassigned: int = 0
+
+    def is_empty(self) -> bool:
+        return not any(
+            (self.open_leads, self.assigned, self.accepted, self.overdue, self.declined, self.reassigned)
+        )
+
+
+def rep_days(intervals: Iterable[Interval], first: dt.date, last: dt.date) -> list[RepDay]:
+    """The rep days from ``first`` to ``last`` (both included) with anything in
+    them: a lead counts as open on a day when its rep held it at the day's end."""
+    origin = day_start(first)
+    count = (last - first).days + 1
+    cells: dict[tuple[int, int | None, int | None], list[RepDay]] = {}
+    opened: dict[tuple[int, int | None, int | None], list[int]] = {}  # +1 where a hold starts, -1 after
+
+    def row(interval: Interval) -> list[RepDay]:
+        key = (interval.rep_id, interval.product_line_id, interval.team_id)
+        if key not in cells:
+            cells[key] = [RepDay(first + dt.timedelta(days=index), *key) for index in range(count)]
+            opened[key] = [0] * (count + 1)
+        return cells[key]
+
+    def index_of(moment: int | None) -> int | None:
+        if moment is None:
+            return None
+        index = (moment - origin) // DAY
+        return index if 0 <= index < count else None
+
+    for interval in intervals:
+        days = row(interval)
+        # Open at the end of day i when created < end(i) <= until.
+        low = max(0, (interval.created - origin) // DAY)
+        high = count - 1 if interval.until is None else min(count - 1, (interval.until - origin) // DAY - 1)
+        if low <= high:
+            changes = opened[(interval.rep_id, interval.product_line_id, interval.team_id)]
+            changes[low] += 1
+            changes[high + 1] -= 1
+        for moment, name in ((interval.created, "assigned"), (interval.accepted, "accepted")):
+            index = index_of(moment)
+            if index is not None:
+                setattr(days[index], name, getattr(days[index], name) + 1)
+        index = index_of(interval.ended)
+        if index is not None and interval.ended_as in (OVERDUE, DECLINED, REASSIGNED):
+            setattr(days[index], interval.ended_as, getattr(days[index], interval.ended_as) + 1)
+    for key, days in cells.items():
+        running = 0
+        for index, day in enumerate(days):
+            running += opened[key][index]
+            day.open_leads = running
+    return [day for days in cells.values() for day in days if not day.is_empty()]
+
+
+@dataclass(frozen=True)
+class Week:
+    """SLA of one week (from its Monday): time-outs, declines, re-assignments."""
+
+    start: dt.date
+    overdue: int
+    declined: int
+    reassigned: int
+
+
+@dataclass(frozen=True)
+class RepSla:
+    rep_id: int
+    assigned: int
+    accepted: int
+    overdue: int
+    declined: int
+    reassigned: int
+
+
+def weekly_sla(days: Iterable[RepDay], first: dt.date, last: dt.date) -> tuple[list[Week], list[RepSla]]:
+    """D1: per week of the range (every week, empty ones too) and per rep, the
+    leads not accepted in time (R6), declined and re-assigned by hand."""
+    monday = first - dt.timedelta(days=first.weekday())
+    weeks: dict[dt.date, list[int]] = {}
+    while monday <= last:
+        weeks[monday] = [0, 0, 0]
+        monday += dt.timedelta(days=7)
+    reps: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    for day in days:
+        if not first <= day.day <= last:
+            continue
+        week = weeks[day.day - dt.timedelta(days=day.day.weekday())]
+        for index, value in enumerate((day.overdue, day.declined, day.reassigned)):
+            week[index] += value
+        totals = reps[day.rep_id]
+        for index, value in enumerate(
+            (day.assigned, day.accepted, day.overdue, day.declined, day.reassigned)
+        ):
+            totals[index] += value
+    return (
+        [Week(start, *counts) for start, counts in weeks.items()],
+        [RepSla(rep, *reps[rep]) for rep in sorted(reps)],
+    )
+
+
+@dataclass(frozen=True)
+class RepLoad:
+    """D1: one rep's open leads at the end of each day of the range, against capacity."""
+
+    rep_id: int
+    capacity: int
+    open_leads: tuple[int, ...] = field(default_factory=tuple)
+
+    @property
+    def peak(self) -> int:
+        return max(self.open_leads, default=0)
+
+    @property
+    def average(self) -> float:
+        return sum(self.open_leads) / len(self.open_leads) if self.open_leads else 0.0
+
+    @property
+    def days_full(self) -> int:
+        """Days the rep ended at or over capacity."""
+        return sum(1 for value in self.open_leads if self.capacity and value >= self.capacity)
+
+
+def rep_load(
+    days: Iterable[RepDay], first: dt.date, last: dt.date, capacities: dict[int, int]
+) -> list[RepLoad]:
+    """Per rep (those with a capacity, plus any with leads), the open leads of
+    each day from ``first`` to ``last``, summed over product lines."""
+    count = (last - first).days + 1
+    series: dict[int, list[int]] = {rep: [0] * count for rep in capacities}
+    for day in days:
+        index = (day.day - first).days
+        if 0 <= index < count:
+            series.setdefault(day.rep_id, [0] * count)[index] += day.open_leads
+    return [RepLoad(rep, capacities.get(rep, 0), tuple(series[rep])) for rep in sorted(series)]

@@ -1,0 +1,1 @@
+"""The sales dashboard (SPEC D1)."""

@@ -1,0 +1,71 @@
+"""The sales dashboard's rollup (SPEC D1), kept by ``reports.sales.rollup``:
+one fact per lead (its stage entries and exits, outcome and hand-off moments)
+and one row per rep, day and product line (open leads at the day's end and
+the day's assignments, accepts, time-outs, declines and re-assignments). The
+dashboard reads these indexed rows instead of the history of every lead.
+Times are epoch seconds (UTC). Schema: ``migrations/011_sales_reports.py``.
+"""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from auth.models import Team, User
+from leads.base.db import BaseModel
+from leads.records.models import Lead, ProductLine
+
+
+class SalesLeadFact(BaseModel):
+    lead = pw.ForeignKeyField(Lead, unique=True, backref="+", on_delete="CASCADE")
+    product_line = pw.ForeignKeyField(ProductLine, null=True, backref="+", on_delete="SET NULL")
+    team = pw.ForeignKeyField(Team, null=True, backref="+", on_delete="SET NULL")
+    owner = pw.ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    stage = pw.SmallIntegerField()
+    status = pw.CharField(max_length=20)
+    outcome = pw.CharField(max_length=20, null=True)
+    outcome_reason = pw.CharField(max_length=30, null=True)
+    outcome_at = pw.BigIntegerField(null=True)
+    created = pw.BigIntegerField()
+    entered_1 = pw.BigIntegerField(null=True)
+    entered_2 = pw.BigIntegerField(null=True)
+    entered_3 = pw.BigIntegerField(null=True)
+    entered_4 = pw.BigIntegerField(null=True)
+    entered_5 = pw.BigIntegerField(null=True)
+    left_1 = pw.BigIntegerField(null=True)
+    left_2 = pw.BigIntegerField(null=True)
+    left_3 = pw.BigIntegerField(null=True)
+    left_4 = pw.BigIntegerField(null=True)
+    left_5 = pw.BigIntegerField(null=True)
+    stage_since = pw.BigIntegerField()
+    sales_ready_at = pw.BigIntegerField(null=True)
+    assigned_at = pw.BigIntegerField(null=True)
+    accepted_at = pw.BigIntegerField(null=True)
+    first_activity_at = pw.BigIntegerField(null=True)
+    active_until = pw.BigIntegerField()  # the latest of the times above: a range reads from here
+    refreshed_at = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "sales_lead_fact"
+        indexes = (
+            (("active_until",), False),
+            (("owner", "active_until"), False),
+            (("status", "stage", "stage_since"), False),
+            (("refreshed_at",), False),
+        )
+
+
+class SalesRepDay(BaseModel):
+    day = pw.DateField()
+    rep = pw.ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    product_line = pw.ForeignKeyField(ProductLine, null=True, backref="+", on_delete="SET NULL")
+    team = pw.ForeignKeyField(Team, null=True, backref="+", on_delete="SET NULL")
+    open_leads = pw.IntegerField(default=0)
+    assigned = pw.IntegerField(default=0)
+    accepted = pw.IntegerField(default=0)
+    overdue = pw.IntegerField(default=0)
+    declined = pw.IntegerField(default=0)
+    reassigned = pw.IntegerField(default=0)
+
+    class Meta:
+        table_name = "sales_rep_day"
+        indexes = ((("day", "rep"), False), (("rep", "day"), False))

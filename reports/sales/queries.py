@@ -1,0 +1,184 @@
+"""What the sales dashboard reads (SPEC D1): named queries over the rollup
+(``reports.sales.models``), each narrowed by the same ``Filters`` (date range,
+team, product line, and the rep a rep is held to, G1). A range reads the facts
+active in it through the ``active_until`` index, never the history of every lead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import peewee as pw
+
+from auth.models import REP, Team, User
+from leads.records.models import Lead, ProductLine
+from reports import core
+from reports.sales.models import SalesLeadFact, SalesRepDay
+from routing.models import DEFAULT_CAPACITY, RepProductLine, RepProfile
+
+STUCK_PER_STAGE = 5
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The dashboard's question: days ``start`` to ``end`` (both included), an
+    optional team and product line, and ``rep_id`` for a rep's own figures."""
+
+    start: dt.date
+    end: dt.date
+    team_id: int | None = None
+    product_line_id: int | None = None
+    rep_id: int | None = None
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        """The range as epoch seconds [start, end)."""
+        return core.day_start(self.start), core.day_start(self.end) + core.DAY
+
+
+def _narrow(query, model, filters: Filters, owner_column):
+    if filters.team_id:
+        query = query.where(model.team == filters.team_id)
+    if filters.product_line_id:
+        query = query.where(model.product_line == filters.product_line_id)
+    if filters.rep_id:
+        query = query.where(owner_column == filters.rep_id)
+    return query
+
+
+_FACT_COLUMNS = (
+    SalesLeadFact.lead,
+    SalesLeadFact.stage,
+    SalesLeadFact.status,
+    SalesLeadFact.created,
+    *(getattr(SalesLeadFact, f"entered_{stage}") for stage in core.STAGES),
+    *(getattr(SalesLeadFact, f"left_{stage}") for stage in core.STAGES),
+    SalesLeadFact.stage_since,
+    SalesLeadFact.product_line,
+    SalesLeadFact.team,
+    SalesLeadFact.owner,
+    SalesLeadFact.outcome,
+    SalesLeadFact.outcome_reason,
+    SalesLeadFact.outcome_at,
+    SalesLeadFact.sales_ready_at,
+    SalesLeadFact.assigned_at,
+    SalesLeadFact.accepted_at,
+    SalesLeadFact.first_activity_at,
+)
+
+
+def facts_in_range(filters: Filters) -> pw.ModelSelect:
+    """The facts of the leads with anything in the range (tuples, in
+    ``_FACT_COLUMNS`` order): created before its end, active after its start."""
+    start, end = filters.bounds
+    query = (
+        SalesLeadFact.select(*_FACT_COLUMNS)
+        .where((SalesLeadFact.active_until >= start) & (SalesLeadFact.created < end))
+        .tuples()
+    )
+    return _narrow(query, SalesLeadFact, filters, SalesLeadFact.owner)
+
+
+def load_facts(filters: Filters) -> list[core.LeadFact]:
+    """``facts_in_range`` as ``reports.core.LeadFact`` values."""
+    facts = []
+    count = len(core.STAGES)
+    for row in facts_in_range(filters):
+        lead_id, stage, status, created = row[:4]
+        entered, left = row[4 : 4 + count], row[4 + count : 4 + 2 * count]
+        rest = row[4 + 2 * count :]
+        facts.append(core.LeadFact(lead_id, stage, status, created, tuple(entered), tuple(left), *rest))
+    return facts
+
+
+@dataclass(frozen=True)
+class StuckLead:
+    lead_id: int
+    name: str
+    since: int
+    owner: str | None
+
+
+def stuck_leads(filters: Filters, per_stage: int = STUCK_PER_STAGE) -> dict[int, list[StuckLead]]:
+    """Per stage, the open leads in it the longest (by when they last entered
+    it), whatever the date range: what is stuck now."""
+    found: dict[int, list[StuckLead]] = {}
+    for stage in core.STAGES:
+        query = (
+            SalesLeadFact.select(
+                Lead.id, Lead.first_name, Lead.last_name, Lead.email, SalesLeadFact.stage_since, User.name
+            )
+            .join(Lead, on=(Lead.id == SalesLeadFact.lead))
+            .switch(SalesLeadFact)
+            .join(User, pw.JOIN.LEFT_OUTER, on=(User.id == SalesLeadFact.owner))
+            .where((SalesLeadFact.status == "open") & (SalesLeadFact.stage == stage))
+            .order_by(SalesLeadFact.stage_since, SalesLeadFact.id)
+            .limit(per_stage)
+            .tuples()
+        )
+        found[stage] = [
+            StuckLead(lead_id, f"{first} {last}".strip() or email or f"Lead {lead_id}", since, owner)
+            for lead_id, first, last, email, since, owner in _narrow(
+                query, SalesLeadFact, filters, SalesLeadFact.owner
+            )
+        ]
+    return found
+
+
+def rep_days_in_range(filters: Filters) -> list[core.RepDay]:
+    """The rep days of the range (every product line, or the one asked for)."""
+    query = SalesRepDay.select(
+        SalesRepDay.day,
+        SalesRepDay.rep,
+        SalesRepDay.product_line,
+        SalesRepDay.team,
+        SalesRepDay.open_leads,
+        SalesRepDay.assigned,
+        SalesRepDay.accepted,
+        SalesRepDay.overdue,
+        SalesRepDay.declined,
+        SalesRepDay.reassigned,
+    ).where((SalesRepDay.day >= filters.start) & (SalesRepDay.day <= filters.end))
+    query = _narrow(query, SalesRepDay, filters, SalesRepDay.rep)
+    return [core.RepDay(*row) for row in query.tuples()]
+
+
+def capacities(filters: Filters) -> dict[int, int]:
+    """The capacity of each active rep the filters cover (a rep: themselves),
+    as set today: capacity has no history."""
+    query = (
+        User.select(User.id, RepProfile.capacity)
+        .join(RepProfile, pw.JOIN.LEFT_OUTER, on=(RepProfile.user == User.id))
+        .where((User.role == REP) & User.is_active)
+    )
+    if filters.rep_id:
+        query = query.where(User.id == filters.rep_id)
+    if filters.team_id:
+        query = query.where(User.team == filters.team_id)
+    if filters.product_line_id:
+        sells = RepProductLine.select(RepProductLine.rep).where(
+            RepProductLine.product_line == filters.product_line_id
+        )
+        query = query.where(User.id.in_(sells))
+    return {rep_id: capacity or DEFAULT_CAPACITY for rep_id, capacity in query.tuples()}
+
+
+def names(model, ids) -> dict[int, str]:
+    """``{id: name}`` for the users or teams ``ids`` (one query)."""
+    ids = sorted({identifier for identifier in ids if identifier})
+    if not ids:
+        return {}
+    return dict(model.select(model.id, model.name).where(model.id.in_(ids)).tuples())
+
+
+def filter_choices() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """The teams and product lines the filter form offers."""
+    teams = list(Team.select(Team.id, Team.name).order_by(Team.name).tuples())
+    lines = list(ProductLine.select(ProductLine.id, ProductLine.name).order_by(ProductLine.name).tuples())
+    return teams, lines
+
+
+def refreshed_at() -> int | None:
+    """When the rollup was last refreshed (epoch seconds), None before its first run."""
+    return SalesLeadFact.select(pw.fn.MAX(SalesLeadFact.refreshed_at)).scalar()

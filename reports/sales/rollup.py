@@ -1,0 +1,229 @@
+"""Keeping the sales rollup (SPEC D1): ``refresh`` recomputes the fact of
+every lead changed since the last refresh (from its history, assignments and
+activities, through ``reports.core.build_fact``) and the rep days from the
+last refresh's day to today. Facts and days are recomputed from their source
+rows and replaced whole, never incremented, so running it twice changes
+nothing. The first run (an empty rollup) builds everything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import peewee as pw
+
+from auth.models import User
+from leads.activities.models import Activity
+from leads.base.db import transaction, utcnow
+from leads.records.models import Lead, LeadHistory
+from reports import core
+from reports.sales.models import SalesLeadFact, SalesRepDay
+from routing.assign import END_DECLINED, END_OVERDUE, END_REASSIGNED
+from routing.models import Assignment
+
+BATCH = 1000
+SLACK_SECONDS = 5  # a change committed while the last refresh ran is read again
+_KINDS = ("stage", "status", "sales_ready")
+
+
+def refresh(now: dt.datetime | None = None) -> dict:
+    """Bring the rollup up to date; returns how many facts and days it rewrote."""
+    now = now or utcnow()
+    stamp = core.epoch(now)
+    watermark = SalesLeadFact.select(pw.fn.MAX(SalesLeadFact.refreshed_at)).scalar()
+    ids = changed_lead_ids(watermark)
+    teams = _rep_teams()
+    for first in range(0, len(ids), BATCH):
+        with transaction():
+            store_facts(ids[first : first + BATCH], stamp, teams)
+    if watermark is None:
+        earliest = Assignment.select(pw.fn.MIN(Assignment.created_at)).scalar()
+        first_day = earliest.date() if earliest else now.date()
+    else:
+        first_day = dt.datetime.fromtimestamp(watermark, dt.UTC).date() - dt.timedelta(days=1)
+    days = store_rep_days(first_day, now.date(), teams)
+    return {"facts": len(ids), "rep_days": days}
+
+
+def changed_lead_ids(watermark: int | None) -> list[int]:
+    """Every lead (no watermark), else those changed or given an activity since it."""
+    if watermark is None:
+        return [lead_id for (lead_id,) in Lead.select(Lead.id).order_by(Lead.id).tuples()]
+    since = dt.datetime.fromtimestamp(watermark - SLACK_SECONDS, dt.UTC).replace(tzinfo=None)
+    changed = {lead_id for (lead_id,) in Lead.select(Lead.id).where(Lead.updated_at >= since).tuples()}
+    noted = Activity.select(Activity.lead).where(Activity.created_at >= since).tuples()
+    return sorted(changed | {lead_id for (lead_id,) in noted})
+
+
+def _rep_teams() -> dict[int, int | None]:
+    return dict(User.select(User.id, User.team).tuples())
+
+
+def _seconds(moment: dt.datetime | None) -> int | None:
+    return core.epoch(moment) if moment is not None else None
+
+
+def store_facts(ids: list[int], stamp: int, teams: dict[int, int | None]) -> None:
+    """Recompute and replace the facts of ``ids`` (in the caller's transaction):
+    four queries per batch, whatever its size."""
+    if not ids:
+        return
+    steps: dict[int, list[core.Step]] = {lead_id: [] for lead_id in ids}
+    history = (
+        LeadHistory.select(
+            LeadHistory.lead,
+            LeadHistory.kind,
+            LeadHistory.old_value,
+            LeadHistory.new_value,
+            LeadHistory.created_at,
+        )
+        .where(LeadHistory.lead.in_(ids) & LeadHistory.kind.in_(_KINDS))
+        .order_by(LeadHistory.created_at, LeadHistory.id)
+        .tuples()
+    )
+    for lead_id, kind, old, new, at in history:
+        steps[lead_id].append(core.Step(kind, old, new, core.epoch(at)))
+    handlings: dict[int, list[core.Handling]] = {lead_id: [] for lead_id in ids}
+    assignments = (
+        Assignment.select(Assignment.lead, Assignment.rep, Assignment.created_at, Assignment.accepted_at)
+        .where(Assignment.lead.in_(ids))
+        .tuples()
+    )
+    for lead_id, rep_id, created, accepted in assignments:
+        handlings[lead_id].append(core.Handling(rep_id, core.epoch(created), _seconds(accepted)))
+    activities: dict[int, list[int]] = {lead_id: [] for lead_id in ids}
+    for lead_id, at in (
+        Activity.select(Activity.lead, Activity.created_at)
+        .where(Activity.lead.in_(ids) & Activity.deleted_at.is_null())
+        .tuples()
+    ):
+        activities[lead_id].append(core.epoch(at))
+    leads = Lead.select(
+        Lead.id,
+        Lead.stage,
+        Lead.status,
+        Lead.status_reason,
+        Lead.created_at,
+        Lead.product_line,
+        Lead.team,
+        Lead.owner,
+    ).where(Lead.id.in_(ids))
+    rows = []
+    for lead_id, stage, status, reason, created, line, team, owner in leads.tuples():
+        now = core.LeadNow(
+            lead_id,
+            stage,
+            status,
+            reason,
+            core.epoch(created),
+            line,
+            teams.get(owner) if owner else team,
+            owner,
+        )
+        fact = core.build_fact(now, steps[lead_id], handlings[lead_id], activities[lead_id])
+        rows.append(_row(fact, stamp))
+    SalesLeadFact.delete().where(SalesLeadFact.lead.in_(ids)).execute()
+    for chunk in range(0, len(rows), 500):  # under SQLite's bound-parameter limit
+        SalesLeadFact.insert_many(rows[chunk : chunk + 500]).execute()
+
+
+def _row(fact: core.LeadFact, stamp: int) -> dict:
+    row = {
+        "lead": fact.lead_id,
+        "product_line": fact.product_line_id,
+        "team": fact.team_id,
+        "owner": fact.owner_id,
+        "stage": fact.stage,
+        "status": fact.status,
+        "outcome": fact.outcome,
+        "outcome_reason": fact.outcome_reason,
+        "outcome_at": fact.outcome_at,
+        "created": fact.created,
+        "stage_since": fact.stage_since,
+        "sales_ready_at": fact.sales_ready_at,
+        "assigned_at": fact.assigned_at,
+        "accepted_at": fact.accepted_at,
+        "first_activity_at": fact.first_activity_at,
+        "active_until": fact.active_until,
+        "refreshed_at": stamp,
+    }
+    for index, stage in enumerate(core.STAGES):
+        row[f"entered_{stage}"] = fact.entered[index]
+        row[f"left_{stage}"] = fact.left[index]
+    return row
+
+
+def _ended_as(reason: str | None) -> str | None:
+    if not reason:
+        return None
+    if reason == END_OVERDUE:
+        return core.OVERDUE
+    if reason == END_REASSIGNED:
+        return core.REASSIGNED
+    if reason.startswith(END_DECLINED):
+        return core.DECLINED
+    return None
+
+
+def store_rep_days(first: dt.date, last: dt.date, teams: dict[int, int | None]) -> int:
+    """Recompute and replace the rep days from ``first`` to ``last``; returns how
+    many rows were written. A rep holds a lead from its assignment until the
+    assignment ends or the lead reaches its outcome (from the facts)."""
+    start = dt.datetime(first.year, first.month, first.day)
+    end = dt.datetime(last.year, last.month, last.day) + dt.timedelta(days=1)
+    query = (
+        Assignment.select(
+            Assignment.rep,
+            Assignment.created_at,
+            Assignment.accepted_at,
+            Assignment.ended_at,
+            Assignment.end_reason,
+            Lead.product_line,
+            SalesLeadFact.outcome_at,
+        )
+        .join(Lead, on=(Lead.id == Assignment.lead))
+        .join(SalesLeadFact, pw.JOIN.LEFT_OUTER, on=(SalesLeadFact.lead == Assignment.lead))
+        .where(
+            Assignment.rep.is_null(False)
+            & (Assignment.created_at < end)
+            & (Assignment.ended_at.is_null() | (Assignment.ended_at >= start))
+            & (SalesLeadFact.outcome_at.is_null() | (SalesLeadFact.outcome_at >= core.epoch(start)))
+        )
+        .tuples()
+    )
+    intervals = []
+    for rep_id, created, accepted, ended, reason, line, outcome_at in query:
+        ends = [moment for moment in (_seconds(ended), outcome_at) if moment is not None]
+        intervals.append(
+            core.Interval(
+                rep_id,
+                core.epoch(created),
+                until=min(ends) if ends else None,
+                accepted=_seconds(accepted),
+                ended=_seconds(ended),
+                ended_as=_ended_as(reason),
+                product_line_id=line,
+                team_id=teams.get(rep_id),
+            )
+        )
+    days = core.rep_days(intervals, first, last)
+    rows = [
+        {
+            "day": day.day,
+            "rep": day.rep_id,
+            "product_line": day.product_line_id,
+            "team": day.team_id,
+            "open_leads": day.open_leads,
+            "assigned": day.assigned,
+            "accepted": day.accepted,
+            "overdue": day.overdue,
+            "declined": day.declined,
+            "reassigned": day.reassigned,
+        }
+        for day in days
+    ]
+    with transaction():
+        SalesRepDay.delete().where((SalesRepDay.day >= first) & (SalesRepDay.day <= last)).execute()
+        for chunk in range(0, len(rows), 500):
+            SalesRepDay.insert_many(rows[chunk : chunk + 500]).execute()
+    return len(rows)

@@ -1,0 +1,267 @@
+"""The sales dashboard (D1) on SQLite and PostgreSQL: a small hand-made history
+stored as real rows (stage history, assignments, an activity), the rollup job
+run over it, and every figure read back with a known answer; then the pages:
+a rep sees only their own figures (G1), a teleprospector none, filters swap by
+htmx, each chart has its CSV, and bad filters are answered inline."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+
+from auth.models import MANAGER, TELEPROSPECTOR, User
+from leads.activities.models import Activity
+from leads.records.models import Lead, LeadHistory
+from reports.sales import jobs, rollup, services
+from reports.sales.models import SalesLeadFact, SalesRepDay
+from reports.sales.queries import Filters
+from routing.assign import END_DECLINED, END_OVERDUE
+from routing.models import Assignment, RepProfile
+from tests.factories import login, make_lead, make_product_line, make_team, make_user
+
+T0 = dt.datetime(2026, 1, 5)  # a Monday
+WEEK = {"from": "2026-01-05", "to": "2026-01-11"}
+
+
+def at(hours: float) -> dt.datetime:
+    return T0 + dt.timedelta(hours=hours)
+
+
+def _history(lead: Lead, *moves) -> None:
+    LeadHistory.insert_many(
+        [
+            {"lead": lead.id, "kind": kind, "old_value": old, "new_value": new, "created_at": at(hours)}
+            for kind, old, new, hours in moves
+        ]
+    ).execute()
+
+
+def build_history() -> dict:
+    """The four leads of ``tests/reports/test_core.py`` as stored rows: A through
+    every stage to a conversion (rep 1), B sales-ready, declined by rep 1 and
+    disqualified with rep 2, C waiting in stage 2, D disqualified in stage 1;
+    and E, rep 2's, taken back for want of an accept."""
+    north, south = make_team(name="North"), make_team(name="South")
+    line = make_product_line(name="Widgets")
+    rep1 = make_user("rep", name="Rita Rep", team=north)
+    rep2 = make_user("rep", name="Sam Rep", team=south)
+    RepProfile.create(user=rep1, capacity=2)
+
+    def lead(**values):
+        return make_lead(product_line=line, updated_at=values.get("created_at"), **values)
+
+    a = lead(stage=5, status="qualified", status_reason="converted", owner=rep1, created_at=at(0))
+    _history(
+        a,
+        ("stage", None, "1", 0),
+        ("stage", "1", "2", 2),
+        ("stage", "2", "3", 10),
+        ("stage", "3", "4", 12),
+        ("stage", "4", "5", 20),
+        ("sales_ready", "0", "1", 20),
+        ("status", "open", "qualified", 50),
+    )
+    Assignment.create(lead=a, rep=rep1, reason="rule", created_at=at(21), accepted_at=at(23))
+    Activity.create(lead=a, kind="note", body="Called", created_at=at(30))
+    b = lead(stage=5, status="disqualified", status_reason="no_budget", owner=rep2, created_at=at(0))
+    _history(
+        b,
+        ("stage", None, "1", 0),
+        ("stage", "1", "2", 4),
+        ("stage", "2", "5", 8),
+        ("sales_ready", "0", "1", 8),
+        ("status", "open", "disqualified", 40),
+    )
+    Assignment.create(
+        lead=b,
+        rep=rep1,
+        reason="rule",
+        created_at=at(8.5),
+        declined_at=at(10),
+        ended_at=at(10),
+        end_reason=END_DECLINED,
+    )
+    Assignment.create(lead=b, rep=rep2, reason="rule", created_at=at(11), accepted_at=at(12))
+    c = lead(stage=2, created_at=at(1))
+    _history(c, ("stage", None, "1", 1), ("stage", "1", "2", 3))
+    d = lead(stage=1, status="disqualified", status_reason="duplicate", created_at=at(2))
+    _history(d, ("stage", None, "1", 2), ("status", "open", "disqualified", 12))
+    e = lead(stage=5, sales_ready=True, created_at=at(100), team=south)
+    _history(e, ("stage", None, "5", 100), ("sales_ready", "0", "1", 100))
+    Assignment.create(
+        lead=e,
+        rep=rep2,
+        reason="rule",
+        created_at=at(100),
+        due_at=at(130),
+        ended_at=at(130),
+        end_reason=END_OVERDUE,
+    )
+    return {"a": a, "b": b, "c": c, "d": d, "e": e, "rep1": rep1, "rep2": rep2, "north": north, "line": line}
+
+
+def board(**filters) -> services.SalesDashboard:
+    return services.sales_dashboard(Filters(start=dt.date(2026, 1, 5), end=dt.date(2026, 1, 11), **filters))
+
+
+def test_d1_p7_r6_every_figure_from_a_hand_made_history(app):
+    with app.app_context():
+        made = build_history()
+        done = rollup.refresh(now=at(24 * 8))
+        assert done["facts"] == 5 and SalesLeadFact.select().count() == 5
+        figures = board()
+        assert [(step.entered, step.advanced) for step in figures.funnel] == [
+            (4, 3),
+            (3, 2),
+            (1, 1),
+            (1, 1),
+            (3, 1),
+        ]
+        assert figures.outcomes.converted == 1 and figures.outcomes.disqualified_total == 2
+        times = {time.stage: time.spread for time in figures.stage_times}
+        assert (times[1].p50, times[1].p90) == (3 * 3600, pytest.approx(8.2 * 3600))
+        assert (times[2].p50, times[2].p90) == (6 * 3600, pytest.approx(7.6 * 3600))
+        assert (times[5].count, times[5].p50, times[5].p90) == (2, 31 * 3600, pytest.approx(31.8 * 3600))
+        assert [lead.lead_id for lead in figures.stuck[2]] == [made["c"].id]  # open, in stage 2 since hour 3
+        assert [lead.lead_id for lead in figures.stuck[5]] == [made["e"].id]
+        every = figures.speed_all
+        assert every.leads == 3  # A, B and E became sales-ready that week
+        assert (every.assigned.p50, every.accepted.p50, every.accepted.p90) == (
+            0.5 * 3600,
+            3.5 * 3600,
+            pytest.approx(3.9 * 3600),
+        )
+        assert (every.first_activity.count, every.first_activity.p50) == (1, 10 * 3600)
+        reps = {speed.key: speed for speed in figures.speed_reps}
+        assert (
+            reps[made["rep1"].id].accepted.p50 == 3 * 3600 and reps[made["rep2"].id].accepted.p50 == 4 * 3600
+        )
+        assert figures.rep(made["rep1"].id) == "Rita Rep"
+        week = figures.weeks[0]
+        assert (week.start, week.overdue, week.declined, week.reassigned) == (dt.date(2026, 1, 5), 1, 1, 0)
+        sla = {row.rep_id: row for row in figures.sla_reps}
+        assert (sla[made["rep1"].id].assigned, sla[made["rep1"].id].declined) == (2, 1)
+        assert (sla[made["rep2"].id].assigned, sla[made["rep2"].id].overdue) == (2, 1)
+        loads = {load.rep_id: load for load in figures.loads}
+        assert loads[made["rep1"].id].open_leads[:4] == (1, 1, 0, 0)  # A from hour 21 to its outcome at 50
+        assert loads[made["rep1"].id].capacity == 2 and loads[made["rep2"].id].capacity == 20
+        assert loads[made["rep2"].id].open_leads[:6] == (1, 0, 0, 0, 1, 0)  # B, then E for hours 100-130
+
+
+def test_d1_filters_narrow_by_team_and_product_line(app):
+    with app.app_context():
+        made = build_history()
+        rollup.refresh(now=at(24 * 8))
+        north = board(team_id=made["north"].id)  # the leads rep 1 (North) holds: A
+        assert [step.entered for step in north.funnel] == [1, 1, 1, 1, 1]
+        assert [row.rep_id for row in north.sla_reps] == [made["rep1"].id]
+        assert [load.rep_id for load in north.loads] == [made["rep1"].id]
+        other = make_product_line(name="Gadgets")
+        assert [step.entered for step in board(product_line_id=other.id).funnel] == [0, 0, 0, 0, 0]
+        assert board(product_line_id=made["line"].id).funnel[0].entered == 4
+
+
+def test_d1_the_rollup_job_is_idempotent_and_follows_changes(app, run_jobs):
+    """Run twice, the job rewrites the same rows; a lead changed later is read
+    again from its history; the sweeper enqueues the job at most once a minute."""
+    with app.app_context():
+        made = build_history()
+        rollup.refresh(now=at(24 * 8))
+        first = sorted(SalesRepDay.select().tuples(), key=lambda row: row[1:])
+        assert rollup.refresh(now=at(24 * 8))["facts"] == 0
+        assert sorted(SalesRepDay.select().tuples(), key=lambda row: row[1:])[0][1:] == first[0][1:]
+        assert SalesRepDay.select().count() == len(first)
+        # C moves on to stage 5 later (a real change: its updated_at moves).
+        _history(made["c"], ("stage", "2", "5", 24 * 9))
+        Lead.update(stage=5, updated_at=at(24 * 9)).where(Lead.id == made["c"].id).execute()
+        assert rollup.refresh(now=at(24 * 9 + 1))["facts"] == 1
+        fact = SalesLeadFact.get(SalesLeadFact.lead == made["c"].id)
+        assert fact.stage == 5 and fact.left_2 is not None
+        assert jobs.sweep_rollup(now=dt.datetime(2026, 12, 1, 10, 0)) == {"sales_rollup": 1}
+        assert jobs.sweep_rollup(now=dt.datetime(2026, 12, 1, 10, 0, 15)) == {"sales_rollup": 0}
+    run_jobs()
+    with app.app_context():
+        assert SalesLeadFact.select().count() == 5
+
+
+def _csv(response) -> list[list[str]]:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+
+
+def test_d1_g1_a_rep_sees_only_their_own_figures(app, client):
+    with app.app_context():
+        made = build_history()
+        rollup.refresh(now=at(24 * 8))
+        manager = make_user(MANAGER)
+        rep2 = User.get_by_id(made["rep2"].id)
+    login(client, rep2)
+    page = client.get("/dashboards/sales", query_string=WEEK)
+    assert page.status_code == 200 and "Rita Rep" not in page.get_data(as_text=True)
+    funnel = _csv(client.get("/dashboards/sales/funnel.csv", query_string=WEEK))
+    assert [row[1] for row in funnel[1:]] == ["1", "1", "0", "0", "1"]  # B only: E was taken back
+    sla = _csv(client.get("/dashboards/sales/sla-reps.csv", query_string=WEEK))
+    assert [row[0] for row in sla[1:]] == ["Sam Rep"]
+    # The rep's own filter cannot be widened: a team filter only narrows.
+    funnel = _csv(client.get("/dashboards/sales/funnel.csv", query_string={**WEEK, "team": made["north"].id}))
+    assert [row[1] for row in funnel[1:]] == ["0", "0", "0", "0", "0"]
+    client.get("/logout")
+    login(client, manager)
+    funnel = _csv(client.get("/dashboards/sales/funnel.csv", query_string=WEEK))
+    assert [row[1] for row in funnel[1:]] == ["4", "3", "1", "1", "3"]
+
+
+@pytest.mark.parametrize("role", [TELEPROSPECTOR, "marketer"])
+def test_d1_g1_no_sales_figures_for_a_teleprospector_or_marketer(app, client, role):
+    with app.app_context():
+        user = make_user(role)
+    login(client, user)
+    assert client.get("/dashboards/sales").status_code == 403
+    assert client.get("/dashboards/sales", headers={"HX-Request": "true"}).status_code == 403
+    assert client.get("/dashboards/sales/funnel.csv").status_code == 403
+    assert b"Dashboards" not in client.get("/leads").data
+
+
+def test_d1_page_fragment_csv_and_inline_errors(app, client):
+    with app.app_context():
+        build_history()
+        rollup.refresh(now=at(24 * 8))
+        manager = make_user(MANAGER)
+    login(client, manager)
+    page = client.get("/dashboards/sales", query_string=WEEK)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<html" in html and 'id="sales-dashboard"' in html
+    for chart in ("funnel-chart", "time-chart", "sla-chart", "load-chart"):
+        assert f'id="{chart}"' in html and f'id="{chart}-title"' in html
+    assert ">Dashboards</a>" in html and "Widgets" in html
+    fragment = client.get("/dashboards/sales", query_string=WEEK, headers={"HX-Request": "true"})
+    assert "<html" not in fragment.get_data(as_text=True) and "HX-Request" in fragment.headers["Vary"]
+    assert fragment.get_data(as_text=True).lstrip().startswith('<section id="sales-dashboard"')
+    for chart in services.CHARTS:
+        response = client.get(f"/dashboards/sales/{chart}.csv", query_string=WEEK)
+        assert response.mimetype == "text/csv" and len(_csv(response)) >= 2, chart
+        assert "attachment" in response.headers["Content-Disposition"]
+    assert client.get("/dashboards/sales/nothing.csv").status_code == 404
+    for bad in (
+        {"from": "soon"},
+        {"team": "abc"},
+        {"product_line": "9" * 40},
+        {"from": "2026-02-01", "to": "2026-01-01"},
+    ):
+        response = client.get("/dashboards/sales", query_string=bad, headers={"HX-Request": "true"})
+        assert response.status_code == 422 and "field-error" in response.get_data(as_text=True), bad
+        assert client.get("/dashboards/sales/funnel.csv", query_string=bad).status_code == 422
+
+
+def test_d1_the_range_defaults_to_the_last_90_days(app, client):
+    with app.app_context():
+        manager = make_user(MANAGER)
+    login(client, manager)
+    html = client.get("/dashboards/sales").get_data(as_text=True)
+    start, end = services.default_range(dt.datetime.now(dt.UTC).date())
+    assert (end - start).days == 89
+    assert f'value="{start.isoformat()}"' in html and f'value="{end.isoformat()}"' in html
+    assert "being gathered for the first time" in html
