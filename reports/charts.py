@@ -28,6 +28,15 @@ def nice_ceiling(value: float) -> float:
     return 10 * power
 
 
+def axis_top(largest: float, integers: bool = False) -> float:
+    """The top of a value axis of four equal round steps at or above ``largest``
+    (whole steps for counts)."""
+    step = nice_ceiling(largest / 4) if largest > 0 else (1 if integers else 0.25)
+    if integers:
+        step = max(1, math.ceil(step))
+    return step * 4
+
+
 def _plain(value: float) -> str:
     return f"{value:g}"
 
@@ -122,16 +131,18 @@ def columns(
     fmt: Callable[[float], str] = _plain,
     width: int = WIDTH,
     height: int = 260,
+    integers: bool = False,
 ) -> ColumnChart:
     """Per category, one column per series (None draws nothing), over a value
-    axis from 0 to a round ceiling; ``fmt`` writes the ticks and the values."""
+    axis from 0 to a round ceiling (whole steps with ``integers``); ``fmt``
+    writes the ticks and the values."""
     left, top_margin, bottom = 56, 14, 40
     base = height - bottom
     plot = base - top_margin
     largest = max((value or 0 for _name, values in series for value in values), default=0)
-    top = nice_ceiling(largest)
+    top = axis_top(largest, integers)
     slot = (width - left - 6) / max(1, len(categories))
-    inner = slot * 0.8
+    inner = min(slot * 0.8, 36.0 * max(1, len(series)))  # a few categories: columns stay slim
     each = inner / max(1, len(series))
     groups = []
     for index, category in enumerate(categories):
@@ -205,7 +216,7 @@ def lines(
         + [ref for _name, _values, ref in series if ref is not None],
         default=0,
     )
-    top = nice_ceiling(largest)
+    top = axis_top(largest, integers=True)
     count = len(x_labels)
     step = (right - left) / max(1, count - 1)
 

@@ -91,7 +91,7 @@ class SalesDashboard:
                 ("Median", [scaled(time.spread.p50) for time in self.stage_times]),
                 ("90th percentile", [scaled(time.spread.p90) for time in self.stage_times]),
             ],
-            fmt=lambda value: f"{value:.1f}" if value < 10 else f"{value:.0f}",
+            fmt=lambda value: f"{value:.1f}".removesuffix(".0"),
         )
 
     def sla_chart(self) -> charts.ColumnChart:
@@ -103,6 +103,7 @@ class SalesDashboard:
                 ("Re-assigned by hand", [week.reassigned for week in self.weeks]),
             ],
             fmt=lambda value: f"{value:g}",
+            integers=True,
         )
 
     def load_chart(self) -> charts.LineChart:
