@@ -64,7 +64,7 @@ def migrate(migrator: Migrator, database: pw.Database, *, fake=False):
     @migrator.create_model
     class SalesRepDay(pw.Model):
         id = pw.AutoField()
-        day = pw.DateField()
+        day = pw.IntegerField()
         rep = pw.ForeignKeyField(column_name="rep_id", field="id", model=orm["user"], on_delete="CASCADE")
         product_line = fk("product_line")
         team = fk("team")

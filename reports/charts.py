@@ -220,13 +220,12 @@ def lines(
     count = len(x_labels)
     step = (right - left) / max(1, count - 1)
 
-    def y(value: float) -> float:
-        return round(base - plot * value / top, 1)
-
+    scale = plot / top
+    xs = [f"{left + step * index:.1f}" for index in range(count)]
     drawn = []
     for number, (name, values, reference) in enumerate(series):
-        points = " ".join(f"{round(left + step * index, 1)},{y(value)}" for index, value in enumerate(values))
-        ref_y = y(reference) if reference is not None else None
+        points = " ".join(f"{x},{base - scale * value:.1f}" for x, value in zip(xs, values, strict=False))
+        ref_y = round(base - scale * reference, 1) if reference is not None else None
         drawn.append(Line(number, name, points, ref_y, reference, values[-1] if values else 0))
     every = max(1, math.ceil(count / x_ticks))
     ticks = [Tick(x_labels[index], left + step * index) for index in range(0, count, every)]

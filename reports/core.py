@@ -37,6 +37,18 @@ def day_start(day: dt.date) -> int:
     return epoch(dt.datetime(day.year, day.month, day.day))
 
 
+EPOCH_DAY = dt.date(1970, 1, 1)
+
+
+def day_number(day: dt.date) -> int:
+    """``day`` as days since 1970-01-01, how the rollup stores it."""
+    return (day - EPOCH_DAY).days
+
+
+def from_day_number(number: int) -> dt.date:
+    return EPOCH_DAY + dt.timedelta(days=number)
+
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The ``q`` quantile (0–1) of ``values`` by linear interpolation between
     the closest ranks (the spreadsheet and numpy default): the median of
@@ -455,10 +467,15 @@ def weekly_sla(days: Iterable[RepDay], first: dt.date, last: dt.date) -> tuple[l
         weeks[monday] = [0, 0, 0]
         monday += dt.timedelta(days=7)
     reps: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    week_of: dict[dt.date, list[int]] = {}
     for day in days:
+        if not (day.overdue or day.declined or day.reassigned or day.assigned or day.accepted):
+            continue  # most rep days only carry open leads
         if not first <= day.day <= last:
             continue
-        week = weeks[day.day - dt.timedelta(days=day.day.weekday())]
+        week = week_of.get(day.day)
+        if week is None:
+            week = week_of[day.day] = weeks[day.day - dt.timedelta(days=day.day.weekday())]
         for index, value in enumerate((day.overdue, day.declined, day.reassigned)):
             week[index] += value
         totals = reps[day.rep_id]

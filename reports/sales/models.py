@@ -55,7 +55,7 @@ class SalesLeadFact(BaseModel):
 
 
 class SalesRepDay(BaseModel):
-    day = pw.DateField()
+    day = pw.IntegerField()  # days since 1970-01-01 (UTC): read as plain integers, never parsed
     rep = pw.ForeignKeyField(User, backref="+", on_delete="CASCADE")
     product_line = pw.ForeignKeyField(ProductLine, null=True, backref="+", on_delete="SET NULL")
     team = pw.ForeignKeyField(Team, null=True, backref="+", on_delete="SET NULL")

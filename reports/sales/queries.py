@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import peewee as pw
 
 from auth.models import REP, Team, User
+from leads.base.db import db
 from leads.records.models import Lead, ProductLine
 from reports import core
 from reports.sales.models import SalesLeadFact, SalesRepDay
@@ -84,7 +85,7 @@ def load_facts(filters: Filters) -> list[core.LeadFact]:
     """``facts_in_range`` as ``reports.core.LeadFact`` values."""
     facts = []
     count = len(core.STAGES)
-    for row in facts_in_range(filters):
+    for row in _raw(facts_in_range(filters)):
         lead_id, stage, status, created = row[:4]
         entered, left = row[4 : 4 + count], row[4 + count : 4 + 2 * count]
         rest = row[4 + 2 * count :]
@@ -127,21 +128,43 @@ def stuck_leads(filters: Filters, per_stage: int = STUCK_PER_STAGE) -> dict[int,
 
 
 def rep_days_in_range(filters: Filters) -> list[core.RepDay]:
-    """The rep days of the range (every product line, or the one asked for)."""
-    query = SalesRepDay.select(
-        SalesRepDay.day,
-        SalesRepDay.rep,
-        SalesRepDay.product_line,
-        SalesRepDay.team,
-        SalesRepDay.open_leads,
-        SalesRepDay.assigned,
-        SalesRepDay.accepted,
-        SalesRepDay.overdue,
-        SalesRepDay.declined,
-        SalesRepDay.reassigned,
-    ).where((SalesRepDay.day >= filters.start) & (SalesRepDay.day <= filters.end))
+    """The rep days of the range, summed over product lines (or for the one
+    asked for) in the database: at most one row per rep and day."""
+    query = (
+        SalesRepDay.select(
+            SalesRepDay.day,
+            SalesRepDay.rep,
+            *(
+                pw.fn.SUM(column)
+                for column in (
+                    SalesRepDay.open_leads,
+                    SalesRepDay.assigned,
+                    SalesRepDay.accepted,
+                    SalesRepDay.overdue,
+                    SalesRepDay.declined,
+                    SalesRepDay.reassigned,
+                )
+            ),
+        )
+        .where(
+            (SalesRepDay.day >= core.day_number(filters.start))
+            & (SalesRepDay.day <= core.day_number(filters.end))
+        )
+        .group_by(SalesRepDay.day, SalesRepDay.rep)
+    )
     query = _narrow(query, SalesRepDay, filters, SalesRepDay.rep)
-    return [core.RepDay(*row) for row in query.tuples()]
+    days: dict[int, dt.date] = {}
+    found = []
+    for number, rep_id, *counts in _raw(query):
+        day = days.get(number) or days.setdefault(number, core.from_day_number(number))
+        found.append(core.RepDay(day, rep_id, None, None, *(int(count) for count in counts)))
+    return found
+
+
+def _raw(query) -> list[tuple]:
+    """The rows of ``query`` as the driver hands them (integers stay integers):
+    peewee's per-value conversion costs more than the query on these reads."""
+    return db.execute(query).fetchall()
 
 
 def capacities(filters: Filters) -> dict[int, int]:
