@@ -1,6 +1,6 @@
 """D1: the sales dashboard's rollup (one fact per lead, one row per rep, day
-and product line), and the indexes its refresh job reads changes by: leads by
-their last change, activities by their time."""
+and product line, and how far its refresh has read), and the index its refresh
+reads changed leads by (their last change)."""
 
 import peewee as pw
 from peewee_migrate import Migrator
@@ -79,12 +79,23 @@ def migrate(migrator: Migrator, database: pw.Database, *, fake=False):
             table_name = "sales_rep_day"
             indexes = [(("day", "rep"), False), (("rep", "day"), False)]
 
+    @migrator.create_model
+    class SalesRollupState(pw.Model):
+        id = pw.AutoField()
+        leads_through = pw.BigIntegerField(null=True)
+        leads_last_id = pw.IntegerField(default=0)
+        activities_last_id = pw.IntegerField(default=0)
+        days_through = pw.IntegerField(null=True)
+        refreshed_at = pw.BigIntegerField(null=True)
+
+        class Meta:
+            table_name = "sales_rollup_state"
+
     migrator.add_index("lead", "updated_at")
-    migrator.add_index("activity", "created_at")
 
 
 def rollback(migrator: Migrator, database: pw.Database, *, fake=False):
-    migrator.drop_index("activity", "created_at")
     migrator.drop_index("lead", "updated_at")
+    migrator.remove_model("sales_rollup_state")
     migrator.remove_model("sales_rep_day")
     migrator.remove_model("sales_lead_fact")

@@ -24,7 +24,7 @@ class Activity(BaseModel):
     assignee = pw.ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")  # tasks
     done = pw.BooleanField(default=False)  # tasks
     interaction = pw.ForeignKeyField(Interaction, null=True, backref="+", on_delete="SET NULL")
-    created_at = pw.DateTimeField(default=utcnow, index=True)  # 011: the sales rollup reads new ones
+    created_at = pw.DateTimeField(default=utcnow)
     edited_at = pw.DateTimeField(null=True)
     edited_by = pw.ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
     deleted_at = pw.DateTimeField(null=True)

@@ -1,8 +1,9 @@
 """The sales dashboard's rollup (SPEC D1), kept by ``reports.sales.rollup``:
-one fact per lead (its stage entries and exits, outcome and hand-off moments)
-and one row per rep, day and product line (open leads at the day's end and
-the day's assignments, accepts, time-outs, declines and re-assignments). The
-dashboard reads these indexed rows instead of the history of every lead.
+one fact per lead (its stage entries and exits, outcome and hand-off moments),
+one row per rep, day and product line (open leads at the day's end and
+the day's assignments, accepts, time-outs, declines and re-assignments) and
+how far the refresh has read. The dashboard reads these indexed rows instead
+of the history of every lead.
 Times are epoch seconds (UTC). Schema: ``migrations/011_sales_reports.py``.
 """
 
@@ -69,3 +70,18 @@ class SalesRepDay(BaseModel):
     class Meta:
         table_name = "sales_rep_day"
         indexes = ((("day", "rep"), False), (("rep", "day"), False))
+
+
+class SalesRollupState(BaseModel):
+    """How far the refresh has read (one row): leads by (last change in
+    microseconds, id), activities by id, rep days up to a day number; and when
+    it last caught up (epoch seconds)."""
+
+    leads_through = pw.BigIntegerField(null=True)
+    leads_last_id = pw.IntegerField(default=0)
+    activities_last_id = pw.IntegerField(default=0)
+    days_through = pw.IntegerField(null=True)
+    refreshed_at = pw.BigIntegerField(null=True)
+
+    class Meta:
+        table_name = "sales_rollup_state"

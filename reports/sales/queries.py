@@ -15,7 +15,7 @@ from auth.models import REP, Team, User
 from leads.base.db import db
 from leads.records.models import Lead, ProductLine
 from reports import core
-from reports.sales.models import SalesLeadFact, SalesRepDay
+from reports.sales.models import SalesLeadFact, SalesRepDay, SalesRollupState
 from routing.models import DEFAULT_CAPACITY, RepProductLine, RepProfile
 
 STUCK_PER_STAGE = 5
@@ -203,5 +203,5 @@ def filter_choices() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
 
 
 def refreshed_at() -> int | None:
-    """When the rollup was last refreshed (epoch seconds), None before its first run."""
-    return SalesLeadFact.select(pw.fn.MAX(SalesLeadFact.refreshed_at)).scalar()
+    """When the rollup last caught up (epoch seconds), None before its first time."""
+    return SalesRollupState.select(pw.fn.MAX(SalesRollupState.refreshed_at)).scalar()

@@ -1,9 +1,15 @@
-"""Keeping the sales rollup (SPEC D1): ``refresh`` recomputes the fact of
-every lead changed since the last refresh (from its history, assignments and
-activities, through ``reports.core.build_fact``) and the rep days from the
-last refresh's day to today. Facts and days are recomputed from their source
-rows and replaced whole, never incremented, so running it twice changes
-nothing. The first run (an empty rollup) builds everything.
+"""Keeping the sales rollup (SPEC D1) in slices: ``refresh_slice`` recomputes
+the facts of up to ``SLICE`` leads changed since the last slice (read by their
+last change, then id, from ``SalesRollupState``; leads given a new activity
+too), each from its history, assignments and activities through
+``reports.core.build_fact``; once it has caught up, it recomputes the rep days
+from the day before the last one it wrote up to today. Facts and days are
+recomputed from their source rows and replaced whole, never incremented, so a
+slice run twice changes nothing. The sweeper runs one slice per sweep
+(``reports.sales.jobs``); ``refresh`` runs slices until caught up (the first
+build of an install, the benchmark).
+
+An activity edited or deleted later is read again only when its lead changes.
 """
 
 from __future__ import annotations
@@ -17,42 +23,83 @@ from leads.activities.models import Activity
 from leads.base.db import db, transaction, utcnow
 from leads.records.models import Lead, LeadHistory
 from reports import core
-from reports.sales.models import SalesLeadFact, SalesRepDay
+from reports.sales.models import SalesLeadFact, SalesRepDay, SalesRollupState
 from routing.assign import END_DECLINED, END_OVERDUE, END_REASSIGNED
 from routing.models import Assignment
 
 BATCH = 1000
-SLACK_SECONDS = 5  # a change committed while the last refresh ran is read again
+SLICE = 2000  # leads per slice: a sweep's turn stays well under a second
 _KINDS = ("stage", "status", "sales_ready")
+_EPOCH = dt.datetime(1970, 1, 1)
 
 
 def refresh(now: dt.datetime | None = None) -> dict:
-    """Bring the rollup up to date; returns how many facts and days it rewrote."""
+    """Run slices until the rollup has caught up; returns what they rewrote."""
+    total = {"facts": 0, "rep_days": 0}
+    while True:
+        done = refresh_slice(now)
+        total["facts"] += done["facts"]
+        total["rep_days"] += done["rep_days"]
+        if done["caught_up"]:
+            return total
+
+
+def _state() -> SalesRollupState:
+    state = SalesRollupState.select().order_by(SalesRollupState.id).first()
+    return state or SalesRollupState.create()
+
+
+def _micros(moment: dt.datetime) -> int:
+    return (moment - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def refresh_slice(now: dt.datetime | None = None, size: int = SLICE) -> dict:
+    """One slice: the next ``size`` changed leads (and those with new
+    activities), then, once caught up, the rep days. Returns what it rewrote
+    and whether it caught up."""
     now = now or utcnow()
-    stamp = core.epoch(now)
-    watermark = SalesLeadFact.select(pw.fn.MAX(SalesLeadFact.refreshed_at)).scalar()
-    ids = changed_lead_ids(watermark)
+    state = _state()
+    changed = _changed_leads(state, size)
+    noted = list(
+        Activity.select(Activity.id, Activity.lead)
+        .where(Activity.id > state.activities_last_id)
+        .order_by(Activity.id)
+        .limit(size)
+        .tuples()
+    )
+    ids = sorted({lead_id for lead_id, _at in changed} | {lead_id for _id, lead_id in noted})
     teams = _rep_teams()
     for first in range(0, len(ids), BATCH):
         with transaction():
-            store_facts(ids[first : first + BATCH], stamp, teams)
-    if watermark is None:
-        earliest = Assignment.select(pw.fn.MIN(Assignment.created_at)).scalar()
-        first_day = earliest.date() if earliest else now.date()
-    else:
-        first_day = dt.datetime.fromtimestamp(watermark, dt.UTC).date() - dt.timedelta(days=1)
-    days = store_rep_days(first_day, now.date(), teams)
-    return {"facts": len(ids), "rep_days": days}
+            store_facts(ids[first : first + BATCH], core.epoch(now), teams)
+    if changed:
+        last_id, last_at = changed[-1]
+        state.leads_through, state.leads_last_id = _micros(last_at), last_id
+    if noted:
+        state.activities_last_id = noted[-1][0]
+    caught_up = len(changed) < size and len(noted) < size
+    days = 0
+    if caught_up:
+        if state.days_through is None:
+            earliest = Assignment.select(pw.fn.MIN(Assignment.created_at)).scalar()
+            first_day = earliest.date() if earliest else now.date()
+        else:
+            first_day = core.from_day_number(state.days_through) - dt.timedelta(days=1)
+        days = store_rep_days(min(first_day, now.date()), now.date(), teams)
+        state.days_through, state.refreshed_at = core.day_number(now.date()), core.epoch(now)
+    state.save()
+    return {"facts": len(ids), "rep_days": days, "caught_up": caught_up}
 
 
-def changed_lead_ids(watermark: int | None) -> list[int]:
-    """Every lead (no watermark), else those changed or given an activity since it."""
-    if watermark is None:
-        return [lead_id for (lead_id,) in Lead.select(Lead.id).order_by(Lead.id).tuples()]
-    since = dt.datetime.fromtimestamp(watermark - SLACK_SECONDS, dt.UTC).replace(tzinfo=None)
-    changed = {lead_id for (lead_id,) in Lead.select(Lead.id).where(Lead.updated_at >= since).tuples()}
-    noted = Activity.select(Activity.lead).where(Activity.created_at >= since).tuples()
-    return sorted(changed | {lead_id for (lead_id,) in noted})
+def _changed_leads(state: SalesRollupState, size: int) -> list[tuple[int, dt.datetime]]:
+    """The next ``size`` leads by (last change, id) after the state's cursor."""
+    query = Lead.select(Lead.id, Lead.updated_at).order_by(Lead.updated_at, Lead.id).limit(size)
+    if state.leads_through is not None:
+        through = _EPOCH + dt.timedelta(microseconds=state.leads_through)
+        query = query.where(
+            (Lead.updated_at > through) | ((Lead.updated_at == through) & (Lead.id > state.leads_last_id))
+        )
+    return list(query.tuples())
 
 
 def _rep_teams() -> dict[int, int | None]:

@@ -82,27 +82,37 @@ def test_d1_filters_narrow_by_team_and_product_line(app):
         assert board(product_line_id=made["line"].id).funnel[0].entered == 4
 
 
-def test_d1_the_rollup_job_is_idempotent_and_follows_changes(app, run_jobs):
-    """Run twice, the job rewrites the same rows; a lead changed later is read
-    again from its history; the sweeper enqueues the job at most once a minute."""
+def test_d1_the_rollup_is_kept_in_slices_is_idempotent_and_follows_changes(app):
+    """Slices read the changed leads in order and write the rep days once caught
+    up; run again, nothing changes; a lead changed later and a lead given an
+    activity are read again; the sweeper runs a slice on its turn."""
+    from leads.activities.models import Activity
+    from leads.base.sweep import sweep
+
     with app.app_context():
         made = build_history()
-        rollup.refresh(now=at(24 * 8))
-        first = sorted(SalesRepDay.select().tuples(), key=lambda row: row[1:])
-        assert rollup.refresh(now=at(24 * 8))["facts"] == 0
-        assert sorted(SalesRepDay.select().tuples(), key=lambda row: row[1:])[0][1:] == first[0][1:]
-        assert SalesRepDay.select().count() == len(first)
+        first = rollup.refresh_slice(now=at(24 * 8), size=2)
+        assert (first["facts"], first["rep_days"], first["caught_up"]) == (2, 0, False)
+        assert (
+            services.sales_dashboard(Filters(dt.date(2026, 1, 5), dt.date(2026, 1, 11))).refreshed_at is None
+        )
+        assert rollup.refresh(now=at(24 * 8))["facts"] == 3 and SalesLeadFact.select().count() == 5
+        days = sorted(SalesRepDay.select(*SalesRepDay._meta.sorted_fields[1:]).tuples())
+        assert days and rollup.refresh(now=at(24 * 8))["facts"] == 0  # rewrites only its last two days
+        assert sorted(SalesRepDay.select(*SalesRepDay._meta.sorted_fields[1:]).tuples()) == days
         # C moves on to stage 5 later (a real change: its updated_at moves).
         add_history(made["c"], ("stage", "2", "5", 24 * 9))
         Lead.update(stage=5, updated_at=at(24 * 9)).where(Lead.id == made["c"].id).execute()
         assert rollup.refresh(now=at(24 * 9 + 1))["facts"] == 1
         fact = SalesLeadFact.get(SalesLeadFact.lead == made["c"].id)
         assert fact.stage == 5 and fact.left_2 is not None
-        assert jobs.sweep_rollup(now=dt.datetime(2026, 12, 1, 10, 0)) == {"sales_rollup": 1}
-        assert jobs.sweep_rollup(now=dt.datetime(2026, 12, 1, 10, 0, 15)) == {"sales_rollup": 0}
-    run_jobs()
-    with app.app_context():
-        assert SalesLeadFact.select().count() == 5
+        # An activity on E after it became sales-ready: its first activity is read on the sweeper's turn.
+        Activity.create(lead=made["e"], kind="note", body="Left a message", created_at=at(101))
+        assert sweep(now=at(24 * 9 + 2))["sales_rollup"] == 1
+        assert SalesLeadFact.get(SalesLeadFact.lead == made["e"].id).first_activity_at == int(
+            at(101).replace(tzinfo=dt.UTC).timestamp()
+        )
+        assert jobs.refresh_rollup()["facts"] == 0
 
 
 def _csv(response) -> list[list[str]]:
