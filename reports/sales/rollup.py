@@ -3,7 +3,8 @@ the facts of up to ``SLICE`` leads changed since the last slice (read by their
 last change, then id, from ``SalesRollupState``; leads given a new activity
 too), each from its history, assignments and activities through
 ``reports.core.build_fact``; once it has caught up, it recomputes the rep days
-from the day before the last one it wrote up to today. Facts and days are
+from the day before the last one it wrote up to today (when a lead changed or
+the day did). Facts and days are
 recomputed from their source rows and replaced whole, never incremented, so a
 slice run twice changes nothing. The sweeper runs one slice per sweep
 (``reports.sales.jobs``); ``refresh`` runs slices until caught up (the first
@@ -79,14 +80,18 @@ def refresh_slice(now: dt.datetime | None = None, size: int = SLICE) -> dict:
         state.activities_last_id = noted[-1][0]
     caught_up = len(changed) < size and len(noted) < size
     days = 0
-    if caught_up:
+    # Rep days follow assignments, which change with their lead: an idle sweep on
+    # the same day has nothing to rewrite.
+    if caught_up and (ids or state.days_through != core.day_number(now.date())):
         if state.days_through is None:
             earliest = Assignment.select(pw.fn.MIN(Assignment.created_at)).scalar()
             first_day = earliest.date() if earliest else now.date()
         else:
             first_day = core.from_day_number(state.days_through) - dt.timedelta(days=1)
         days = store_rep_days(min(first_day, now.date()), now.date(), teams)
-        state.days_through, state.refreshed_at = core.day_number(now.date()), core.epoch(now)
+        state.days_through = core.day_number(now.date())
+    if caught_up:
+        state.refreshed_at = core.epoch(now)
     state.save()
     return {"facts": len(ids), "rep_days": days, "caught_up": caught_up}
 
