@@ -340,7 +340,7 @@ def _one_lead(writer: _Writer, rng, n, created, now, lines, rep_ids, rep_teams) 
             "stage": state["stage"],
             "sales_ready": state["ready"],
             "owner": owner,
-            "qualification": "{}",
+            "qualification": {},
             "created_at": created,
             "updated_at": state["at"],
         }
@@ -357,7 +357,7 @@ def _sales(writer, rng, lead_id, state, later, close, rep_ids) -> None:
             return
         rep = rng.choice(rep_ids)
         row = {
-            "lead": lead_id, "rep": rep, "reason": "rule", "decision": "{}", "created_at": moment,
+            "lead": lead_id, "rep": rep, "reason": "rule", "decision": {}, "created_at": moment,
             "accepted_at": None, "declined_at": None, "ended_at": None, "end_reason": None,
         }  # fmt: skip
         writer.assignments.append(row)

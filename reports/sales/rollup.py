@@ -21,7 +21,8 @@ import peewee as pw
 
 from auth.models import User
 from leads.activities.models import Activity
-from leads.base.db import db, transaction, utcnow
+from leads.base import bulk
+from leads.base.db import transaction, utcnow
 from leads.records.models import Lead, LeadHistory
 from reports import core
 from reports.sales.models import SalesLeadFact, SalesRepDay, SalesRollupState
@@ -116,7 +117,7 @@ def _seconds(moment: dt.datetime | None) -> int | None:
 
 
 def store_facts(ids: list[int], stamp: int, teams: dict[int, int | None]) -> None:
-    """Recompute and replace the facts of ``ids`` (in the caller's transaction):
+    """Recompute and upsert the facts of ``ids`` (in the caller's transaction):
     four queries per batch, whatever its size."""
     if not ids:
         return
@@ -174,8 +175,12 @@ def store_facts(ids: list[int], stamp: int, teams: dict[int, int | None]) -> Non
         )
         fact = core.build_fact(now, steps[lead_id], handlings[lead_id], activities[lead_id])
         rows.append(_row(fact, stamp))
-    SalesLeadFact.delete().where(SalesLeadFact.lead.in_(ids)).execute()
-    bulk_insert(SalesLeadFact, rows)
+    stale = set(ids) - {row["lead"] for row in rows}  # deleted meanwhile
+    if stale:
+        SalesLeadFact.delete().where(SalesLeadFact.lead.in_(sorted(stale))).execute()
+    if rows:
+        fields = [SalesLeadFact._meta.fields[name] for name in rows[0]]
+        bulk_insert(SalesLeadFact, rows, conflict=[SalesLeadFact.lead], update=fields[1:])
 
 
 def _row(fact: core.LeadFact, stamp: int) -> dict:
@@ -281,17 +286,11 @@ def store_rep_days(first: dt.date, last: dt.date, teams: dict[int, int | None]) 
     return len(rows)
 
 
-def bulk_insert(model, rows: list[dict]) -> None:
-    """Insert ``rows`` (dicts of plain ints, text and None, one shape) a few
-    hundred per statement. The statement is written here, not by peewee's
-    ``insert_many``, whose per-value SQL building cost seconds per 10k rows."""
+def bulk_insert(model, rows: list[dict], **conflict) -> None:
+    """Insert ``rows`` (dicts of one shape, keyed by field name) through the
+    driver's ``executemany`` (``leads.base.bulk``: peewee's ``insert_many``
+    spends seconds building the SQL of 10k rows); ``conflict`` as there."""
     if not rows:
         return
-    names = list(rows[0])
-    columns = ", ".join(f'"{model._meta.fields[name].column_name}"' for name in names)
-    one = "(" + ", ".join([db.param] * len(names)) + ")"
-    per_statement = max(1, 30_000 // len(names))  # under SQLite's bound-parameter limit
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        sql = f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ' + ", ".join([one] * len(chunk))
-        db.execute_sql(sql, [row[name] for row in chunk for name in names])
+    fields = [model._meta.fields[name] for name in rows[0]]
+    bulk.insert(model, fields, [tuple(row.values()) for row in rows], **conflict)
