@@ -86,6 +86,7 @@ def migrate(migrator: Migrator, database: pw.Database, *, fake=False):
         leads_last_id = pw.IntegerField(default=0)
         activities_last_id = pw.IntegerField(default=0)
         days_through = pw.IntegerField(null=True)
+        days_at = pw.BigIntegerField(null=True)
         refreshed_at = pw.BigIntegerField(null=True)
 
         class Meta:

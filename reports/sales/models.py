@@ -74,13 +74,14 @@ class SalesRepDay(BaseModel):
 
 class SalesRollupState(BaseModel):
     """How far the refresh has read (one row): leads by (last change in
-    microseconds, id), activities by id, rep days up to a day number; and when
-    it last caught up (epoch seconds)."""
+    microseconds, id), activities by id, rep days up to a day number and when;
+    and when it last caught up (epoch seconds)."""
 
     leads_through = pw.BigIntegerField(null=True)
     leads_last_id = pw.IntegerField(default=0)
     activities_last_id = pw.IntegerField(default=0)
     days_through = pw.IntegerField(null=True)
+    days_at = pw.BigIntegerField(null=True)  # when the rep days were last rewritten (epoch seconds)
     refreshed_at = pw.BigIntegerField(null=True)
 
     class Meta:

@@ -3,8 +3,8 @@ the facts of up to ``SLICE`` leads changed since the last slice (read by their
 last change, then id, from ``SalesRollupState``; leads given a new activity
 too), each from its history, assignments and activities through
 ``reports.core.build_fact``; once it has caught up, it recomputes the rep days
-from the day before the last one it wrote up to today (when a lead changed or
-the day did). Facts and days are
+from the day before the last one it wrote up to today (when a lead changed,
+at most once a minute, or on a new day). Facts and days are
 recomputed from their source rows and replaced whole, never incremented, so a
 slice run twice changes nothing. The sweeper runs one slice per sweep
 (``reports.sales.jobs``); ``refresh`` runs slices until caught up (the first
@@ -31,6 +31,7 @@ from routing.models import Assignment
 
 BATCH = 1000
 SLICE = 2000  # leads per slice: a sweep's turn stays well under a second
+DAYS_EVERY_SECONDS = 60  # rep days are rewritten at most once a minute (and on a new day)
 _KINDS = ("stage", "status", "sales_ready")
 _EPOCH = dt.datetime(1970, 1, 1)
 
@@ -61,6 +62,9 @@ def refresh_slice(now: dt.datetime | None = None, size: int = SLICE) -> dict:
     and whether it caught up."""
     now = now or utcnow()
     state = _state()
+    if state.leads_through is None and not state.activities_last_id:
+        # A first build reads every lead with its activities: none to read twice.
+        state.activities_last_id = Activity.select(pw.fn.MAX(Activity.id)).scalar() or 0
     changed = _changed_leads(state, size)
     noted = list(
         Activity.select(Activity.id, Activity.lead)
@@ -81,16 +85,20 @@ def refresh_slice(now: dt.datetime | None = None, size: int = SLICE) -> dict:
         state.activities_last_id = noted[-1][0]
     caught_up = len(changed) < size and len(noted) < size
     days = 0
-    # Rep days follow assignments, which change with their lead: an idle sweep on
-    # the same day has nothing to rewrite.
-    if caught_up and (ids or state.days_through != core.day_number(now.date())):
+    # Rep days follow assignments, which change with their lead: rewritten when a
+    # lead changed since (at most once a minute: they read every live
+    # assignment) or on a new day.
+    new_day = state.days_through != core.day_number(now.date())
+    moved = state.leads_through is not None and state.leads_through // 1_000_000 >= (state.days_at or 0)
+    due = (state.days_at or 0) <= core.epoch(now) - DAYS_EVERY_SECONDS
+    if caught_up and (new_day or (moved and due)):
         if state.days_through is None:
             earliest = Assignment.select(pw.fn.MIN(Assignment.created_at)).scalar()
             first_day = earliest.date() if earliest else now.date()
         else:
             first_day = core.from_day_number(state.days_through) - dt.timedelta(days=1)
         days = store_rep_days(min(first_day, now.date()), now.date(), teams)
-        state.days_through = core.day_number(now.date())
+        state.days_through, state.days_at = core.day_number(now.date()), core.epoch(now)
     if caught_up:
         state.refreshed_at = core.epoch(now)
     state.save()
