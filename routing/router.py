@@ -37,7 +37,7 @@ How the SPEC reads here:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -62,6 +62,7 @@ from leads.core.conditions import (
     matches,
     validate_segment,
 )
+from leads.core.implication import implies
 
 # Strategies.
 OWNER = "relationship_owner"
@@ -290,6 +291,52 @@ def describe(node: Group | Condition, words: Callable[[Condition], str | None] |
     if node.operator == "in_list":
         return f"{subject} {', '.join(str(item) for item in node.value)}"
     return f"{subject} {node.value}"
+
+
+# --- Rules that can never fire ---------------------------------------------
+
+
+def shadowed(rules: Sequence[Rule]) -> dict[int, tuple[int, ...]]:
+    """R4: the rules that can never decide because earlier ones take every lead
+    they match: index in ``rules`` → the positions (1-based) of those earlier
+    rules. Conservative: a rule is listed only when that is proved
+    (``leads.core.implication``), so a rule that can fire is never listed.
+    Rules that are off are neither listed nor shadow others."""
+    found: dict[int, tuple[int, ...]] = {}
+    for index, rule in enumerate(rules):
+        if not rule.active:
+            continue
+        earlier = [
+            (position, other)
+            for position, other in enumerate(rules[:index], 1)
+            if other.active and _takes_every_match(other, rule)
+        ]
+        by = []
+        for part in _alternatives(rule.conditions):
+            position = next((pos for pos, other in earlier if implies(part, other.conditions)), None)
+            if position is None:
+                break
+            by.append(position)
+        else:
+            if by:
+                found[index] = tuple(sorted(set(by)))
+    return found
+
+
+def _takes_every_match(earlier: Rule, later: Rule) -> bool:
+    """Whether ``earlier`` decides every lead it matches that ``later`` could
+    decide: all strategies do, but a relationship-owner rule without a fallback
+    passes leads without an owner on, which only such a rule ignores as well."""
+    if earlier.strategy != OWNER or earlier.fallback is not None:
+        return True
+    return later.strategy == OWNER and later.fallback is None
+
+
+def _alternatives(node: Group | None) -> list:
+    """The top-level OR branches of a rule's conditions (None: every lead)."""
+    if isinstance(node, Group) and node.op == "or":
+        return [part for item in node.items for part in _alternatives(item)]
+    return [node]
 
 
 # --- The decision ----------------------------------------------------------
