@@ -267,9 +267,12 @@ class DeclineForm(PageForm):
 
 
 class TestLeadForm(PageForm):
-    """A lead to try the rule set on."""
+    """A lead to try the rule set on, found by name, email or id."""
 
     class Meta:
         csrf = False  # a GET: nothing is stored
 
-    lead_id = IntegerField("Lead id", validators=[DataRequired(message="Enter a lead id.")])
+    lead = StringField(
+        "Lead: name, email or id",
+        validators=[DataRequired(message="Enter a lead's name, email or id."), Length(max=200)],
+    )

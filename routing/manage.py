@@ -12,12 +12,20 @@ from auth.models import REP, Team, User
 from leads.base.db import transaction, utcnow
 from leads.core import lifecycle, scoring
 from leads.core.conditions import LEAD, OPERATORS, UNARY, DefinitionError, FieldError, Group
-from leads.records.models import Account, Campaign, ProductLine
+from leads.records.listing import SEARCHED, search_conditions
+from leads.records.models import Account, Campaign, Lead, ProductLine
 from leads.records.queries import unassigned_sales_ready
 from leads.scoring.models import ScoringModel
 from routing import assign, forms, router
 from routing.assign import open_leads_by_rep
-from routing.models import DEFAULT_CAPACITY, Assignment, AssignmentRule, RepProductLine, RepProfile
+from routing.models import (
+    DEFAULT_CAPACITY,
+    Assignment,
+    AssignmentRule,
+    RepProductLine,
+    RepProfile,
+    RuleChange,
+)
 
 
 class ManageError(ValueError):
@@ -251,9 +259,108 @@ def set_enabled(rule_id: int, enabled: bool) -> None:
     AssignmentRule.update(enabled=enabled, updated_at=utcnow()).where(AssignmentRule.id == rule_id).execute()
 
 
-def delete_rule(rule_id: int) -> None:
-    """Remove a rule (past assignments keep their decision, without the link)."""
-    AssignmentRule.delete().where(AssignmentRule.id == rule_id).execute()
+def move_rule_above(rule_id: int, other_id: int) -> None:
+    """Put the rule just above ``other_id`` (one click from "shadowed by rule N")."""
+    with transaction():
+        rows = list(ordered_rules())
+        moving = next((row for row in rows if row.id == rule_id), None)
+        if moving is None or all(row.id != other_id for row in rows) or rule_id == other_id:
+            return
+        rows.remove(moving)
+        rows.insert(next(i for i, row in enumerate(rows) if row.id == other_id), moving)
+        for position, row in enumerate(rows, 1):
+            if row.position != position:
+                AssignmentRule.update(position=position).where(AssignmentRule.id == row.id).execute()
+
+
+REMOVED = "removed"
+
+
+def delete_rule(rule_id: int, by: User | None = None) -> AssignmentRule | None:
+    """Remove a rule and record it (name, place and definition as they were, who,
+    when); past assignments keep their decision, without the link. Returns the
+    removed row, None when there was none."""
+    with transaction():
+        row = AssignmentRule.get_or_none(AssignmentRule.id == rule_id)
+        if row is None:
+            return None
+        place = ordered_rules().where(
+            (AssignmentRule.position < row.position)
+            | ((AssignmentRule.position == row.position) & (AssignmentRule.id < row.id))
+        )
+        RuleChange.create(
+            rule_id=row.id,
+            action=REMOVED,
+            name=row.name,
+            position=place.count() + 1,
+            definition={**(row.definition or {}), "active": row.enabled},
+            by=by.id if by else None,
+            created_at=utcnow(),
+        )
+        AssignmentRule.delete().where(AssignmentRule.id == rule_id).execute()
+    return row
+
+
+def removed_rules(limit: int = 5):
+    """The latest rule removals, newest first, with who removed them."""
+    return (
+        RuleChange.select(RuleChange, User)
+        .join(User, pw.JOIN.LEFT_OUTER, on=(RuleChange.by == User.id))
+        .where(RuleChange.action == REMOVED)
+        .order_by(RuleChange.created_at.desc(), RuleChange.id.desc())
+        .limit(limit)
+    )
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """A rule that can never fire: the earlier rule that takes its leads (its id
+    and number in the list) and the warning in words."""
+
+    by_id: int
+    by_number: int
+    text: str
+
+
+def shadows(rows, summaries: dict[int, tuple[str, str]]) -> dict[int, Shadow]:
+    """R4: stored rule id → ``Shadow`` for the rules that earlier ones make
+    unreachable (``router.shadowed``); rules whose definition does not load are
+    left out of the check, as the router cannot use them either."""
+    built = []
+    for number, row in enumerate(rows, 1):
+        try:
+            built.append((number, row, assign.rule_from_row(row)))
+        except ValueError:
+            continue
+    found = router.shadowed([rule for _number, _row, rule in built])
+    notes = {}
+    for index, positions in found.items():
+        _number, row, _rule = built[index]
+        first_number, first_row, _ = built[positions[0] - 1]
+        others = [built[position - 1][0] for position in positions[1:]]
+        also = f" (and rule {', '.join(str(n) for n in others)})" if others else ""
+        text = f"Never used: shadowed by rule {first_number}{also}: {summaries[first_row.id][0]}"
+        notes[row.id] = Shadow(first_row.id, first_number, text)
+    return notes
+
+
+MAX_FOUND = 10
+
+
+def leads_matching(text: str):
+    """Leads whose id is ``text``, or whose name, email or company words start
+    with the words of ``text`` (the lead list's search), newest first."""
+    text = (text or "").strip()
+    query = Lead.select(Lead.id, Lead.first_name, Lead.last_name, Lead.email, Lead.company)
+    conditions = search_conditions(text, SEARCHED)
+    if not conditions:
+        return query.where(Lead.id == 0)
+    found = conditions[0]
+    for condition in conditions[1:]:
+        found &= condition
+    if text.isdigit() and len(text) < 19:
+        found |= Lead.id == int(text)
+    return query.where(found).order_by(Lead.id.desc())
 
 
 # --- Reps ---------------------------------------------------------------------------

@@ -91,3 +91,19 @@ class Assignment(BaseModel):
         )
 
 
+class RuleChange(BaseModel):
+    """R4: a change to the rule set worth keeping after the rule is gone (its
+    removal): which rule it was (name, place and definition, as they were), who
+    did it and when."""
+
+    rule_id = pw.IntegerField()
+    action = pw.CharField(max_length=20)
+    name = pw.CharField(max_length=200)
+    position = pw.IntegerField(null=True)
+    definition = JSONField(default=dict)
+    by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "rule_change"
+        indexes = ((("created_at",), False),)

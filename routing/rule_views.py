@@ -13,11 +13,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, request, url_for
 
 from auth.models import ADMIN, MANAGER, REP, Team, User
-from auth.policy import allow
+from auth.policy import allow, current_user
 from leads.base.db import utcnow
 from leads.core.conditions import LEAD
+from leads.core.timeline import name_trace
 from leads.records.models import Lead, ProductLine
-from leads.records.queries import assignable_reps
+from leads.records.queries import assignable_reps, trace_names
 from routing import assign, manage, router
 from routing.forms import (
     MAX_CONDITION_ROWS,
@@ -44,25 +45,56 @@ MANAGERS = (MANAGER, ADMIN)
 @bp.route("/routing/rules")
 @allow(*MANAGERS)
 def rules():
-    """R4: the rules in order, and the rule-set test on a lead (a GET: nothing stored)."""
+    """R4: the rules in order (each that can never fire says which earlier rule
+    takes its leads), the latest removals, and the rule-set test on a lead found
+    by name, email or id (a GET: nothing stored)."""
     test = TestLeadForm(request.args)
-    decision, lead = None, None
-    if request.args.get("lead_id") is not None and test.validate():
-        lead = Lead.get_or_none(Lead.id == test.lead_id.data)
-        if lead is None:
-            test.lead_id.errors.append("No such lead.")
-        else:
-            decision = assign.decide(lead.id)
+    lead, found = _lead_to_test(test)
+    decision = assign.decide(lead.id) if lead is not None else None
     rows = list(manage.ordered_rules())
+    summaries = manage.rule_summaries(rows)
     return render(
         "routing/rules.html",
         rows=rows,
-        summaries=manage.rule_summaries(rows),
+        summaries=summaries,
+        shadows=manage.shadows(rows, summaries),
+        removed=list(manage.removed_rules()),
         test=test,
+        found=found,
         decision=decision,
+        trace=_named_trace(decision),
         lead=lead,
         names=_rep_names(decision),
     )
+
+
+def _lead_to_test(test: TestLeadForm) -> tuple[Lead | None, list]:
+    """The lead to try the rules on: the one picked (``lead_id``), or the only
+    one the search finds; else None, with the leads found when several match."""
+    if request.args.get("lead_id") is not None:
+        lead_id = request.args.get("lead_id", type=int)
+        lead = Lead.get_or_none(Lead.id == lead_id) if lead_id is not None and lead_id < 2**63 else None
+        if lead is None:
+            test.lead.errors = [*test.lead.errors, "No such lead."]
+        return lead, []
+    if request.args.get("lead") is None or not test.validate():
+        return None, []
+    found = list(manage.leads_matching(test.lead.data).limit(manage.MAX_FOUND + 1))
+    if not found:
+        test.lead.errors = [*test.lead.errors, "No lead has this name, email or id."]
+        return None, []
+    if len(found) > 1:
+        return None, found
+    return Lead.get_by_id(found[0].id), []
+
+
+def _named_trace(decision) -> list[str]:
+    """The decision's trace with names for the product lines, teams, reps and
+    models it mentions by id."""
+    if decision is None:
+        return []
+    names = trace_names(decision.trace)
+    return [name_trace(line, names) for line in decision.trace]
 
 
 def _rep_names(decision) -> dict:
@@ -189,12 +221,29 @@ def rule_switch(rule_id: int, state: str):
     return redirect(url_for("routing_rules.rules"))
 
 
-@bp.route("/routing/rules/<int:rule_id>/delete", methods=["POST"])
+@bp.route("/routing/rules/<int:rule_id>/move-above/<int:other_id>", methods=["POST"])
+@allow(*MANAGERS)
+def rule_move_above(rule_id: int, other_id: int):
+    """R4: put a shadowed rule just above the rule that takes its leads."""
+    manage.move_rule_above(rule_id, other_id)
+    return redirect(url_for("routing_rules.rules"))
+
+
+@bp.route("/routing/rules/<int:rule_id>/delete", methods=["GET", "POST"])
 @allow(*MANAGERS)
 def rule_delete(rule_id: int):
-    """Remove a rule."""
-    manage.delete_rule(rule_id)
-    flash("Rule removed.")
+    """Remove a rule, once confirmed (a POST without ``confirm`` asks first); the
+    removal is recorded."""
+    row = AssignmentRule.get_or_none(AssignmentRule.id == rule_id)
+    if row is None:
+        abort(404)
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        rows = list(manage.ordered_rules())
+        number = next(i for i, each in enumerate(rows, 1) if each.id == row.id)
+        summary = manage.rule_summaries([row])[row.id]
+        return render("routing/rule_delete.html", row=row, number=number, summary=summary)
+    manage.delete_rule(rule_id, current_user())
+    flash(f"Rule “{row.name}” removed.")
     return redirect(url_for("routing_rules.rules"))
 
 

@@ -22,7 +22,7 @@ from leads.core import timeline as history
 from leads.intake import interactions
 from leads.records import activity as lead_activity
 from leads.records.models import Interaction, Lead
-from leads.records.queries import history_for, qualification_labels, user_names, visible_leads
+from leads.records.queries import history_for, qualification_labels, trace_names, user_names, visible_leads
 
 SOURCE = "activity"  # the interactions' source; external id: activity-<id>
 SHOWN = 100  # timeline entries shown
@@ -232,7 +232,8 @@ def lead_timeline(
     ]
     if events is None:
         rows = list(history_for(lead.id).limit(SHOWN))
-        events = history.events(rows, user_names(history.person_ids(rows)), qualification_labels())
+        traced = trace_names(row.note for row in rows if row.kind == "routing")
+        events = history.events(rows, user_names(history.person_ids(rows)), qualification_labels(), traced)
     entries += [rules.Entry(rules.HISTORY, event.when, 0, event) for event in events]
     if interactions is None:
         interactions = lead_activity.shown(lead_activity.lead_interactions(lead), SHOWN)

@@ -8,6 +8,8 @@ the caller loads once: user names by id and qualification labels by key.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from leads.core import lifecycle
@@ -24,15 +26,20 @@ class Event:
     note: str | None = None
 
 
-def events(rows, names: dict[int, str], labels: dict[str, str]) -> list[Event]:
+def events(rows, names: dict[int, str], labels: dict[str, str], traced: Mapping | None = None) -> list[Event]:
     """Group consecutive rows of one action (same time, actor, via and note) into
-    events, keeping the rows' order (newest first when the query gives that)."""
+    events, keeping the rows' order (newest first when the query gives that).
+    ``traced`` (``trace_ids`` kind → id → name) names what routing traces
+    mention by id."""
     grouped: list[Event] = []
     last_key = None
     for row in rows:
         key = (row.created_at, _actor_id(row), row.via, row.note)
         if key != last_key:
-            grouped.append(Event(row.created_at, who(row), row.via, note=row.note))
+            note = row.note
+            if traced is not None and row.kind == "routing" and note:
+                note = name_trace(note, traced)
+            grouped.append(Event(row.created_at, who(row), row.via, note=note))
             last_key = key
         grouped[-1].lines.append(describe(row.kind, row.old_value, row.new_value, names, labels))
     for event in grouped:
@@ -118,3 +125,69 @@ def _reason(value) -> str:
 
 def _yes(value) -> bool:
     return value in ("1", "True", "true")
+
+
+# --- Routing traces in names -------------------------------------------------------
+
+# What a routing trace (``routing.router``) says by id, and the kind of record:
+# "product line 3", "team 2", "rep 5", "user 5", "score in model 4", and the
+# conditions on id fields ("Lead product line id equals 3", "… is one of 3, 4").
+PRODUCT_LINES, TEAMS, USERS, CAMPAIGNS, ACCOUNTS, MODELS = (
+    "product_lines",
+    "teams",
+    "users",
+    "campaigns",
+    "accounts",
+    "models",
+)
+_ID_FIELDS = {
+    "product line": (PRODUCT_LINES, "product line"),
+    "team": (TEAMS, "team"),
+    "campaign": (CAMPAIGNS, "campaign"),
+    "owner": (USERS, "owner"),
+    "account": (ACCOUNTS, "account"),
+}
+_CONDITION = re.compile(
+    r"\b(Lead|Contact|Account) (product line|team|campaign|owner|account) id "
+    r"(equals|does not equal|is one of) (\d+(?:, \d+)*)"
+)
+_PLAIN = (
+    (re.compile(r"\bproduct line (\d+)"), PRODUCT_LINES, "product line {}"),
+    (re.compile(r"\bteam (\d+)"), TEAMS, "team {}"),
+    (re.compile(r"\b(?:rep|user) (\d+)"), USERS, "{}"),
+    (re.compile(r"\bscore in model (\d+)"), MODELS, "score in {}"),
+)
+
+
+def trace_ids(texts) -> dict[str, set[int]]:
+    """The ids routing traces ``texts`` mention, by kind (to load their names once)."""
+    found: dict[str, set[int]] = {}
+    for text in texts:
+        for match in _CONDITION.finditer(text or ""):
+            kind = _ID_FIELDS[match.group(2)][0]
+            found.setdefault(kind, set()).update(int(i) for i in match.group(4).split(", "))
+        for pattern, kind, _words in _PLAIN:
+            found.setdefault(kind, set()).update(int(i) for i in pattern.findall(text or ""))
+    return {kind: ids for kind, ids in found.items() if ids}
+
+
+def name_trace(text: str, names: Mapping[str, Mapping[int, str]]) -> str:
+    """A routing trace with the names of what it mentions by id (an id whose
+    record is gone stays as it is)."""
+
+    def condition(match: re.Match) -> str:
+        kind, words = _ID_FIELDS[match.group(2)]
+        known = names.get(kind, {})
+        values = [known.get(int(i), f"id {i}") for i in match.group(4).split(", ")]
+        return f"{match.group(1)} {words} {match.group(3)} {', '.join(values)}"
+
+    text = _CONDITION.sub(condition, text)
+    for pattern, kind, words in _PLAIN:
+        known = names.get(kind, {})
+        text = pattern.sub(
+            lambda m, known=known, words=words: (
+                words.format(known[int(m.group(1))]) if int(m.group(1)) in known else m.group(0)
+            ),
+            text,
+        )
+    return text

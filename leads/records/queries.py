@@ -202,3 +202,25 @@ def campaigns():
         .join(ProductLine, pw.JOIN.LEFT_OUTER)
         .order_by(Campaign.created_at.desc(), Campaign.id.desc())
     )
+
+
+def trace_names(texts) -> dict[str, dict[int, str]]:
+    """Names of what routing traces ``texts`` mention by id (``timeline.trace_ids``
+    kinds → id → name): one query per kind mentioned."""
+    from auth.models import Team
+    from leads.core import timeline
+    from leads.scoring.models import ScoringModel
+
+    tables = {
+        timeline.PRODUCT_LINES: ProductLine,
+        timeline.TEAMS: Team,
+        timeline.USERS: User,
+        timeline.CAMPAIGNS: Campaign,
+        timeline.ACCOUNTS: Account,
+        timeline.MODELS: ScoringModel,
+    }
+    names = {}
+    for kind, ids in timeline.trace_ids(texts).items():
+        model = tables[kind]
+        names[kind] = dict(model.select(model.id, model.name).where(model.id.in_(sorted(ids))).tuples())
+    return names

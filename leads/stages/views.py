@@ -31,7 +31,7 @@ from leads.records import activity
 from leads.records import services as records
 from leads.records.forms import LeadEditForm
 from leads.records.models import Lead
-from leads.records.queries import history_for, lead_for, qualification_labels, user_names
+from leads.records.queries import history_for, lead_for, qualification_labels, trace_names, user_names
 from leads.stages.handoff import LATEST_ACTIVITIES, handed_by, handoff, shows_handoff
 from leads.stages.submit import panel_forms, submit
 from web.render import render, render_fragment, wants_fragment
@@ -245,7 +245,8 @@ def _context(
 
 def _timeline(rows, labels: dict[str, str]) -> list[timeline.Event]:
     """The lead's history rows (newest first) as events (P7)."""
-    return timeline.events(rows, user_names(timeline.person_ids(rows)), labels)
+    traced = trace_names(row.note for row in rows if row.kind == "routing")
+    return timeline.events(rows, user_names(timeline.person_ids(rows)), labels, traced)
 
 
 def _gone(lead, message: str | None, status: int):
