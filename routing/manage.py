@@ -420,6 +420,46 @@ def rep_rows(active_only: bool = False) -> list[RepRow]:
     return rows
 
 
+@dataclass(frozen=True)
+class RepChoice:
+    """A rep in the managers' "assign to" picker: the option reads with the rep's
+    load ("Ana · 12/20, away until Mon 8 Dec"); ``warning`` says why assigning
+    by hand asks first (at capacity, away), None when it need not."""
+
+    id: int
+    rep_name: str
+    load: str
+    warning: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The option's label."""
+        return f"{self.rep_name} · {self.load}"
+
+
+def _day(moment) -> str:
+    return f"{moment:%a} {moment.day} {moment:%b}"
+
+
+def rep_choices(now=None) -> list[RepChoice]:
+    """Every active rep by name with their load and time away (``rep_rows``'
+    queries), for the assign picker and its capacity and time-away question."""
+    now = now or utcnow()
+    choices = []
+    for row in rep_rows(active_only=True):
+        load = f"{row.open_leads}/{row.capacity}"
+        problems = []
+        if row.full:
+            problems.append(f"is at capacity ({load} open leads)")
+        if row.away(now):
+            until = f" until {_day(row.away_until)}" if row.away_until else ""
+            load += f", away{until}"
+            problems.append(f"is away{until}")
+        warning = f"{row.user.name} {' and '.join(problems)}." if problems else None
+        choices.append(RepChoice(row.user.id, row.user.name, load, warning))
+    return choices
+
+
 def profile_of(user: User) -> tuple[RepProfile | None, list[int]]:
     """The rep's stored profile (None: defaults) and product line ids."""
     lines = [

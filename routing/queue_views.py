@@ -37,7 +37,6 @@ from leads.records.listing import (
 )
 from leads.records.models import Lead
 from leads.records.queries import (
-    assignable_reps,
     claimed_by,
     in_teleprospecting,
     lead_for,
@@ -52,6 +51,7 @@ from leads.stages.handoff import findings
 from leads.stages.services import actor_for, claim_next_lead, perform
 from leads.stages.submit import Outcome, submit
 from routing import assign as routing_assign
+from routing import manage
 from routing.forms import DeclineForm
 from routing.rep_queue import SORTS, RowFacts, parse_sort, rep_queue, row_facts
 from web.render import render, render_fragment, wants_fragment
@@ -78,7 +78,7 @@ class Queue:
         """What every row's forms need, loaded once per request."""
         return {
             "fields": list(qualification_fields()) if "qualify" in self.actions else None,
-            "reps": list(assignable_reps()) if "assign" in self.actions else None,
+            "reps": manage.rep_choices() if "assign" in self.actions else None,
             "labels": qualification_labels() if self.findings else None,
         }
 
@@ -165,6 +165,7 @@ class Row:
     done: bool = False  # the lead has left this queue
     visible: bool = True  # the user may still open the lead
     facts: RowFacts = field(default_factory=RowFacts)  # a rep's row: deadline and score
+    confirm: manage.RepChoice | None = None  # assigning by hand to this rep asks first
 
     @property
     def dom_id(self) -> str:
@@ -220,6 +221,13 @@ def unassigned():
     return _page(UNASSIGNED)
 
 
+@bp.route("/queues/unassigned/count")
+@allow(MANAGER, ADMIN)
+def unassigned_count():
+    """The navigation's unassigned count, asked for again after a lead action."""
+    return render_fragment("routing/_nav_count.html", count=unassigned_sales_ready().count())
+
+
 # -- row actions --------------------------------------------------------------
 
 
@@ -253,6 +261,9 @@ def _act(queue: Queue, lead_id: int, action: str):
     if lead is None:
         abort(404)
     shared = queue.shared()
+    asks = _asks_first(lead, shared) if action == "assign" else None
+    if asks is not None:
+        return _ask_first(queue, lead, user, shared, asks)
     if action == "decline":
         outcome = _decline(lead, user)  # R6: with a reason, then routed to someone else
     else:
@@ -261,11 +272,38 @@ def _act(queue: Queue, lead_id: int, action: str):
         )
     row = _answer_row(queue, user, outcome, shared)
     if wants_fragment():
-        return render_fragment(queue.row_template, status=outcome.status, row=row, queue=queue)
+        response = render_fragment(queue.row_template, status=outcome.status, row=row, queue=queue)
+        if outcome.ok:
+            response.headers["HX-Trigger"] = LEADS_CHANGED  # the navigation's counts follow
+        return response
     if outcome.ok:
         flash(f"{row.lead.name}: {outcome.message}")
         return redirect(url_for(f"routing.{queue.endpoint}"))
     return _page(queue, status=outcome.status, override=row)
+
+
+LEADS_CHANGED = "leads-changed"
+
+
+def _asks_first(lead: Lead, shared: dict) -> manage.RepChoice | None:
+    """The rep chosen in the assign picker when they are at capacity or away and
+    the manager has not said "assign anyway" yet; else None."""
+    prefix = _prefix(lead.id)
+    if request.form.get(f"{prefix}confirmed") == "yes":
+        return None
+    chosen = request.form.get(f"{prefix}owner_id", "")
+    choice = next((rep for rep in shared["reps"] or () if str(rep.id) == chosen.strip()), None)
+    return choice if choice is not None and choice.warning else None
+
+
+def _ask_first(queue: Queue, lead: Lead, user: User, shared: dict, choice: manage.RepChoice):
+    """The row asking whether to assign to a rep at capacity or away anyway."""
+    row = _row(queue, lead, user, shared)
+    row.confirm = choice
+    row.message = f"{choice.warning} Assign anyway?"
+    if wants_fragment():
+        return render_fragment(queue.row_template, row=row, queue=queue)
+    return _page(queue, override=row)
 
 
 def _decline(lead: Lead, user: User) -> Outcome:

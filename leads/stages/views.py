@@ -118,13 +118,24 @@ def act(lead_id: int, action: str):
     outcome = submit(_visible_lead(lead_id), action, user)
     lead = lead_for(user, lead_id)
     if lead is None:  # handed on (a teleprospector's sales-ready lead, a declined lead)
-        return _gone(outcome.lead, outcome.message, outcome.status)
+        return _changed(_gone(outcome.lead, outcome.message, outcome.status), outcome.ok)
     if outcome.ok and not wants_fragment():
         flash(outcome.message)
         return redirect(url_for("lead_page.show", lead_id=lead_id))
     selected = lead.stage if outcome.ok else _posted_panel(lead)
     context = _context(lead, selected, message=outcome.message, failed=not outcome.ok, bound=outcome.forms)
-    return render(PAGE, BODY, status=outcome.status, **context)
+    return _changed(render(PAGE, BODY, status=outcome.status, **context), outcome.ok)
+
+
+LEADS_CHANGED = "leads-changed"
+
+
+def _changed(response, ok: bool):
+    """After a done action, the page's other regions that count leads (the
+    navigation's unassigned count) hear of it: an ``HX-Trigger`` event."""
+    if ok and wants_fragment():
+        response.headers["HX-Trigger"] = LEADS_CHANGED
+    return response
 
 
 @bp.route("/leads/<int:lead_id>/fields", methods=["GET", "POST"])
