@@ -4,12 +4,19 @@
 
 from __future__ import annotations
 
-import json
-
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    FieldList,
+    Form,
+    FormField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 
 from leads.core import matching
+from leads.intake.capture import CAPTURE_FIELDS, CONSENT
 from leads.intake.models import SOURCE_KINDS
 from leads.intake.strategies import strategy_rows
 from leads.records import interaction_types
@@ -38,15 +45,28 @@ def _int_or_none(value):
     return int(value) if value not in (None, "", "None") else None
 
 
+MAPPING_BLANK_ROWS = 3  # empty rows offered under the stored ones
+MAX_MAPPING_ROWS = 60
+
+
+def mapping_targets() -> list[tuple[str, str]]:
+    """Our fields an external form's field can fill (C5), for the row selects."""
+    ours = [(name, name.replace("_", " ")) for name in sorted(CAPTURE_FIELDS)]
+    return [("", "—"), *ours, (CONSENT, "consent (must be true)")]
+
+
+class MappingRow(Form):
+    """One row of a source's field mapping: their field → ours."""
+
+    theirs = StringField("Their field", validators=[Optional(), Length(max=100)])
+    ours = SelectField("Our field", choices=mapping_targets(), validate_choice=False)
+
+
 class SourceForm(PageForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     kind = SelectField("Kind", choices=list(SOURCE_KINDS.items()))
     event_id = StringField("Event id (event registrations)", validators=[Optional(), Length(max=100)])
-    field_mapping = TextAreaField(
-        "Field mapping (webhooks): JSON, their field → ours",
-        description='e.g. {"full_email": "email", "given_name": "first_name", "gdpr_ok": "consent"}',
-        validators=[Optional(), Length(max=4000)],
-    )
+    field_mapping = FieldList(FormField(MappingRow), max_entries=MAX_MAPPING_ROWS)
     contact_strategies = SelectMultipleField("Contact matching strategies (none: the default)", coerce=int)
     lead_strategies = SelectMultipleField("Lead matching strategies (none: the default)", coerce=int)
     campaign = SelectField("Campaign", coerce=_int_or_none)
@@ -65,6 +85,17 @@ class SourceForm(PageForm):
         self.lead_strategies.choices = [(s.id, s.name) for s in rows if s.entity == matching.LEAD]
         self.campaign.choices = [(None, "None")] + [(c.id, c.name) for c in campaigns()]
         self.product_line.choices = [(None, "None")] + [(p.id, p.name) for p in product_lines()]
+        filled = sum(1 for row in self.field_mapping if (row.theirs.data or "").strip())
+        while len(self.field_mapping) < min(filled + MAPPING_BLANK_ROWS, MAX_MAPPING_ROWS):
+            self.field_mapping.append_entry()
+
+    def mapping_rows(self) -> list[tuple[str, str]]:
+        """The mapping's filled rows as (their field, our field), in order."""
+        return [
+            ((row.theirs.data or "").strip(), row.ours.data or "")
+            for row in self.field_mapping
+            if (row.theirs.data or "").strip() or row.ours.data
+        ]
 
     def values(self, mapping: dict) -> dict:
         """The cleaned values for ``manage.save_source``."""
@@ -90,7 +121,9 @@ class SourceForm(PageForm):
             "name": source.name,
             "kind": source.kind,
             "event_id": source.event_id or "",
-            "field_mapping": json.dumps(source.field_mapping, indent=1) if source.field_mapping else "",
+            "field_mapping": [
+                {"theirs": theirs, "ours": ours} for theirs, ours in (source.field_mapping or {}).items()
+            ],
             "contact_strategies": source.contact_strategies,
             "lead_strategies": source.lead_strategies,
             "campaign": source.campaign_id,

@@ -111,6 +111,23 @@ def parse_mapping(text: str) -> dict[str, str]:
         raise IntakeError(
             [("field_mapping", 'Give a JSON object of their field to ours, e.g. {"mail": "email"}.')]
         )
+    return _checked_mapping(mapping)
+
+
+def mapping_from_rows(rows: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """C5: the field mapping from the form's rows of (their field, our field);
+    a row needs both, and each of their fields is mapped once."""
+    mapping: dict[str, str] = {}
+    for theirs, ours in rows:
+        if not theirs or not ours:
+            raise IntakeError([("field_mapping", "Each row needs their field and ours.")])
+        if theirs in mapping:
+            raise IntakeError([("field_mapping", f"Their field {theirs!r} is mapped twice.")])
+        mapping[theirs] = ours
+    return _checked_mapping(mapping)
+
+
+def _checked_mapping(mapping: dict[str, str]) -> dict[str, str]:
     ours = set(CAPTURE_FIELDS) | {CONSENT}
     unknown = sorted(v for v in mapping.values() if v not in ours)
     if unknown:

@@ -133,7 +133,9 @@ def delete_strategy(strategy_id):
 # Capture sources ------------------------------------------------------------------------
 
 
-def _sources_page(form=None, notice=None, status=200):
+def _sources_page(form=None, notice=None, status=200, added=None):
+    """The sources list with its "add" form; ``added``, a source just added, is
+    shown above with its endpoint and embed code."""
     return render(
         "intake/sources.html",
         "intake/_sources.html",
@@ -141,30 +143,43 @@ def _sources_page(form=None, notice=None, status=200):
         sources=list(manage.capture_sources()),
         form=form or SourceForm(formdata=None),
         notice=notice,
+        added=added,
+        endpoint=_endpoint(added) if added else None,
+        public_url_set=bool(current_app.config.get("PUBLIC_URL")),
     )
+
+
+def _endpoint(source) -> str | None:
+    """C3–C5: where people's forms post: under ``PUBLIC_URL`` when it is set."""
+    return public_url("intake.capture", key=source.key)
 
 
 @bp.route("/intake/sources")
 @allow(MARKETER, ADMIN)
 def sources():
-    return _sources_page()
+    """The sources; ``?added=<id>`` (after adding one) shows its endpoint and embed code."""
+    added_id = request.args.get("added", type=int)
+    added = CaptureSource.get_or_none(CaptureSource.id == added_id) if added_id and added_id < 2**63 else None
+    return _sources_page(added=added)
 
 
 def _save_source(form, row=None):
     """What stores ``form``'s capture source (``row`` when editing one) and returns it."""
-    return lambda: manage.save_source(form.values(manage.parse_mapping(form.field_mapping.data)), row)
+    return lambda: manage.save_source(form.values(manage.mapping_from_rows(form.mapping_rows())), row)
 
 
 @bp.route("/intake/sources", methods=["POST"])
 @allow(MARKETER, ADMIN)
 def create_source():
-    """A new source answers with its own page (its endpoint and embed code), not the list."""
+    """A new source: the list stays, with the new source's endpoint and embed code above it."""
     form = SourceForm()
     source = crud.store(form, _save_source(form), manage.IntakeError, _refused)
     if source is crud.NOT_STORED:
         return _sources_page(form, status=422)
     message = f"Capture source {source.name} was added."
-    return saved(message, lambda: _source_page(source, notice=message), "intake.source", source_id=source.id)
+    return saved(
+        message, lambda: _sources_page(notice=message, added=source), "intake.sources", added=source.id
+    )
 
 
 def _source_page(source, form=None, notice=None, status=200):
@@ -173,7 +188,8 @@ def _source_page(source, form=None, notice=None, status=200):
         "intake/_source_form.html",
         status,
         source=source,
-        endpoint=public_url("intake.capture", key=source.key),
+        endpoint=_endpoint(source),
+        public_url_set=bool(current_app.config.get("PUBLIC_URL")),
         form=form or SourceForm(formdata=None, data=SourceForm.data_of(source)),
         notice=notice,
     )
