@@ -3,13 +3,16 @@
 Import, step by step (the job and the preview both use it):
 
 1. ``sniff(raw)`` detects the encoding (UTF-8 with or without BOM, UTF-16 with
-   BOM, else Latin-1 read as cp1252) and the delimiter (comma, semicolon, tab);
+   or without BOM; a file that is UTF-8 but for a few lines stays UTF-8; else
+   charset-normalizer's best guess among ``ENCODINGS``, the common Western
+   one first when it reads the file as well) and the delimiter (comma,
+   semicolon, tab); the user may choose another encoding (``ENCODINGS``);
    it refuses, with a message a person can act on, files that are empty, too
    large, or binary (a NUL byte in the first line, many control characters).
 2. ``read_headers`` / ``read_rows`` parse it: quoted newlines are fine, every
    record carries the physical line it starts on, and a ragged row, an
-   oversized field or unparseable text becomes a ``Record.problem`` instead of
-   an exception. A header leadflow does not read (over ``MAX_COLUMNS`` columns,
+   oversized field, bytes that do not decode in the chosen encoding or
+   unparseable text become a ``Record.problem`` instead of an exception. A header leadflow does not read (over ``MAX_COLUMNS`` columns,
    a name over ``MAX_FIELD_CHARS``, a quote left open) is refused at once,
    from a bounded start of the file.
 3. ``guess_mapping`` maps headers to fields ("E-mail", "Courriel" → email),
@@ -38,6 +41,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from charset_normalizer import from_bytes
+
 from leads.core import fields as catalogue
 from leads.core import matching, validation
 from leads.core.matching import ACCOUNT, CONTACT, LEAD, is_blank
@@ -61,9 +66,51 @@ class CsvError(ValueError):
 # --------------------------------------------------------------------------- sniffing
 
 
+# The encodings a user may choose for a file (codec name → label), the detector's
+# candidates besides UTF-8 and UTF-16; when several read a file as well, the
+# first of this order wins (a French CP1252 file also reads as CP1250).
+ENCODINGS = {
+    "utf-8": "UTF-8",
+    "cp1252": "CP1252 (Windows, Western Europe)",
+    "iso8859-15": "ISO-8859-15 (Western Europe)",
+    "iso8859-1": "ISO-8859-1 (Latin-1)",
+    "cp1250": "CP1250 (Windows, Central Europe)",
+    "iso8859-2": "ISO-8859-2 (Central Europe)",
+    "cp1251": "CP1251 (Windows, Cyrillic)",
+    "koi8-r": "KOI8-R (Cyrillic)",
+    "cp1253": "CP1253 (Windows, Greek)",
+    "cp1254": "CP1254 (Windows, Turkish)",
+    "cp1257": "CP1257 (Windows, Baltic)",
+    "cp932": "Shift-JIS (Japanese)",
+    "euc_jp": "EUC-JP (Japanese)",
+    "gb18030": "GB18030 (Chinese)",
+    "big5": "Big5 (Chinese)",
+    "euc_kr": "EUC-KR (Korean)",
+    "utf-16-le": "UTF-16 LE",
+    "utf-16-be": "UTF-16 BE",
+}
+_SHORT = {
+    "utf-16": "UTF-16",
+    "latin-1": "Latin-1",
+    "cp932": "Shift-JIS",
+    "utf-16-le": "UTF-16 LE",
+    "utf-16-be": "UTF-16 BE",
+}
+_DETECTED = [name for name in ENCODINGS if not name.startswith("utf")]
+DETECT_BYTES = 256 * 1024  # the lines with non-ASCII bytes the detector reads, at most
+_NEAR = 0.01  # "reads the file as well": charset-normalizer's mess within this of the best
+_TWO_BYTE = ("utf-16", "utf-16-le", "utf-16-be")
+
+
+def encoding_label(encoding: str) -> str:
+    """A short name for an encoding: "UTF-8", "CP1250", "Shift-JIS"."""
+    return _SHORT.get(encoding) or ENCODINGS.get(encoding, encoding).split(" (")[0].upper()
+
+
 @dataclass(frozen=True)
 class Sniffed:
-    """How to read a file: ``encoding`` is ``utf-8``, ``utf-16``, ``cp1252`` or ``latin-1``."""
+    """How to read a file: ``encoding`` is a codec name (``ENCODINGS``, ``utf-16``
+    when the file has a UTF-16 BOM, ``latin-1`` for files detected before)."""
 
     encoding: str
     delimiter: str
@@ -77,9 +124,8 @@ class Sniffed:
     def describe(self) -> str:
         """``UTF-8 (BOM), semicolon-separated`` — for the preview page."""
         bom = " (BOM)" if self.has_bom else ""
-        return (
-            f"{self.encoding.upper()}{bom}, {DELIMITER_NAMES.get(self.delimiter, self.delimiter)}-separated"
-        )
+        delimiter = DELIMITER_NAMES.get(self.delimiter, self.delimiter)
+        return f"{encoding_label(self.encoding)}{bom}, {delimiter}-separated"
 
 
 def sniff(raw: bytes, max_bytes: int = MAX_FILE_BYTES) -> Sniffed:
@@ -91,13 +137,32 @@ def sniff(raw: bytes, max_bytes: int = MAX_FILE_BYTES) -> Sniffed:
         encoding, has_bom = "utf-16", True
     else:
         has_bom = raw.startswith(b"\xef\xbb\xbf")
-        if b"\x00" in raw.split(b"\n", 1)[0]:
-            raise CsvError(_BINARY)
-        encoding = _guess_8bit_encoding(raw)
-    text = decode(raw, Sniffed(encoding, ",", has_bom), max_bytes)
+        encoding = "utf-8" if has_bom else _utf16_without_bom(raw)
+        if encoding is None:
+            if b"\x00" in raw.split(b"\n", 1)[0] or _looks_binary(raw[:SAMPLE_CHARS]):
+                raise CsvError(_BINARY)
+            encoding = detect_encoding(raw)
+    return with_encoding(raw, encoding, has_bom)
+
+
+def with_encoding(
+    raw: bytes, encoding: str, has_bom: bool | None = None, delimiter: str | None = None
+) -> Sniffed:
+    """How to read ``raw`` in ``encoding`` (the user's choice, or the detected
+    one): its delimiter guessed unless given; ``CsvError`` for a binary file or
+    an unknown encoding."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise CsvError(f"Unknown encoding {encoding!r}.") from None
+    if has_bom is None:
+        has_bom = (encoding == "utf-8" and raw.startswith(b"\xef\xbb\xbf")) or (
+            encoding == "utf-16" and raw.startswith((b"\xff\xfe", b"\xfe\xff"))
+        )
+    text, _bad = decode_noting(raw, Sniffed(encoding, ",", has_bom))
     sample = _sample(text)
     _check_text(sample)
-    return Sniffed(encoding, _guess_delimiter(sample), has_bom)
+    return Sniffed(encoding, delimiter or _guess_delimiter(sample), has_bom)
 
 
 _BINARY = (
@@ -116,17 +181,80 @@ def _check_size(raw: bytes, max_bytes: int) -> None:
         )
 
 
-def _guess_8bit_encoding(raw: bytes) -> str:
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """``utf-16-le`` / ``-be`` for a file whose every other byte is mostly NUL
+    (text in UTF-16 without a BOM: its ASCII characters), else None."""
+    head = raw[:4096]
+    head = head[: len(head) - len(head) % 2]
+    if len(head) < 4:
+        return None
+    half = len(head) // 2
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    for nuls, others, encoding in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if nuls >= 0.3 * half and others <= 0.02 * half:
+            try:
+                head.decode(encoding)
+            except UnicodeDecodeError:
+                return None
+            return encoding
+    return None
+
+
+def detect_encoding(raw: bytes) -> str:
+    """The encoding of a file without a BOM: UTF-8 when it is valid UTF-8, or
+    when its lines that read as UTF-8 with accents are no fewer than those that
+    do not (a UTF-8 file with a few CP1252 rows is UTF-8, those rows reported);
+    else charset-normalizer's best candidate among ``ENCODINGS``, read from the
+    lines with non-ASCII bytes, the earliest of ``ENCODINGS`` among those that
+    read them as well."""
     try:
         raw.decode("utf-8")
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    utf8, other, foreign, kept = 0, 0, [], 0
+    for line in raw.splitlines():
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            utf8 += 1
+        except UnicodeDecodeError:
+            other += 1
+        if kept < DETECT_BYTES:
+            foreign.append(line)
+            kept += len(line) + 1
+    if utf8 and utf8 >= other:
+        return "utf-8"
+    matches = list(from_bytes(b"\n".join(foreign), cp_isolation=_DETECTED))
+    if not matches:
+        return "cp1252" if _decodes(raw, "cp1252") else "latin-1"
+    best = min(match.chaos for match in matches)
+    # A match stands for every encoding that reads the text the same (``could_be_from_charset``).
+    near = {
+        codecs.lookup(name).name
+        for match in matches
+        if match.chaos <= best + _NEAR
+        for name in match.could_be_from_charset
+    }
+    return next(name for name in ENCODINGS if codecs.lookup(name).name in near)
+
+
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _looks_binary(head: bytes) -> bool:
+    """Control bytes in more than a few places of the file's start (as
+    ``_check_text`` counts them in the text), before any costly detection."""
+    return len(_CONTROL_BYTES.findall(head)) > max(8, len(head) // 200)
+
+
+def _decodes(raw: bytes, encoding: str) -> bool:
     try:
-        raw.decode("cp1252")  # Windows Latin-1, what spreadsheets write
-        return "cp1252"
+        raw.decode(encoding)
     except UnicodeDecodeError:
-        return "latin-1"  # decodes any byte
+        return False
+    return True
 
 
 def _sample(text: str) -> str:
@@ -172,13 +300,39 @@ def _reader(text: str, delimiter: str):
 
 
 def decode(raw: bytes, sniffed: Sniffed, max_bytes: int = MAX_FILE_BYTES) -> str:
-    """The file's text (BOM removed); ``CsvError`` if it does not decode as sniffed."""
+    """The file's text (BOM removed); what does not decode as sniffed reads as
+    U+FFFD (``decode_noting`` says where)."""
+    return decode_noting(raw, sniffed, max_bytes)[0]
+
+
+def decode_noting(raw: bytes, sniffed: Sniffed, max_bytes: int = MAX_FILE_BYTES) -> tuple[str, list[int]]:
+    """The file's text (BOM removed) and the offsets in it of the lines that do
+    not decode in the sniffed encoding (their bad bytes read as U+FFFD), so that
+    each such row is reported instead of the whole file refused or garbled."""
     _check_size(raw, max_bytes)
     try:
-        text = raw.decode(sniffed.codec)
-    except (UnicodeDecodeError, LookupError):
-        raise CsvError(f"The file is not valid {sniffed.encoding.upper()} text.") from None
-    return text.removeprefix("\ufeff")
+        return raw.decode(sniffed.codec).removeprefix("\ufeff"), []
+    except UnicodeDecodeError:
+        pass
+    except LookupError:
+        raise CsvError(f"Unknown encoding {sniffed.encoding!r}.") from None
+    if sniffed.encoding in _TWO_BYTE:  # a line break is two bytes: no splitting on bytes
+        text = raw.decode(sniffed.codec, "replace").removeprefix("\ufeff")
+        return text, [match.start() for match in re.finditer("\ufffd", text)]
+    parts, bad, offset = [], [], 0
+    base = codecs.lookup(sniffed.codec).name
+    for number, line in enumerate(raw.splitlines(keepends=True)):
+        codec = sniffed.codec if number == 0 else base
+        try:
+            part = line.decode(codec)
+        except UnicodeDecodeError:
+            part = line.decode(codec, "replace")
+            bad.append(offset)
+        if number == 0 and part.startswith("\ufeff"):
+            part = part[1:]
+        parts.append(part)
+        offset += len(part)
+    return "".join(parts), bad
 
 
 # --------------------------------------------------------------------------- reading
@@ -215,11 +369,11 @@ def read_headers(raw: bytes, sniffed: Sniffed) -> list[str]:
 def _decode_head(raw: bytes, sniffed: Sniffed, chars: int) -> str:
     """The first ``chars`` characters of the file (BOM removed); a character cut
     in half at the end of the bytes read is left for the decoder to drop."""
-    decoder = codecs.getincrementaldecoder(sniffed.codec)()
     try:
-        text = decoder.decode(raw[: chars * 4 + 4])  # no codec here takes over 4 bytes a character
-    except (UnicodeDecodeError, LookupError):
-        raise CsvError(f"The file is not valid {sniffed.encoding.upper()} text.") from None
+        decoder = codecs.getincrementaldecoder(sniffed.codec)("replace")
+    except LookupError:
+        raise CsvError(f"Unknown encoding {sniffed.encoding!r}.") from None
+    text = decoder.decode(raw[: chars * 4 + 4])  # no codec here takes over 4 bytes a character
     return text.removeprefix("\ufeff")[:chars]
 
 
@@ -292,20 +446,48 @@ def read_rows(raw: bytes, sniffed: Sniffed, max_field_chars: int = MAX_FIELD_CHA
     or a value over ``max_field_chars``, comes with a ``problem``. Text the CSV
     parser cannot get past ends the iteration with one last ``Record`` saying so."""
     headers = None
-    for line, fields in _physical_records(decode(raw, sniffed), sniffed.delimiter):
+    text, bad = decode_noting(raw, sniffed)
+    bad_at = iter(bad)
+    next_bad = next(bad_at, None)
+    for line, fields, end in _physical_records(text, sniffed.delimiter):
         if isinstance(fields, csv.Error):
             yield Record(line, {}, f"The file cannot be read from this line on ({fields}).")
             return
+        garbled = False
+        while next_bad is not None and next_bad < end:
+            garbled, next_bad = True, next(bad_at, None)
         if headers is None:
             headers = clean_headers(fields)
+        elif garbled:
+            values = dict(zip(headers, fields, strict=False))
+            yield Record(line, values, _undecodable(sniffed))
         else:
             yield _record(line, headers, fields, max_field_chars)
 
 
-def _physical_records(text: str, delimiter: str) -> Iterator[tuple[int, list[str] | csv.Error]]:
-    """``(line the record starts on, fields)``, skipping blank records; a parse
-    error is yielded once as the fields and stops; a binary file (``_check_text``)
-    raises ``CsvError`` before any parsing."""
+def _undecodable(sniffed: Sniffed) -> str:
+    return (
+        f"This row is not valid {encoding_label(sniffed.encoding)} text: some characters cannot be read. "
+        "Fix the row, or choose the file's encoding on the mapping page."
+    )
+
+
+def undecodable_lines(raw: bytes, sniffed: Sniffed, limit: int = 20) -> tuple[int, list[int]]:
+    """How many rows do not decode in the sniffed encoding, and the first
+    ``limit`` of their lines (for the mapping page to say so before the import)."""
+    count, lines = 0, []
+    for record in read_rows(raw, sniffed):
+        if record.problem and record.problem.startswith("This row is not valid"):
+            count += 1
+            if len(lines) < limit:
+                lines.append(record.line)
+    return count, lines
+
+
+def _physical_records(text: str, delimiter: str) -> Iterator[tuple[int, list[str] | csv.Error, int]]:
+    """``(line the record starts on, fields, offset just after it)``, skipping
+    blank records; a parse error is yielded once as the fields and stops; a
+    binary file (``_check_text``) raises ``CsvError`` before any parsing."""
     _check_text(_sample(text))
     buffer = io.StringIO(text, newline="")
     reader = csv.reader(buffer, delimiter=delimiter)
@@ -316,13 +498,14 @@ def _physical_records(text: str, delimiter: str) -> Iterator[tuple[int, list[str
         except StopIteration:
             return
         except csv.Error as error:
-            yield line, error
+            yield line, error, len(text)
             return
-        if buffer.tell() >= len(text) and _never_closed(text[start:], delimiter, fields):
-            yield line, csv.Error("a quoted value is never closed")
+        end = buffer.tell()
+        if end >= len(text) and _never_closed(text[start:], delimiter, fields):
+            yield line, csv.Error("a quoted value is never closed"), end
             return
         if any(f.strip() for f in fields):
-            yield line, fields
+            yield line, fields, end
 
 
 def _never_closed(tail: str, delimiter: str, fields: list[str]) -> bool:

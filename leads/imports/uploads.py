@@ -90,6 +90,8 @@ class Preview:
     rows: list[PreviewRow]
     mapping_errors: list[str]
     described: str
+    undecodable: int = 0  # rows that do not decode in the file's encoding
+    undecodable_lines: tuple[int, ...] = ()  # the first of their lines
 
 
 def preview(upload: Import, limit: int = PREVIEW_ROWS) -> Preview:
@@ -119,7 +121,42 @@ def preview(upload: Import, limit: int = PREVIEW_ROWS) -> Preview:
         cells = [(row.values.get(h, ""), "; ".join(cell_errors.get(h, [])) or None) for h in upload.headers]
         rows.append(PreviewRow(row.line, cells, problems))
     errors = csv_io.validate_mapping(mapping, entity, upload.defaults)
-    return Preview(upload.headers, rows, errors, sniffed.describe())
+    count, lines = csv_io.undecodable_lines(raw, sniffed)
+    return Preview(upload.headers, rows, errors, sniffed.describe(), count, tuple(lines))
+
+
+def encoding_choices(upload: Import) -> list[tuple[str, str]]:
+    """The encodings the file may be read in (the current one first when it is
+    not a usual choice, e.g. UTF-16 with a BOM)."""
+    choices = list(csv_io.ENCODINGS.items())
+    if upload.encoding not in csv_io.ENCODINGS:
+        choices.insert(0, (upload.encoding, csv_io.encoding_label(upload.encoding)))
+    return choices
+
+
+def change_encoding(upload: Import, encoding: str) -> None:
+    """Read the file in the user's ``encoding`` from now on (C2), while the import
+    waits for its mapping: its headers are read again; each column keeps the
+    field chosen for it, and a column that had none gets the guess for its new
+    header. Raises ``CsvError`` when the file does not read in it at all."""
+    raw = file_of(upload)
+    sniffed = csv_io.with_encoding(raw, encoding, delimiter=upload.delimiter)
+    headers = csv_io.read_headers(raw, sniffed)
+    guessed = csv_io.guess_mapping(headers, upload.entity)
+    before = [upload.mapping.get(header) for header in upload.headers]
+    mapping = {
+        header: (before[number] if number < len(before) and before[number] else guessed.get(header))
+        for number, header in enumerate(headers)
+    }
+    Import.update(encoding=sniffed.encoding, has_bom=sniffed.has_bom, headers=headers, mapping=mapping).where(
+        (Import.id == upload.id) & (Import.status == MAPPING)
+    ).execute()
+    upload.encoding, upload.has_bom, upload.headers, upload.mapping = (
+        sniffed.encoding,
+        sniffed.has_bom,
+        headers,
+        mapping,
+    )
 
 
 def save_mapping(upload: Import, mapping: Mapping[str, str | None], defaults: Mapping, policy: str) -> None:

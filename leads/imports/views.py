@@ -37,6 +37,9 @@ def mapping_form(upload, formdata=None):
     ``formdata=None`` shows what is stored."""
 
     class MappingForm(PageForm):
+        encoding = SelectField(
+            "File encoding", choices=uploads.encoding_choices(upload), default=upload.encoding
+        )
         update_policy = SelectField(
             "When a row matches an existing record",
             choices=list(UPDATE_POLICIES.items()),
@@ -164,9 +167,27 @@ def update_mapping(import_id):
         return _mapping_page(upload, form, 422)
     mapping, defaults = _form_mapping(upload, form)
     uploads.save_mapping(upload, mapping, defaults, form.update_policy.data)
+    if form.encoding.data != upload.encoding:
+        refused = _change_encoding(upload, form)
+        if refused is not None:
+            return refused
+        form = mapping_form(upload)  # the headers were read again: the mapping as now stored
     if not wants_fragment():
         return redirect(url_for("imports.show", import_id=upload.id))
     return _mapping_page(upload, form)
+
+
+def _change_encoding(upload, form):
+    """Read the file in the encoding chosen on the form when it is another; the
+    mapping page with the reason (422) when the file does not read in it."""
+    if form.encoding.data == upload.encoding:
+        return None
+    try:
+        uploads.change_encoding(upload, form.encoding.data)
+    except CsvError as error:
+        form.encoding.errors = [*form.encoding.errors, str(error)]
+        return _mapping_page(upload, form, 422)
+    return None
 
 
 @bp.route("/<int:import_id>/start", methods=["POST"])
@@ -181,6 +202,8 @@ def start(import_id):
         return _mapping_page(upload, form, 422)
     mapping, defaults = _form_mapping(upload, form)
     uploads.save_mapping(upload, mapping, defaults, form.update_policy.data)
+    if form.encoding.data != upload.encoding:  # look at the rows read anew before importing them
+        return _change_encoding(upload, form) or _mapping_page(upload, mapping_form(upload))
     if not uploads.start_import(upload, current_user().id):
         return _mapping_page(upload, form, 422)  # the mapping errors are on the page
     return _redirect(url_for("imports.show", import_id=upload.id))

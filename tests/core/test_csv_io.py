@@ -113,9 +113,9 @@ def test_a_file_over_the_size_limit_is_refused_C2():
         sniff(b"email\n" + b"a@x.io\n" * 200, max_bytes=1000)
 
 
-def test_a_wrong_encoding_choice_is_an_error_not_a_crash_C2():
-    with pytest.raises(CsvError, match="not valid UTF-8"):
-        list(read_rows("é,b\n".encode("cp1252"), Sniffed("utf-8", ",")))
+def test_a_wrong_encoding_choice_reports_the_rows_not_a_crash_C2():
+    [record] = list(read_rows("a,b\né,b\n".encode("cp1252"), Sniffed("utf-8", ",")))
+    assert record.line == 2 and record.problem.startswith("This row is not valid UTF-8 text")
 
 
 # --------------------------------------------------------------------------- reading (C2)
