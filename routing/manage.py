@@ -339,7 +339,7 @@ def shadows(rows, summaries: dict[int, tuple[str, str]]) -> dict[int, Shadow]:
         first_number, first_row, _ = built[positions[0] - 1]
         others = [built[position - 1][0] for position in positions[1:]]
         also = f" (and rule {', '.join(str(n) for n in others)})" if others else ""
-        text = f"Never used: shadowed by rule {first_number}{also}: {summaries[first_row.id][0]}"
+        text = f"shadowed by rule {first_number}{also}: {summaries[first_row.id][0]}"
         notes[row.id] = Shadow(first_row.id, first_number, text)
     return notes
 

@@ -149,7 +149,7 @@ _ID_FIELDS = {
 }
 _CONDITION = re.compile(
     r"\b(Lead|Contact|Account) (product line|team|campaign|owner|account) id "
-    r"(equals|does not equal|is one of) (\d+(?:, \d+)*)"
+    r"(equals|does not equal|is one of) ('?\d+'?(?:, '?\d+'?)*)"  # a form posts the id as text: '3'
 )
 _PLAIN = (
     (re.compile(r"\bproduct line (\d+)"), PRODUCT_LINES, "product line {}"),
@@ -165,10 +165,14 @@ def trace_ids(texts) -> dict[str, set[int]]:
     for text in texts:
         for match in _CONDITION.finditer(text or ""):
             kind = _ID_FIELDS[match.group(2)][0]
-            found.setdefault(kind, set()).update(int(i) for i in match.group(4).split(", "))
+            found.setdefault(kind, set()).update(_ids(match.group(4)))
         for pattern, kind, _words in _PLAIN:
             found.setdefault(kind, set()).update(int(i) for i in pattern.findall(text or ""))
     return {kind: ids for kind, ids in found.items() if ids}
+
+
+def _ids(text: str) -> list[int]:
+    return [int(part.strip("'")) for part in text.split(", ")]
 
 
 def name_trace(text: str, names: Mapping[str, Mapping[int, str]]) -> str:
@@ -178,7 +182,7 @@ def name_trace(text: str, names: Mapping[str, Mapping[int, str]]) -> str:
     def condition(match: re.Match) -> str:
         kind, words = _ID_FIELDS[match.group(2)]
         known = names.get(kind, {})
-        values = [known.get(int(i), f"id {i}") for i in match.group(4).split(", ")]
+        values = [known.get(i, f"id {i}") for i in _ids(match.group(4))]
         return f"{match.group(1)} {words} {match.group(3)} {', '.join(values)}"
 
     text = _CONDITION.sub(condition, text)
