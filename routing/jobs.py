@@ -19,7 +19,9 @@ from leads.base import signals
 from leads.base.db import utcnow
 from leads.lists import bulk
 from leads.lists import columns as list_columns
+from leads.stages.forms import offer_reps_with
 from routing import assign, router
+from routing.manage import rep_choices
 from routing.models import Assignment
 
 MORE_SECONDS = 20  # how long a routing job may go on with batches after a full one (a burst)
@@ -94,6 +96,8 @@ def connect() -> None:
     """Connect routing to the domain's signals, and offer its bulk action and
     list column (once, at app set-up)."""
     signals.action_done.connect(on_action_done, weak=False)
+    # The managers' assign picker (lead page, queues) says each rep's load and time away.
+    offer_reps_with(rep_choices)
     signals.sweep_due.connect(sweep_overdue, weak=False)
     bulk.register(bulk.BulkAction("route", "Run routing again", frozenset({MANAGER, ADMIN}), route_again))
     list_columns.register(list_columns.Column("accept_by", "Accept by"), accept_by)

@@ -442,21 +442,35 @@ def _day(moment) -> str:
 
 
 def rep_choices(now=None) -> list[RepChoice]:
-    """Every active rep by name with their load and time away (``rep_rows``'
-    queries), for the assign picker and its capacity and time-away question."""
+    """Every active rep by name with their load and time away, for the assign
+    picker and its capacity and time-away question: one query (the open leads
+    counted per rep on the (owner, status) index), as the plain list of reps."""
     now = now or utcnow()
+    open_leads = Lead.select(pw.fn.COUNT(Lead.id)).where(
+        (Lead.owner == User.id) & (Lead.status == lifecycle.OPEN)
+    )
+    query = (
+        User.select(User.id, User.name, RepProfile.capacity, RepProfile.away_from, RepProfile.away_until)
+        .select_extend(open_leads.alias("open_leads"))
+        .join(RepProfile, pw.JOIN.LEFT_OUTER, on=(RepProfile.user == User.id))
+        .where((User.role == REP) & (User.is_active == True))  # noqa: E712
+        .order_by(User.name, User.id)
+        .tuples()
+    )
     choices = []
-    for row in rep_rows(active_only=True):
-        load = f"{row.open_leads}/{row.capacity}"
+    for user_id, name, capacity, away_from, away_until, held in query:
+        capacity = DEFAULT_CAPACITY if capacity is None else capacity
+        load = f"{held}/{capacity}"
         problems = []
-        if row.full:
+        if held >= capacity:
             problems.append(f"is at capacity ({load} open leads)")
-        if row.away(now):
-            until = f" until {_day(row.away_until)}" if row.away_until else ""
+        rep = router.Rep(id=user_id, capacity=capacity, away_from=away_from, away_until=away_until)
+        if rep.is_away(now):
+            until = f" until {_day(away_until)}" if away_until else ""
             load += f", away{until}"
             problems.append(f"is away{until}")
-        warning = f"{row.user.name} {' and '.join(problems)}." if problems else None
-        choices.append(RepChoice(row.user.id, row.user.name, load, warning))
+        warning = f"{name} {' and '.join(problems)}." if problems else None
+        choices.append(RepChoice(user_id, name, load, warning))
     return choices
 
 

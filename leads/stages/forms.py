@@ -9,7 +9,7 @@ the lifecycle and ``leads.stages.services`` decide whether they may happen.
 
 from __future__ import annotations
 
-from wtforms import SelectField, StringField, SubmitField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from leads.core import lifecycle
@@ -61,18 +61,51 @@ class MoveForm(ActionForm):
         return [("move", {"stage": self.stage.data})]
 
 
+def _active_reps() -> list:
+    return list(assignable_reps())
+
+
+# Who the assign picker offers: items with ``id`` and ``name`` (the option's
+# label) and, optionally, ``warning`` (why assigning to them asks first). Active
+# reps by name here; routing installs its own at app set-up (each rep's load and
+# time away, ``offer_reps_with``), as follow-ups connect to signals, so that
+# ``leads`` never imports ``routing``.
+_rep_choices = _active_reps
+
+
+def offer_reps_with(provider) -> None:
+    """Make ``provider()`` the assign picker's list of reps (see ``_rep_choices``)."""
+    global _rep_choices
+    _rep_choices = provider
+
+
 class AssignForm(ActionForm):
-    """P6: give a stage-5 lead to an active sales rep (only those are offered)."""
+    """P6: give a stage-5 lead to an active sales rep (only those are offered);
+    one whose choice carries a ``warning`` (at capacity, away) is only given the
+    lead once ``confirmed``."""
 
     action = "assign"
     owner_id = SelectField(
         "Sales rep", coerce=_int_or_none, validators=[DataRequired(message="Choose a sales rep.")]
     )
+    confirmed = HiddenField()
 
     def __init__(self, *args, reps=None, **kwargs):
         super().__init__(*args, **kwargs)
-        reps = list(assignable_reps()) if reps is None else reps
-        self.owner_id.choices = [("", "Choose a rep…")] + [(rep.id, rep.name) for rep in reps]
+        self.reps = _rep_choices() if reps is None else list(reps)
+        self.owner_id.choices = [("", "Choose a rep…")] + [(rep.id, rep.name) for rep in self.reps]
+
+    def question(self) -> str | None:
+        """Why the chosen rep needs a "yes" first (at capacity, away), until given."""
+        if self.confirmed.data == "yes":
+            return None
+        chosen = next((rep for rep in self.reps if rep.id == self.owner_id.data), None)
+        return getattr(chosen, "warning", None)
+
+    def chosen_name(self) -> str:
+        """The chosen rep's name (without the option's load)."""
+        chosen = next((rep for rep in self.reps if rep.id == self.owner_id.data), None)
+        return getattr(chosen, "rep_name", None) or getattr(chosen, "name", "")
 
     def steps(self):
         return [("assign", {"owner_id": self.owner_id.data})]

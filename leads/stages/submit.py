@@ -56,6 +56,9 @@ def submit(lead: Lead, action: str, user: User, *, prefix: str = "", reps=None, 
     form = action_form(action, lead, bound=True, prefix=prefix, reps=reps, fields=fields)
     if not form.validate():
         return Outcome(lead, 422, "Check the highlighted fields.", {action: form})
+    question = form.question() if hasattr(form, "question") else None
+    if question:  # a rep at capacity or away: the form comes back asking "anyway?"
+        return Outcome(lead, 409, f"{question} Assign anyway?", {action: form})
     try:
         fresh = perform_steps(lead, form.steps(), user, via=VIA, note=form.note)
     except TransitionError as error:

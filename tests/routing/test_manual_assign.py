@@ -103,3 +103,23 @@ def test_p6_the_navigation_unassigned_count_follows_an_assignment(app):
     rep_client = login(app.test_client(), free)
     assert rep_client.get("/queues/unassigned/count").status_code == 403
     assert "nav-unassigned-count" not in rep_client.get("/queues/mine").get_data(as_text=True)
+
+
+def test_p6_r3_the_lead_page_picker_shows_the_load_and_asks_first_too(app):
+    manager, full, away, free, until = world()
+    lead = make_lead(stage=5, sales_ready=True)
+    client = login(app.test_client(), manager)
+    page = client.get(f"/leads/{lead.id}").get_data(as_text=True)
+    select = re.search(r'<select[^>]*name="owner_id"[^>]*>(.*?)</select>', page, re.S).group(1)
+    assert "Fiona Full · 2/2" in select and "Aldo Away · 0/20, away until" in select
+    headers = {"X-CSRFToken": csrf_token(client), **HX}
+    asked = client.post(f"/leads/{lead.id}/actions/assign", data={"owner_id": str(full.id)}, headers=headers)
+    html = asked.get_data(as_text=True)
+    assert asked.status_code == 409 and "Fiona Full is at capacity (2/2 open leads). Assign anyway?" in html
+    assert "Assign to Fiona Full anyway" in html and Lead.get_by_id(lead.id).owner_id is None
+    done = client.post(
+        f"/leads/{lead.id}/actions/assign",
+        data={"owner_id": str(full.id), "confirmed": "yes"},
+        headers=headers,
+    )
+    assert done.status_code == 200 and Lead.get_by_id(lead.id).owner_id == full.id
