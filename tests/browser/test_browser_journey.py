@@ -72,7 +72,7 @@ def test_p4_p5_p6_p7_g1_a_lead_goes_from_teleprospecting_to_an_opportunity(brows
     manager_page.wait_for_url("**/queues/unassigned")
     row = manager_page.locator(f"#queue-row-{lead.id}")
     expect(row).to_contain_text("Ada Byron")
-    row.get_by_label("Sales rep").select_option(label="Rita Rep")
+    row.get_by_label("Sales rep").select_option(label="Rita Rep · 0/20")  # the picker says the load
     row.get_by_role("button", name="Assign", exact=True).click()
     expect(row).to_contain_text("Assigned to Rita Rep.")
     expect(row).to_have_class(re.compile(r"\bdone\b"))
