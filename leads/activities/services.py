@@ -1,9 +1,12 @@
-"""Activities on a lead (W1): the one function per action every door calls
-(the lead page and the API), the named queries, and the lead's timeline.
+"""Activities on a lead, a contact or an account (W1): the one function per
+action every door calls (the lead, contact and account pages and the API), the
+named queries, and the lead's timeline. An activity belongs to exactly one of
+them (its parent record).
 
 A note or a call is also stored as an interaction of its own type
 (``note_added``, ``call_logged``) through ``leads.intake.interactions``, in the
-same transaction, so the lead is re-scored by the same follow-up as any other
+same transaction (of the contact for one on a contact; one on an account is
+not an interaction: interactions belong to people), so the lead is re-scored by the same follow-up as any other
 new interaction (``interactions_stored``). Editing a call or deleting a note or
 call changes or removes that interaction and re-scores the lead
 (``records_changed``).
@@ -21,8 +24,16 @@ from leads.core import activities as rules
 from leads.core import timeline as history
 from leads.intake import interactions
 from leads.records import activity as lead_activity
-from leads.records.models import Interaction, Lead
-from leads.records.queries import history_for, qualification_labels, trace_names, user_names, visible_leads
+from leads.records.models import Account, Contact, Interaction, Lead
+from leads.records.queries import (
+    history_for,
+    qualification_labels,
+    trace_names,
+    user_names,
+    visible_accounts,
+    visible_contacts,
+    visible_leads,
+)
 
 SOURCE = "activity"  # the interactions' source; external id: activity-<id>
 SHOWN = 100  # timeline entries shown
@@ -41,9 +52,34 @@ Editor = User.alias("editor_user")
 def lead_activities(lead_id: int):
     """The lead's activities not deleted, newest first, with their author,
     assignee and last editor (a query)."""
-    return _with_people(Activity.select(Activity, *_PEOPLE)).where(
-        (Activity.lead == lead_id) & Activity.deleted_at.is_null()
-    )
+    return _activities_where(Activity.lead == lead_id)
+
+
+def record_activities(record):
+    """The activities not deleted of ``record`` (a lead, contact or account),
+    newest first, with their author, assignee and last editor (a query)."""
+    return _activities_where(_parent_column(record) == record.id)
+
+
+def _activities_where(condition):
+    return _with_people(Activity.select(Activity, *_PEOPLE)).where(condition & Activity.deleted_at.is_null())
+
+
+def _parent_column(record):
+    """The activity's column naming ``record`` as its parent."""
+    for model, column in ((Lead, Activity.lead), (Contact, Activity.contact), (Account, Activity.account)):
+        if isinstance(record, model):
+            return column
+    raise TypeError(f"an activity belongs to a lead, a contact or an account, not {record!r}")
+
+
+def parent_of(activity: Activity):
+    """The lead, contact or account ``activity`` belongs to."""
+    if activity.lead_id is not None:
+        return Lead.get_by_id(activity.lead_id)
+    if activity.contact_id is not None:
+        return Contact.get_by_id(activity.contact_id)
+    return Account.get_by_id(activity.account_id)
 
 
 _PEOPLE = (Author.id, Author.name, Assignee.id, Assignee.name, Editor.id, Editor.name)
@@ -82,18 +118,29 @@ def activity_for(lead_id: int, activity_id: int) -> Activity | None:
     return lead_activities(lead_id).where(Activity.id == activity_id).first()
 
 
-def assignable_users(lead: Lead):
-    """The active users a task on ``lead`` may be given to: those who may see
-    it (G1), by name (one query). Every role but a rep's sees by role, so the
-    lead is looked for in each role's ``visible_leads``; a rep sees only their
-    own leads, so of the reps only its owner."""
+def activity_on(record, activity_id: int) -> Activity | None:
+    """``record``'s activity ``activity_id`` if it is not deleted, else None."""
+    return record_activities(record).where(Activity.id == activity_id).first()
+
+
+_VISIBLE = ((Lead, visible_leads), (Contact, visible_contacts), (Account, visible_accounts))
+
+
+def assignable_users(record):
+    """The active users a task on ``record`` (a lead, contact or account) may
+    be given to: those who may see it (G1), by name (one query). Every role but
+    a rep's sees by role, so the record is looked for in each role's visible
+    records; of the reps only its owner (a rep sees only their own leads; a
+    contact or account also through their leads, left out here: the owner is
+    the one sure to see it)."""
+    model, visible = next((model, visible) for model, visible in _VISIBLE if isinstance(record, model))
     seeing = None
     for role in ROLES_SEEING_BY_ROLE:
-        query = visible_leads(User(role=role)).select(pw.Value(role)).where(Lead.id == lead.id)
+        query = visible(User(role=role)).select(pw.Value(role)).where(model.id == record.id)
         seeing = query if seeing is None else seeing | query
     who = User.role.in_(seeing)
-    if lead.owner_id is not None:
-        who |= (User.role == REP) & (User.id == lead.owner_id)
+    if record.owner_id is not None:
+        who |= (User.role == REP) & (User.id == record.owner_id)
     return (
         User.select()
         .where((User.is_active == True) & who)  # noqa: E712
@@ -101,27 +148,31 @@ def assignable_users(lead: Lead):
     )
 
 
-def _check_assignee(lead: Lead, values: dict, errors: rules.Errors) -> None:
+def _check_assignee(record, values: dict, errors: rules.Errors) -> None:
     if (
         "assignee_id" in values
-        and not assignable_users(lead).where(User.id == values["assignee_id"]).exists()
+        and not assignable_users(record).where(User.id == values["assignee_id"]).exists()
     ):
-        errors.append(("assignee_id", "Choose an active user who may see this lead."))
+        what = "lead" if isinstance(record, Lead) else "contact" if isinstance(record, Contact) else "account"
+        errors.append(("assignee_id", f"Choose an active user who may see this {what}."))
         del values["assignee_id"]
 
 
-def add_activity(lead: Lead, user: User, kind: str, raw) -> tuple[Activity | None, rules.Errors]:
-    """Store a ``kind`` activity on ``lead`` written by ``user`` (who may see
-    the lead); a note or call also as its interaction, re-scoring the lead.
-    Returns the activity, or None and the ``(field, reason)`` errors."""
+def add_activity(record, user: User, kind: str, raw) -> tuple[Activity | None, rules.Errors]:
+    """Store a ``kind`` activity on ``record`` (a lead, contact or account:
+    its one parent) written by ``user`` (who may see it); a note or call on a
+    lead or contact also as its interaction, re-scoring the lead (the
+    contact's leads). Returns the activity, or None and the ``(field, reason)``
+    errors."""
+    column = _parent_column(record)
     values, errors = rules.clean(kind, raw)
     if kind == rules.TASK:
-        _check_assignee(lead, values, errors)
+        _check_assignee(record, values, errors)
     if errors:
         return None, errors
     with transaction():
         activity = Activity.create(
-            lead=lead.id,
+            **{column.name: record.id},
             kind=kind,
             author=user.id,
             body=values.get("body") or "",
@@ -133,10 +184,10 @@ def add_activity(lead: Lead, user: User, kind: str, raw) -> tuple[Activity | Non
             done=bool(values.get("done")),
             created_at=utcnow(),
         )
-        if kind in rules.INTERACTION_TYPES:
+        if kind in rules.INTERACTION_TYPES and activity.account_id is None:
             activity.interaction = _record_interaction(activity, user)
             activity.save(only=[Activity.interaction])
-    return activity_for(lead.id, activity.id), []
+    return activity_on(record, activity.id), []
 
 
 def _properties(activity: Activity) -> dict:
@@ -158,8 +209,11 @@ def _record_interaction(activity: Activity, user: User) -> int:
         "source": SOURCE,
         "occurred_at": activity.created_at.isoformat(),
         "properties": _properties(activity),
-        "lead_id": activity.lead_id,
     }
+    if activity.contact_id is not None:
+        item["contact_id"] = activity.contact_id
+    else:
+        item["lead_id"] = activity.lead_id
     (result,) = interactions.record_interactions([item], user, default_source=SOURCE)
     if result.status == interactions.REJECTED:  # the caller checked the lead is visible: a bug
         raise ValueError(f"the activity's interaction was refused: {result.errors}")
@@ -173,7 +227,7 @@ def edit_activity(activity: Activity, user: User, raw) -> tuple[Activity | None,
     _check_may_change(activity, user)
     values, errors = rules.clean(activity.kind, raw, partial=True)
     if activity.kind == rules.TASK:
-        _check_assignee(Lead.get_by_id(activity.lead_id), values, errors)
+        _check_assignee(parent_of(activity), values, errors)
     if errors:
         return None, errors
     if not values:
@@ -188,8 +242,8 @@ def edit_activity(activity: Activity, user: User, raw) -> tuple[Activity | None,
             Interaction.update(properties=_properties(fresh)).where(
                 Interaction.id == fresh.interaction_id
             ).execute()
-            signals.records_changed.send(__name__, cause="call edited", lead_ids=[fresh.lead_id])
-    return activity_for(activity.lead_id, activity.id), []
+            signals.records_changed.send(__name__, cause="call edited", **_rescored(fresh))
+    return _activities_where(Activity.id == activity.id).first(), []
 
 
 def delete_activity(activity: Activity, user: User) -> bool:
@@ -206,10 +260,15 @@ def delete_activity(activity: Activity, user: User) -> bool:
         )
         if deleted and activity.interaction_id is not None:
             Interaction.delete().where(Interaction.id == activity.interaction_id).execute()
-            signals.records_changed.send(
-                __name__, cause=f"{activity.kind} deleted", lead_ids=[activity.lead_id]
-            )
+            signals.records_changed.send(__name__, cause=f"{activity.kind} deleted", **_rescored(activity))
     return bool(deleted)
+
+
+def _rescored(activity: Activity) -> dict:
+    """Whom ``records_changed`` re-scores for a change of the activity's interaction."""
+    if activity.contact_id is not None:
+        return {"contact_ids": [activity.contact_id]}
+    return {"lead_ids": [activity.lead_id]}
 
 
 def _check_may_change(activity: Activity, user: User) -> None:
@@ -241,5 +300,15 @@ def lead_timeline(
         rules.Entry(rules.INTERACTION, row.occurred_at, row.id, row)
         for row in interactions
         if row.source != SOURCE
+    ]
+    return rules.merged(entries, shown, SHOWN)
+
+
+def record_timeline(record, shown: str = "all") -> list[rules.Entry]:
+    """A contact's or an account's own activities as the filter ``shown``
+    keeps them, newest first (its leads' are shown beside them)."""
+    entries = [
+        rules.Entry(activity.kind, activity.created_at, activity.id, activity)
+        for activity in record_activities(record).limit(SHOWN)
     ]
     return rules.merged(entries, shown, SHOWN)
