@@ -3,15 +3,24 @@ or delete one, and filter the lead's one timeline. Every endpoint answers the
 ``#lead-timeline`` region (``activities/_timeline.html``) to htmx; a plain
 visit or post gets the lead page (PRG), or the timeline on a page of its own
 with the errors inline. Whoever may see the lead may read and add; a lead the
-user may not see is a 404 (G1)."""
+user may not see is a 404 (G1).
+
+A contact's and an account's pages have the same timeline region and forms
+(``/contacts/<id>/activities/...``, ``/accounts/<id>/activities/...``), with
+the same rule: whoever may see the record may add; a record the user may not
+see is a 404 on the page, its fragments and its posts."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from flask import Blueprint, abort, redirect, request, url_for
 
 from auth.policy import current_user, signed_in
 from leads.activities import forms, services
 from leads.core import activities as rules
+from leads.records import directory
+from leads.records.models import Contact, Lead
 from leads.records.queries import lead_for
 from web.render import render, render_fragment, wants_fragment
 
@@ -20,6 +29,58 @@ bp = Blueprint("activities", __name__)
 PAGE = "activities/page.html"
 TIMELINE = "activities/_timeline.html"
 TOOLS = "activities/_tools_region.html"
+RECORDS = {
+    "contacts": ("records.contact", directory.contact_for),
+    "accounts": ("records.account", directory.account_for),
+}
+
+
+# A contact's or an account's timeline holds its activities only (no stage history).
+RECORD_FILTERS = {
+    key: label for key, label in rules.FILTERS.items() if key in ("all", "notes", "calls", "tasks")
+}
+
+
+@dataclass(frozen=True)
+class Urls:
+    """The addresses of a record's timeline region: the lead's, or a contact's
+    or an account's (``records``: ``contacts`` or ``accounts``)."""
+
+    record_id: int
+    records: str | None = None  # None: a lead
+
+    def _for(self, action: str, **values) -> str:
+        if self.records is None:
+            return url_for(f"activities.{action}", lead_id=self.record_id, **values)
+        return url_for(
+            f"activities.record_{action}", records=self.records, record_id=self.record_id, **values
+        )
+
+    def add(self, kind: str) -> str:
+        return self._for("add", kind=kind)
+
+    def timeline(self, kind: str) -> str:
+        return self._for("timeline", kind=kind)
+
+    def edit(self, activity_id: int, **values) -> str:
+        return self._for("edit", activity_id=activity_id, **values)
+
+    def delete(self, activity_id: int) -> str:
+        return self._for("delete", activity_id=activity_id)
+
+    def page(self, kind: str | None = None) -> str:
+        values = {} if kind is None else {"activity": kind}
+        if self.records is None:
+            return url_for("lead_page.show", lead_id=self.record_id, **values)
+        endpoint = RECORDS[self.records][0]
+        key = "contact_id" if self.records == "contacts" else "account_id"
+        return url_for(endpoint, **{key: self.record_id}, **values)
+
+
+def urls_for(record) -> Urls:
+    if isinstance(record, Lead):
+        return Urls(record.id)
+    return Urls(record.id, "contacts" if isinstance(record, Contact) else "accounts")
 
 
 def timeline_context(
@@ -33,7 +94,10 @@ def timeline_context(
     shown = rules.parse_filter(shown)
     bound = bound or {}
     assignees = list(services.assignable_users(lead))
-    entries = services.lead_timeline(lead, shown, events, interactions, activities)
+    if isinstance(lead, Lead):
+        entries = services.lead_timeline(lead, shown, events, interactions, activities)
+    else:
+        entries = services.record_timeline(lead, shown)
     editable = {
         entry.item.id
         for entry in entries
@@ -41,9 +105,10 @@ def timeline_context(
     }
     return {
         "lead": lead,
+        "urls": urls_for(lead),
         "entries": entries,
         "shown": shown,
-        "filters": rules.FILTERS,
+        "filters": rules.FILTERS if isinstance(lead, Lead) else RECORD_FILTERS,
         "kinds": rules.KINDS,
         "outcomes": rules.OUTCOMES,
         "add_forms": {
@@ -70,7 +135,7 @@ def _answer(
     inline)."""
     shown = shown if shown is not None else request.args.get("kind", "all")
     if not wants_fragment() and status < 400 and not page:
-        return redirect(url_for("lead_page.show", lead_id=lead.id, activity=rules.parse_filter(shown)))
+        return redirect(urls_for(lead).page(rules.parse_filter(shown)))
     context = timeline_context(lead, current_user(), shown, bound)
     return render(PAGE, TIMELINE, status=status, **context)
 
@@ -83,13 +148,54 @@ def timeline(lead_id: int):
     return _answer(_visible_lead(lead_id))
 
 
+def _visible_record(records: str, record_id: int):
+    """The contact or account if the user may see it (as its page does), else 404."""
+    return RECORDS[records][1](current_user(), record_id) or abort(404)
+
+
+RECORD = "/<any(contacts, accounts):records>/<int:record_id>/activities"
+
+
+@bp.route(RECORD)
+@signed_in
+def record_timeline(records: str, record_id: int):
+    """A contact's or an account's timeline as ``?kind=`` keeps it."""
+    return _answer(_visible_record(records, record_id))
+
+
+@bp.route(f"{RECORD}/<kind>", methods=["POST"])
+@signed_in
+def record_add(records: str, record_id: int, kind: str):
+    """Add a note, call or task on a contact or an account, as on a lead."""
+    if kind not in rules.KINDS:
+        abort(404)
+    return _add(_visible_record(records, record_id), kind)
+
+
+@bp.route(f"{RECORD}/<int:activity_id>/edit", methods=["GET", "POST"])
+@signed_in
+def record_edit(records: str, record_id: int, activity_id: int):
+    """A contact's or an account's activity's edit form or saved edit, as on a lead."""
+    return _edit(*_own_activity(record_id, activity_id, records))
+
+
+@bp.route(f"{RECORD}/<int:activity_id>/delete", methods=["POST"])
+@signed_in
+def record_delete(records: str, record_id: int, activity_id: int):
+    """Delete a contact's or an account's activity, as on a lead."""
+    return _delete(*_own_activity(record_id, activity_id, records))
+
+
 @bp.route("/leads/<int:lead_id>/activities/<kind>", methods=["POST"])
 @signed_in
 def add(lead_id: int, kind: str):
     """Add a note, call or task; the timeline with it, or the form with its errors (422)."""
     if kind not in rules.KINDS:
         abort(404)
-    lead = _visible_lead(lead_id)
+    return _add(_visible_lead(lead_id), kind)
+
+
+def _add(lead, kind: str):
     form = forms.activity_form(kind, services.assignable_users(lead), kind, posted=True)
     if form.validate():
         activity, errors = services.add_activity(lead, current_user(), kind, forms.values(form))
@@ -99,9 +205,9 @@ def add(lead_id: int, kind: str):
     return _answer(lead, status=422, bound={kind: form})
 
 
-def _own_activity(lead_id: int, activity_id: int):
-    lead = _visible_lead(lead_id)
-    activity = services.activity_for(lead.id, activity_id)
+def _own_activity(lead_id: int, activity_id: int, records: str | None = None):
+    lead = _visible_lead(lead_id) if records is None else _visible_record(records, lead_id)
+    activity = services.activity_on(lead, activity_id)
     if activity is None:
         abort(404)
     if not rules.may_change(current_user().role, current_user().id, activity.author_id):
@@ -115,7 +221,10 @@ def edit(lead_id: int, activity_id: int):
     """An activity's edit form (GET: in its tools to htmx, ``?close=1`` without
     it; a plain visit: the timeline with it open), or its saved edit (POST).
     Its author, a manager or an admin only: else 403."""
-    lead, activity = _own_activity(lead_id, activity_id)
+    return _edit(*_own_activity(lead_id, activity_id))
+
+
+def _edit(lead, activity):
     assignees = services.assignable_users(lead)
     if request.method == "GET":
         closed = request.args.get("close") and wants_fragment()
@@ -126,7 +235,7 @@ def edit(lead_id: int, activity_id: int):
         )
         if wants_fragment():
             bound = {activity.id: form} if form else {}
-            return render_fragment(TOOLS, lead=lead, item=activity, edit_forms=bound)
+            return render_fragment(TOOLS, urls=urls_for(lead), item=activity, edit_forms=bound)
         return _answer(lead, bound={activity.id: form}, page=True) if form else _answer(lead)
     form = forms.activity_form(activity.kind, assignees, f"edit{activity.id}", posted=True)
     if form.validate():
@@ -141,7 +250,10 @@ def edit(lead_id: int, activity_id: int):
 @signed_in
 def delete(lead_id: int, activity_id: int):
     """Delete an activity (its author, a manager or an admin: else 403)."""
-    lead, activity = _own_activity(lead_id, activity_id)
+    return _delete(*_own_activity(lead_id, activity_id))
+
+
+def _delete(lead, activity):
     form = forms.DeleteForm()
     if not form.validate():
         abort(400, "The form expired: reload the page.")

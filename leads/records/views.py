@@ -14,7 +14,7 @@ from peewee import IntegrityError
 from auth.models import ADMIN, MANAGER, MARKETER, REP
 from auth.policy import allow, current_user, signed_in
 from leads.activities.services import activities_of_leads
-from leads.core import activities as activity_rules
+from leads.activities.views import timeline_context
 from leads.core.numbers import whole_number
 from leads.records import activity, directory, services
 from leads.records.forms import AccountForm, ContactForm, LeadForm
@@ -72,7 +72,8 @@ def contacts():
 @signed_in
 def contact(contact_id: int):
     """A contact with its account, owner, the leads the user may see (E2),
-    those leads' latest activities (W1) and its latest interactions, newest first."""
+    its own activities with their inline forms, those leads' latest activities
+    (W1) and its latest interactions, newest first."""
     user = current_user()
     found = directory.contact_for(user, contact_id) or abort(404)
     leads = list(directory.leads_of_contact(user, contact_id))
@@ -81,8 +82,7 @@ def contact(contact_id: int):
         contact=found,
         leads=leads,
         activities=activities_of_leads(lead.id for lead in leads),
-        kinds=activity_rules.KINDS,
-        outcomes=activity_rules.OUTCOMES,
+        **timeline_context(found, user, request.args.get("activity", "all")),
         interactions=activity.shown(activity.contact_interactions(contact_id)),
         interactions_limit=activity.SHOWN,
         can_edit=_can_edit(),
@@ -124,7 +124,7 @@ def accounts():
 @signed_in
 def account(account_id: int):
     """An account with its owner, the contacts and leads the user may see, and
-    those leads' latest activities (W1)."""
+    its own activities with their inline forms and those leads' latest activities (W1)."""
     user = current_user()
     found = directory.account_for(user, account_id) or abort(404)
     leads = list(directory.leads_of_account(user, account_id))
@@ -134,8 +134,7 @@ def account(account_id: int):
         contacts=list(directory.contacts_of_account(user, account_id)),
         leads=leads,
         activities=activities_of_leads(lead.id for lead in leads),
-        kinds=activity_rules.KINDS,
-        outcomes=activity_rules.OUTCOMES,
+        **timeline_context(found, user, request.args.get("activity", "all")),
         can_edit=_can_edit(),
     )
 
