@@ -110,7 +110,7 @@ def test_r6_a_row_shows_countdown_time_score_grade_product_line_source_and_conta
     due = Assignment.get(Assignment.lead == later.id).due_at
     assert f'<time datetime="{due:%Y-%m-%dT%H:%M:%SZ}"' in row
     assert "<strong>2 h 15 min left</strong>" in row and 'class="countdown"' in row
-    assert "Score 72" in row and '<span class="badge">A</span>' in row and "99" not in row
+    assert "Score 72" in row and '<span class="badge">A</span>' in row and "Score 99" not in row and "A+" not in row
     assert "Analytics" in row and "Source: webform" in row
     assert 'href="tel:+33123456789"' in row and 'href="mailto:later@example.test"' in row
     assert "Accept</button>" in row and "Decline…" in row
