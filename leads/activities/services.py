@@ -36,7 +36,7 @@ from leads.records.queries import (
 )
 
 SOURCE = "activity"  # the interactions' source; external id: activity-<id>
-SHOWN = 100  # timeline entries shown
+SHOWN = 50  # timeline entries per page, newest first; "Show older" loads the next ones
 ROLES_SEEING_BY_ROLE = (ADMIN, MARKETER, MANAGER, TELEPROSPECTOR)
 
 
@@ -277,38 +277,64 @@ def _check_may_change(activity: Activity, user: User) -> None:
 
 
 def lead_timeline(
-    lead: Lead, shown: str = "all", events=None, interactions=None, activities=None
-) -> list[rules.Entry]:
-    """The lead's one timeline (W1): its activities, its history events (P7;
-    ``events``: already loaded) and the interactions that count for it (S3;
-    ``interactions``: the rows already loaded), newest first, as the filter
-    ``shown`` keeps them (``activities``: the newest ``SHOWN``, already loaded).
-    The interactions of its own notes and calls are left
-    out: the activity itself is shown."""
-    entries = [
-        rules.Entry(activity.kind, activity.created_at, activity.id, activity)
-        for activity in (lead_activities(lead.id).limit(SHOWN) if activities is None else activities)
-    ]
-    if events is None:
-        rows = list(history_for(lead.id).limit(SHOWN))
-        traced = trace_names(row.note for row in rows if row.kind == "routing")
-        events = history.events(rows, user_names(history.person_ids(rows)), qualification_labels(), traced)
-    entries += [rules.Entry(rules.HISTORY, event.when, 0, event) for event in events]
-    if interactions is None:
-        interactions = lead_activity.shown(lead_activity.lead_interactions(lead), SHOWN)
-    entries += [
-        rules.Entry(rules.INTERACTION, row.occurred_at, row.id, row)
-        for row in interactions
-        if row.source != SOURCE
-    ]
-    return rules.merged(entries, shown, SHOWN)
+    lead: Lead, shown: str = "all", events=None, interactions=None, activities=None, offset: int = 0
+) -> tuple[list[rules.Entry], bool]:
+    """A page of the lead's one timeline (W1): its activities, its history
+    events (P7; ``events``: already loaded) and the interactions that count for
+    it (S3), newest first, as the filter ``shown`` keeps them: the ``SHOWN``
+    entries after the newest ``offset``, and whether older ones are left. The
+    interactions of its own notes and calls are left out: the activity itself
+    is shown. ``activities`` (the newest ``SHOWN + 1``) and ``interactions``
+    (the lead page's newest rows) are what the lead page already loaded; they
+    serve the first page of the whole timeline, else the page is queried with
+    the filter (only the kinds it keeps, at most ``offset + SHOWN + 1`` of each)."""
+    wanted = rules.kept_kind(shown)
+    first = offset == 0 and wanted is None
+    limit = offset + SHOWN + 1
+    entries = []
+    if wanted is None or wanted in rules.KINDS:
+        if activities is None or not first:
+            query = lead_activities(lead.id)
+            activities = query.where(Activity.kind == wanted) if wanted else query
+            activities = activities.limit(limit)
+        entries += [
+            rules.Entry(activity.kind, activity.created_at, activity.id, activity) for activity in activities
+        ]
+    if wanted in (None, rules.HISTORY):
+        if events is None:
+            rows = list(history_for(lead.id))
+            traced = trace_names(row.note for row in rows if row.kind == "routing")
+            events = history.events(
+                rows, user_names(history.person_ids(rows)), qualification_labels(), traced
+            )
+        entries += [rules.Entry(rules.HISTORY, event.when, 0, event) for event in events]
+    cut_short = False  # the lead page's interactions stop at its page, older ones may be left
+    if wanted in (None, rules.INTERACTION):
+        if interactions is None or not first:
+            query = lead_activity.lead_interactions(lead).where(Interaction.source != SOURCE)
+            interactions = lead_activity.shown(query, limit)
+        else:
+            cut_short = len(interactions) >= lead_activity.SHOWN
+        entries += [
+            rules.Entry(rules.INTERACTION, row.occurred_at, row.id, row)
+            for row in interactions
+            if row.source != SOURCE
+        ]
+    kept = rules.merged(entries, shown)
+    return kept[offset : offset + SHOWN], len(kept) > offset + SHOWN or cut_short
 
 
-def record_timeline(record, shown: str = "all") -> list[rules.Entry]:
-    """A contact's or an account's own activities as the filter ``shown``
-    keeps them, newest first (its leads' are shown beside them)."""
+def record_timeline(record, shown: str = "all", offset: int = 0) -> tuple[list[rules.Entry], bool]:
+    """A page of a contact's or an account's own activities as the filter
+    ``shown`` keeps them, newest first (its leads' are shown beside them): the
+    ``SHOWN`` after the newest ``offset``, and whether older ones are left."""
+    wanted = rules.kept_kind(shown)
+    query = record_activities(record)
+    if wanted in rules.KINDS:
+        query = query.where(Activity.kind == wanted)
     entries = [
         rules.Entry(activity.kind, activity.created_at, activity.id, activity)
-        for activity in record_activities(record).limit(SHOWN)
+        for activity in query.limit(offset + SHOWN + 1)
     ]
-    return rules.merged(entries, shown, SHOWN)
+    kept = rules.merged(entries, shown)
+    return kept[offset : offset + SHOWN], len(kept) > offset + SHOWN

@@ -59,8 +59,8 @@ class Urls:
     def add(self, kind: str) -> str:
         return self._for("add", kind=kind)
 
-    def timeline(self, kind: str) -> str:
-        return self._for("timeline", kind=kind)
+    def timeline(self, kind: str, **values) -> str:
+        return self._for("timeline", kind=kind, **values)
 
     def edit(self, activity_id: int, **values) -> str:
         return self._for("edit", activity_id=activity_id, **values)
@@ -81,23 +81,32 @@ def urls_for(record) -> Urls:
     if isinstance(record, Lead):
         return Urls(record.id)
     return Urls(record.id, "contacts" if isinstance(record, Contact) else "accounts")
+OLDER = "activities/_older.html"
 
 
 def timeline_context(
-    lead, user, shown: str, bound: dict | None = None, events=None, interactions=None, activities=None
+    lead,
+    user,
+    shown: str,
+    bound: dict | None = None,
+    events=None,
+    interactions=None,
+    activities=None,
+    offset: int = 0,
 ) -> dict:
     """What ``_timeline.html`` needs: the entries the filter ``shown`` keeps
     (``events``, ``interactions`` and ``activities``: what the lead page already loaded), the
     add forms (``bound``: a posted one, by kind, or an activity's edit form, by
     its id), and which activities ``user`` may change (their edit forms are
-    fetched when asked for: ``edit``)."""
+    fetched when asked for: ``edit``). ``offset``: the page after that many
+    entries ("Show older"); ``more``: whether older entries are left."""
     shown = rules.parse_filter(shown)
     bound = bound or {}
     assignees = list(services.assignable_users(lead))
     if isinstance(lead, Lead):
-        entries = services.lead_timeline(lead, shown, events, interactions, activities)
+        entries, more = services.lead_timeline(lead, shown, events, interactions, activities, offset)
     else:
-        entries = services.record_timeline(lead, shown)
+        entries, more = services.record_timeline(lead, shown, offset)
     editable = {
         entry.item.id
         for entry in entries
@@ -107,6 +116,8 @@ def timeline_context(
         "lead": lead,
         "urls": urls_for(lead),
         "entries": entries,
+        "more": more,
+        "older": offset + services.SHOWN,
         "shown": shown,
         "filters": rules.FILTERS if isinstance(lead, Lead) else RECORD_FILTERS,
         "kinds": rules.KINDS,
@@ -144,8 +155,21 @@ def _answer(
 @signed_in
 def timeline(lead_id: int):
     """The lead's timeline as the filter ``?kind=`` keeps it (a plain visit:
-    the lead page with that filter)."""
-    return _answer(_visible_lead(lead_id))
+    the lead page with that filter). ``?offset=``: the entries older than the
+    newest that many ("Show older"): to htmx the next entries and the control
+    for the ones after; a plain visit, the timeline on a page of its own."""
+    return _timeline_page(_visible_lead(lead_id))
+
+
+def _timeline_page(record):
+    """The record's timeline; with ``?offset=``, the entries after the newest that many."""
+    offset = max(request.args.get("offset", 0, type=int), 0)
+    if not offset:
+        return _answer(record)
+    context = timeline_context(record, current_user(), request.args.get("kind", "all"), offset=offset)
+    if wants_fragment():
+        return render_fragment(OLDER, **context)
+    return render(PAGE, TIMELINE, **context)
 
 
 def _visible_record(records: str, record_id: int):
@@ -159,8 +183,8 @@ RECORD = "/<any(contacts, accounts):records>/<int:record_id>/activities"
 @bp.route(RECORD)
 @signed_in
 def record_timeline(records: str, record_id: int):
-    """A contact's or an account's timeline as ``?kind=`` keeps it."""
-    return _answer(_visible_record(records, record_id))
+    """A contact's or an account's timeline as ``?kind=`` keeps it (``?offset=``: older entries)."""
+    return _timeline_page(_visible_record(records, record_id))
 
 
 @bp.route(f"{RECORD}/<kind>", methods=["POST"])

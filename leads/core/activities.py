@@ -190,6 +190,11 @@ def parse_filter(raw: str | None) -> str:
     return raw if raw in FILTERS else "all"
 
 
+def kept_kind(shown: str) -> str | None:
+    """The one kind of entry the filter ``shown`` keeps (None: every kind)."""
+    return _FILTER_KINDS.get(shown)
+
+
 def merged(entries: Iterable[Entry], shown: str = "all", limit: int | None = None) -> list[Entry]:
     """The entries the filter ``shown`` keeps, newest first (at most ``limit``)."""
     wanted = _FILTER_KINDS.get(shown)

@@ -101,7 +101,7 @@ def _timeline_now(lead, live, events=None) -> dict:
     if events is None:
         events = _timeline(list(history_for(lead.id)), qualification_labels())
     shown = parse_qs(urlsplit(request.headers.get("HX-Current-URL", "")).query).get("activity", ["all"])[0]
-    activities = list(lead_activities(lead.id).limit(TIMELINE_SHOWN))
+    activities = list(lead_activities(lead.id).limit(TIMELINE_SHOWN + 1))
     return timeline_context(
         lead, current_user(), shown, events=events, interactions=live.interactions, activities=activities
     )
@@ -236,7 +236,7 @@ def _context(
             loaded = {
                 "events": context["events"],
                 "interactions": context["live"].interactions,
-                "activities": list(lead_activities(lead.id).limit(TIMELINE_SHOWN)),
+                "activities": list(lead_activities(lead.id).limit(TIMELINE_SHOWN + 1)),
             }
             shown = request.args.get("activity", "all")
             context.update(timeline_context(lead, current_user(), shown, **loaded))
