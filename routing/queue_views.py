@@ -398,7 +398,7 @@ def _my_page(user: User, sort: str, status: int = 200, override: Row | None = No
 
 def _row(queue: Queue, lead: Lead, user: User, shared: dict, bound: dict | None = None) -> Row:
     """A row with the forms of the queue's actions open to ``user`` on ``lead``."""
-    available = lifecycle.available_actions(lead.state, actor_for(user))
+    available = _available(lead.state, actor_for(user), shared)
     bound = bound or {}
     forms = {
         action: bound.get(action) or _blank_form(action, lead, shared)
@@ -407,6 +407,16 @@ def _row(queue: Queue, lead: Lead, user: User, shared: dict, bound: dict | None 
     }
     labels = shared.get("labels")
     return Row(lead, forms, available, findings=findings(lead, labels) if labels is not None else [])
+
+
+def _available(state: lifecycle.LeadState, actor, shared: dict) -> set[str]:
+    """The actions open to ``actor`` on a lead in ``state``, worked out once per
+    request for the rows of one state (a queue's rows mostly share a few)."""
+    known = shared.setdefault("available", {})
+    key = (repr(state), actor)
+    if key not in known:
+        known[key] = lifecycle.available_actions(state, actor)
+    return set(known[key])
 
 
 def _blank_form(action: str, lead: Lead, shared: dict):
