@@ -182,8 +182,8 @@ class Interaction(BaseModel):
     class Meta:
         indexes = (
             (("source", "external_id"), True),
-            (("contact", "occurred_at"), False),
-            (("lead", "occurred_at"), False),
+            (("contact", "occurred_at", "type"), False),  # migration 018: D2 reads the type from the index
+            (("lead", "occurred_at", "type"), False),
         )
 
 
@@ -216,5 +216,5 @@ class LeadHistory(BaseModel):
     class Meta:
         indexes = (
             (("lead", "created_at"), False),
-            (("kind", "new_value", "created_at"), False),  # migration 016: D2's events per week
+            (("kind", "new_value", "created_at", "lead"), False),  # migrations 016, 018: D2's events per week
         )

@@ -122,7 +122,8 @@ def _event_rows(filters: Filters, event: str) -> list:
 def events_per_week(filters: Filters, by: str, event: str) -> pw.ModelSelect:
     """``(week, group value, leads)``: the leads that became ``event`` (MQL,
     SALES_READY, CONVERTED) in the range, per week of that moment and breakdown
-    value, each lead once per week (the ``(kind, new_value, created_at)`` index)."""
+    value, each lead once per week (the ``(kind, new_value, created_at, lead_id)``
+    index, migration 018)."""
     key = group_column(by)
     return (
         LeadHistory.select(
@@ -164,7 +165,7 @@ def interactions_before_sales_ready(filters: Filters, days: int = 30, limit: int
     before that moment, most frequent first. The interactions that count are
     those of the lead and of its contact, or, for a lead with an account and no
     contact, of the account's contacts (S3); each branch reads an
-    ``(…, occurred_at)`` index."""
+    ``(…, occurred_at, type)`` index alone (migration 018)."""
     ready = (
         LeadHistory.select(LeadHistory.lead, Lead.contact, Lead.account, LeadHistory.created_at)
         .join(Lead, on=(Lead.id == LeadHistory.lead))
