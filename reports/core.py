@@ -257,20 +257,31 @@ def funnel(facts: Iterable[LeadFact], start: int, end: int) -> list[FunnelStep]:
             later = any(moment is not None for moment in fact.entered[index + 1 :])
             if later or (stage == STAGES[-1] and fact.outcome == CONVERTED):
                 advanced[stage] += 1
-    return [FunnelStep(stage, lifecycle.STAGES[stage], entered[stage], advanced[stage]) for stage in STAGES]
+    return funnel_of({stage: (entered[stage], advanced[stage]) for stage in STAGES})
+
+
+def funnel_of(counts: dict[int, tuple[int, int]]) -> list[FunnelStep]:
+    """D1: the funnel from (entered, advanced) per stage, as a database counts them."""
+    return [FunnelStep(stage, lifecycle.STAGES[stage], *counts.get(stage, (0, 0))) for stage in STAGES]
 
 
 def outcomes(facts: Iterable[LeadFact], start: int, end: int) -> Outcomes:
     """D1: the outcomes recorded in [start, end)."""
+    return outcomes_of(
+        (fact.outcome, fact.outcome_reason, 1) for fact in facts if _within(fact.outcome_at, start, end)
+    )
+
+
+def outcomes_of(counts: Iterable[tuple[str | None, str | None, int]]) -> Outcomes:
+    """D1: the outcomes from (outcome, reason, leads) counts of the range, as
+    a database groups them (``outcomes`` counts each fact as one)."""
     converted = 0
     reasons: dict[str, int] = defaultdict(int)
-    for fact in facts:
-        if not _within(fact.outcome_at, start, end):
-            continue
-        if fact.outcome == CONVERTED:
-            converted += 1
-        elif fact.outcome == DISQUALIFIED:
-            reasons[fact.outcome_reason or "other"] += 1
+    for outcome, reason, count in counts:
+        if outcome == CONVERTED:
+            converted += count
+        elif outcome == DISQUALIFIED:
+            reasons[reason or "other"] += count
     known = list(lifecycle.DISQUALIFY_REASONS)
     codes = known + sorted(set(reasons) - set(known))
     labels = lifecycle.STATUS_REASONS
@@ -309,7 +320,14 @@ def time_in_stage(facts: Iterable[LeadFact], start: int, end: int) -> list[Stage
             came, went = fact.entered[index], fact.left[index]
             if came is not None and _within(went, start, end):
                 durations[stage].append(went - came)
-    return [StageTime(stage, lifecycle.STAGES[stage], Spread.of(durations[stage])) for stage in STAGES]
+    return stage_times(durations)
+
+
+def stage_times(durations: dict[int, list[int]]) -> list[StageTime]:
+    """D1: per stage, the median and 90th percentile of the stays (seconds)."""
+    return [
+        StageTime(stage, lifecycle.STAGES[stage], Spread.of(durations.get(stage, []))) for stage in STAGES
+    ]
 
 
 @dataclass(frozen=True)
@@ -350,6 +368,32 @@ def _speed(key: int | None, facts: list[LeadFact]) -> Speed:
         Spread.of(since_ready("accepted_at")),
         Spread.of(since_ready("first_activity_at")),
     )
+
+
+def speeds(
+    rows: Iterable[tuple[int | None, int | None, int | None, int | None]],
+) -> tuple[list[Speed], Speed]:
+    """D1: ``speed_to_lead`` from rows read already narrowed to the leads that
+    became sales-ready in the range: (key, seconds to assigned, to accepted,
+    to first activity), None where it did not happen. Same figures, no facts."""
+    groups: dict[int | None, list[list[int]]] = {}
+    every: list[list[int]] = [[], [], [], []]
+    for key, *spans in rows:
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = [[], [], [], []]
+        group[0].append(0)
+        every[0].append(0)
+        for index, span in enumerate(spans, 1):
+            if span is not None:
+                group[index].append(span)
+                every[index].append(span)
+    order = sorted(groups, key=lambda group: (group is None, group or 0))
+
+    def speed(key: int | None, lists: list[list[int]]) -> Speed:
+        return Speed(key, len(lists[0]), *(Spread.of(values) for values in lists[1:]))
+
+    return [speed(key, groups[key]) for key in order], speed(None, every)
 
 
 # --- Rep days: load and SLA ------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The sales dashboard (SPEC D1) assembled: the rollup's rows read once
-(``reports.sales.queries``), the figures computed by ``reports.core``, the
+"""The sales dashboard (SPEC D1) assembled: the rollup counted and narrowed in SQL
+(``reports.sales.queries``), the figures finished by ``reports.core``, the
 charts' geometry by ``reports.charts``, and each chart's numbers as CSV.
 """
 
@@ -113,26 +113,49 @@ class SalesDashboard:
         )
 
 
-def sales_dashboard(filters: Filters) -> SalesDashboard:
-    """Every figure of the dashboard for ``filters``, from one read of the facts
-    in range, five small reads of the stuck leads and one of the rep days."""
-    start, end = filters.bounds
-    facts = queries.load_facts(filters)
-    speed_reps, speed_all = core.speed_to_lead(facts, start, end, lambda fact: fact.owner_id)
-    speed_teams, _ = core.speed_to_lead(facts, start, end, lambda fact: fact.team_id)
-    days = queries.rep_days_in_range(filters)
-    weeks, sla_reps = core.weekly_sla(days, filters.start, filters.end)
-    loads = core.rep_load(days, filters.start, filters.end, queries.capacities(filters))
-    stuck = queries.stuck_leads(filters)
+# What each CSV needs: the parts of the dashboard computed for it alone.
+_PARTS = {
+    "funnel": {"funnel"},
+    "outcomes": {"outcomes"},
+    "time-in-stage": {"stage_times"},
+    "speed-reps": {"speeds"},
+    "speed-teams": {"speeds"},
+    "sla": {"rep_days"},
+    "sla-reps": {"rep_days"},
+    "load": {"rep_days"},
+}
+_EVERY_PART = {"funnel", "outcomes", "stage_times", "stuck", "speeds", "rep_days"}
+
+
+def sales_dashboard(filters: Filters, chart: str | None = None) -> SalesDashboard:
+    """Every figure of the dashboard for ``filters`` (or only those of ``chart``,
+    one of ``CHARTS``, for its CSV), counted in the database: the funnel in one
+    aggregate row, the outcomes grouped, one duration column per stage, the
+    three spans of the sales-ready leads, five small reads of the stuck leads
+    and the rep days summed per rep and day."""
+    parts = _PARTS[chart] if chart else _EVERY_PART
+    speed_reps: list[core.Speed] = []
+    speed_teams: list[core.Speed] = []
+    speed_all = core.Speed(None, 0, core.Spread.of([]), core.Spread.of([]), core.Spread.of([]))
+    if "speeds" in parts:
+        speed_reps, speed_teams, speed_all = queries.speeds(filters)
+    weeks: list[core.Week] = []
+    sla_reps: list[core.RepSla] = []
+    loads: list[core.RepLoad] = []
+    if "rep_days" in parts:
+        days = queries.rep_days_in_range(filters)
+        weeks, sla_reps = core.weekly_sla(days, filters.start, filters.end)
+        if chart in (None, "load"):
+            loads = core.rep_load(days, filters.start, filters.end, queries.capacities(filters))
     rep_ids = {speed.key for speed in speed_reps} | {row.rep_id for row in sla_reps}
     rep_ids |= {load.rep_id for load in loads}
     team_ids = {speed.key for speed in speed_teams}
     return SalesDashboard(
         filters=filters,
-        funnel=core.funnel(facts, start, end),
-        outcomes=core.outcomes(facts, start, end),
-        stage_times=core.time_in_stage(facts, start, end),
-        stuck=stuck,
+        funnel=queries.funnel(filters) if "funnel" in parts else core.funnel_of({}),
+        outcomes=queries.outcomes(filters) if "outcomes" in parts else core.outcomes_of([]),
+        stage_times=queries.stage_times(filters) if "stage_times" in parts else core.stage_times({}),
+        stuck=queries.stuck_leads(filters) if "stuck" in parts else {},
         speed_reps=speed_reps,
         speed_teams=speed_teams,
         speed_all=speed_all,
@@ -142,7 +165,7 @@ def sales_dashboard(filters: Filters) -> SalesDashboard:
         days=[filters.start + dt.timedelta(days=n) for n in range((filters.end - filters.start).days + 1)],
         rep_names=queries.names(User, rep_ids),
         team_names=queries.names(Team, team_ids),
-        refreshed_at=queries.refreshed_at(),
+        refreshed_at=queries.refreshed_at() if chart is None else None,
     )
 
 

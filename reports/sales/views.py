@@ -73,7 +73,7 @@ def chart_csv(chart):
     if filters is None:
         errors = [error for field in form for error in field.errors]
         return Response(" ".join(errors), status=422, mimetype="text/plain")
-    board = services.sales_dashboard(filters)
+    board = services.sales_dashboard(filters, chart)
     response = Response(services.chart_csv(board, chart), mimetype="text/csv")
     name = f"sales-{chart}-{filters.start.isoformat()}-{filters.end.isoformat()}.csv"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
