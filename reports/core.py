@@ -301,7 +301,8 @@ class Spread:
 
     @classmethod
     def of(cls, values: Sequence[float]) -> Spread:
-        return cls(len(values), percentile(values, 0.5), percentile(values, 0.9))
+        ordered = sorted(values)  # once: percentile's own sort of a sorted list is then linear
+        return cls(len(ordered), percentile(ordered, 0.5), percentile(ordered, 0.9))
 
 
 @dataclass(frozen=True)
@@ -370,30 +371,23 @@ def _speed(key: int | None, facts: list[LeadFact]) -> Speed:
     )
 
 
-def speeds(
-    rows: Iterable[tuple[int | None, int | None, int | None, int | None]],
-) -> tuple[list[Speed], Speed]:
+def speeds(rows: Sequence[tuple], key: int = 0) -> tuple[list[Speed], Speed]:
     """D1: ``speed_to_lead`` from rows read already narrowed to the leads that
-    became sales-ready in the range: (key, seconds to assigned, to accepted,
-    to first activity), None where it did not happen. Same figures, no facts."""
-    groups: dict[int | None, list[list[int]]] = {}
-    every: list[list[int]] = [[], [], [], []]
-    for key, *spans in rows:
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = [[], [], [], []]
-        group[0].append(0)
-        every[0].append(0)
-        for index, span in enumerate(spans, 1):
-            if span is not None:
-                group[index].append(span)
-                every[index].append(span)
+    became sales-ready in the range, each ending with its seconds to assigned,
+    to accepted and to first activity (None where it did not happen), grouped
+    by its column ``key``. Same figures, no facts."""
+    groups: dict[int | None, list[tuple]] = defaultdict(list)
+    for row in rows:
+        groups[row[key]].append(row)
     order = sorted(groups, key=lambda group: (group is None, group or 0))
 
-    def speed(key: int | None, lists: list[list[int]]) -> Speed:
-        return Speed(key, len(lists[0]), *(Spread.of(values) for values in lists[1:]))
+    def speed(group: int | None, members: Sequence[tuple]) -> Speed:
+        spans = [
+            Spread.of([row[index] for row in members if row[index] is not None]) for index in (-3, -2, -1)
+        ]
+        return Speed(group, len(members), *spans)
 
-    return [speed(key, groups[key]) for key in order], speed(None, every)
+    return [speed(group, groups[group]) for group in order], speed(None, rows)
 
 
 # --- Rep days: load and SLA ------------------------------------------------------

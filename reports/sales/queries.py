@@ -138,8 +138,8 @@ def speeds(filters: Filters) -> tuple[list[core.Speed], list[core.Speed], core.S
         SalesLeadFact.first_activity_at - ready,
     ).where(_between(ready, start, end))
     rows = _raw(query)
-    per_rep, every = core.speeds(row[:1] + row[2:] for row in rows)
-    per_team, _ = core.speeds(row[1:] for row in rows)
+    per_rep, every = core.speeds(rows, key=0)
+    per_team, _ = core.speeds(rows, key=1)
     return per_rep, per_team, every
 
 
