@@ -206,6 +206,7 @@ API_BLUEPRINTS = ("api", "campaigns_api", "activities_api")  # token-authenticat
 
 def _register(app: Flask) -> None:
     from auth import policy
+    from leads.records import interaction_types
     from ops import metrics
     from ops.cli import register_cli
     from web import assets, errors, request_log
@@ -225,6 +226,7 @@ def _register(app: Flask) -> None:
     errors.register(app)
     app.after_request(set_security_headers)
     assets.init_app(app)
+    app.jinja_env.globals["interaction_label"] = interaction_types.label  # "Website visited", not web_visit
     register_cli(app)
 
 

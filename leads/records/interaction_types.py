@@ -65,3 +65,17 @@ def stored_counts(names: list[str]) -> dict[str, int]:
         .group_by(Interaction.type)
     )
     return dict(query.tuples())
+
+
+def label(name: str) -> str:
+    """The label people read for an interaction type: a built-in one's at once,
+    a custom one's from the registered types (read once per request)."""
+    if interactions.BUILT_IN_VOCABULARY.known(name):
+        return interactions.BUILT_IN_VOCABULARY.label(name)
+    from flask import g, has_app_context
+
+    if not has_app_context():
+        return vocabulary().label(name)
+    if "interaction_vocabulary" not in g:
+        g.interaction_vocabulary = vocabulary()
+    return g.interaction_vocabulary.label(name)

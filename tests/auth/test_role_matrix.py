@@ -72,6 +72,10 @@ def _sample_url(rule, world) -> str:
             values[name] = 1
         elif name == "action":
             values[name] = "sales_accept"
+        elif name == "records":  # /<any(contacts, accounts):records>/<record_id>/…
+            values[name] = "contacts"
+        elif name == "record_id":
+            values[name] = world["contact"].id
         else:
             values[name] = "x"
     path = rule.rule

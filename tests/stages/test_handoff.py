@@ -89,8 +89,8 @@ def test_w3_the_owning_rep_sees_findings_who_scores_why_activities_and_interacti
     assert "Call Tess Teleprospector" in panel and "Keen on a demo" in panel  # latest activities
     interactions = panel.split("What made it sales-ready", 1)[1]
     # the latest three before Sales ready (the call's own interaction, then the two newest)
-    assert "webinar_attended" in interactions and "pricing_viewed" in interactions
-    assert "old_visit" not in interactions and "after_handoff" not in interactions
+    assert "webinar attended" in interactions and "pricing viewed" in interactions
+    assert "old visit" not in interactions and "after handoff" not in interactions
 
 
 def test_w3_no_hand_off_panel_before_stage_5(app):
@@ -149,8 +149,8 @@ def test_w3_interactions_before_sales_ready_older_than_the_loaded_ones_are_still
         )
     page = handed["rep_client"].get(f"/leads/{lead.id}").get_data(as_text=True)
     interactions = text_of(region(page, "lead-handoff")).split("What made it sales-ready", 1)[1]
-    assert "webinar_attended" in interactions and "pricing_viewed" in interactions
-    assert "later_visit" not in interactions
+    assert "webinar attended" in interactions and "pricing viewed" in interactions
+    assert "later visit" not in interactions
 
 
 def test_w3_the_open_page_brings_the_panel_when_the_lead_is_handed_to_sales_meanwhile(app):
