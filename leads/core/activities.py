@@ -108,7 +108,7 @@ def _whole(value) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdecimal():  # not "²", which isdigit() takes
         return int(value.strip())
     return None
 
