@@ -602,7 +602,7 @@ def can_take(rep_picked, rule, excluded):
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(rule_lists(), facts_strategy, reps_strategy(), st.frozensets(REP_IDS, max_size=3))
 def test_r1_r3_r4_property_the_pick_is_eligible_and_from_the_first_matching_rule(
     rules, facts, reps, excluded
@@ -635,7 +635,7 @@ def test_r1_r3_r4_property_the_pick_is_eligible_and_from_the_first_matching_rule
         assert picked.id == deciding.user_id
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(rule_dicts(), facts_strategy, reps_strategy(), st.frozensets(REP_IDS, max_size=3))
 def test_r3_r6_property_never_a_deactivated_away_full_or_excluded_rep(data, facts, reps, excluded):
     """R3/R6: whoever the strategy looks at, a rep who is deactivated, away, full,
@@ -667,7 +667,7 @@ def test_r3_r6_property_never_a_deactivated_away_full_or_excluded_rep(data, fact
         assert decision.rep_id not in excluded and decision.rep_id not in data["exclude_user_ids"]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.lists(
         OFFSETS.map(lambda moment: None if moment is None else min(moment, NOW)), min_size=1, max_size=8
@@ -748,7 +748,7 @@ def test_r1_r3_the_reps_in_play_are_the_matched_rules_owners_or_pool():
     assert reps_in_play([rule(1, NAMED_USER, user_id=99)], lead(), reps) == frozenset()  # not a rep
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(rule_lists(), facts_strategy, reps_strategy(), reps_strategy(), st.frozensets(REP_IDS, max_size=3))
 def test_r1_r3_property_a_decision_reads_only_the_reps_in_play(rules, facts, reps, others, excluded):
     """R1/R3 (issue 16) for any rules, lead and reps: the pick is one of the reps
