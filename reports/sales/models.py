@@ -1,10 +1,11 @@
 """The sales dashboard's rollup (SPEC D1), kept by ``reports.sales.rollup``:
 one fact per lead (its stage entries and exits, outcome and hand-off moments),
 one row per rep, day and product line (open leads at the day's end and
-the day's assignments, accepts, time-outs, declines and re-assignments) and
-how far the refresh has read. The dashboard reads these indexed rows instead
-of the history of every lead.
-Times are epoch seconds (UTC). Schema: ``migrations/011_sales_reports.py``.
+the day's assignments, accepts, time-outs, declines and re-assignments),
+counts per block of days (stays' lengths, funnel entries), and how far the refresh
+has read. The dashboard reads these indexed rows instead of the history of
+every lead. Times are epoch seconds (UTC). Schema:
+``migrations/011_sales_reports.py`` and ``020_sales_day_blocks.py``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,21 @@ class SalesLeadFact(BaseModel):
             (("owner", "active_until"), False),
             (("status", "stage", "stage_since"), False),
             (("refreshed_at",), False),
+            # Speed to lead and the outcomes read only these (migration 021).
+            (
+                (
+                    "sales_ready_at",
+                    "created",
+                    "owner",
+                    "team",
+                    "product_line",
+                    "assigned_at",
+                    "accepted_at",
+                    "first_activity_at",
+                ),
+                False,
+            ),
+            (("outcome_at", "created", "outcome", "outcome_reason", "owner", "team", "product_line"), False),
         )
 
 
@@ -83,6 +99,27 @@ class SalesRollupState(BaseModel):
     days_through = pw.IntegerField(null=True)
     days_at = pw.BigIntegerField(null=True)  # when the rep days were last rewritten (epoch seconds)
     refreshed_at = pw.BigIntegerField(null=True)
+    blocks_facts = pw.IntegerField(null=True)  # the facts the day blocks count (None: to build)
 
     class Meta:
         table_name = "sales_rollup_state"
+
+
+class SalesDayBlock(BaseModel):
+    """A count of one ``kind`` and ``bucket`` over a block of days (the days
+    ``block * 2**level`` to ``(block + 1) * 2**level - 1``, day numbers): for
+    kind 1–5, the stays in that stage which ended then, by their length's
+    bucket (``reports.core.bucket_of``); for kind 11–15 (``core.FUNNEL`` +
+    stage), the leads which first entered the stage then, bucket 1 if they went
+    on, else 0. A range sums its few blocks (``core.day_blocks``) instead of
+    reading every lead. Schema: ``migrations/020_sales_day_blocks.py``."""
+
+    level = pw.SmallIntegerField()
+    block = pw.IntegerField()
+    kind = pw.SmallIntegerField()
+    bucket = pw.SmallIntegerField()
+    tally = pw.IntegerField()
+
+    class Meta:
+        table_name = "sales_day_block"
+        indexes = ((("level", "block", "kind", "bucket"), True),)

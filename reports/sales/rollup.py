@@ -6,7 +6,16 @@ too), each from its history, assignments and activities through
 from the day before the last one it wrote up to today (when a lead changed,
 at most once a minute, or on a new day). Facts and days are
 recomputed from their source rows and replaced whole, never incremented, so a
-slice run twice changes nothing. The sweeper runs one slice per sweep
+slice run twice changes nothing.
+
+The day blocks (``SalesDayBlock``: the stays' lengths and the funnel's
+entries per block of days) follow the facts in the same
+transaction: what a lead's old fact counted is taken off and what its new one
+counts added, so a slice run twice (old and new the same) or killed (rolled
+back) changes nothing. ``SalesRollupState.blocks_facts`` says how many facts
+they count; when the facts table holds another number (a lead deleted takes its
+fact with it), or before their first build, they are rebuilt whole from the
+facts once the slices have caught up. The sweeper runs one slice per sweep
 (``reports.sales.jobs``); ``refresh`` runs slices until caught up (the first
 build of an install, the benchmark).
 
@@ -22,10 +31,10 @@ import peewee as pw
 from auth.models import User
 from leads.activities.models import Activity
 from leads.base import bulk
-from leads.base.db import transaction, utcnow
+from leads.base.db import db, transaction, utcnow
 from leads.records.models import Lead, LeadHistory
 from reports import core
-from reports.sales.models import SalesLeadFact, SalesRepDay, SalesRollupState
+from reports.sales.models import SalesDayBlock, SalesLeadFact, SalesRepDay, SalesRollupState
 from routing.assign import END_DECLINED, END_OVERDUE, END_REASSIGNED
 from routing.models import Assignment
 
@@ -38,11 +47,11 @@ _EPOCH = dt.datetime(1970, 1, 1)
 
 def refresh(now: dt.datetime | None = None) -> dict:
     """Run slices until the rollup has caught up; returns what they rewrote."""
-    total = {"facts": 0, "rep_days": 0}
+    total = {"facts": 0, "rep_days": 0, "day_blocks": 0}
     while True:
         done = refresh_slice(now)
-        total["facts"] += done["facts"]
-        total["rep_days"] += done["rep_days"]
+        for name in total:
+            total[name] += done[name]
         if done["caught_up"]:
             return total
 
@@ -99,10 +108,102 @@ def refresh_slice(now: dt.datetime | None = None, size: int = SLICE) -> dict:
             first_day = core.from_day_number(state.days_through) - dt.timedelta(days=1)
         days = store_rep_days(min(first_day, now.date()), now.date(), teams)
         state.days_through, state.days_at = core.day_number(now.date()), core.epoch(now)
+    blocks = 0
     if caught_up:
         state.refreshed_at = core.epoch(now)
-    state.save()
-    return {"facts": len(ids), "rep_days": days, "caught_up": caught_up}
+    # The day blocks' count of facts is kept by their own writes (``_shift_day_blocks``), not this copy.
+    state.save(
+        only=[field for field in SalesRollupState._meta.sorted_fields[1:] if field.name != "blocks_facts"]
+    )
+    if caught_up and _blocks_out_of_step():
+        blocks = store_day_blocks()
+    return {"facts": len(ids), "rep_days": days, "day_blocks": blocks, "caught_up": caught_up}
+
+
+def _blocks_out_of_step() -> bool:
+    """Whether the day blocks were never built or count other facts than the table holds."""
+    counted = SalesRollupState.select(SalesRollupState.blocks_facts).order_by(SalesRollupState.id).scalar()
+    return counted is None or counted != SalesLeadFact.select().count()
+
+
+def store_day_blocks() -> int:
+    """Rebuild the day blocks whole from the facts (one transaction); returns
+    how many rows were written."""
+    with transaction():
+        cells = []
+        facts = 0
+        for row in db.execute(SalesLeadFact.select(*_block_columns())).fetchall():
+            facts += 1
+            cells += _cells_of(row)
+        counted = core.block_cells(cells)
+        SalesDayBlock.delete().execute()
+        rows = [(*key, tally) for key, tally in counted.items()]
+        for first in range(0, len(rows), 20_000):
+            bulk.insert(SalesDayBlock, _BLOCK_FIELDS, rows[first : first + 20_000])
+        SalesRollupState.update(blocks_facts=facts).execute()
+    return len(rows)
+
+
+def _block_columns() -> list[pw.Field]:
+    """What a fact's cells are made of: its entries, its exits, its outcome."""
+    return [
+        *(_entered(stage) for stage in core.STAGES),
+        *(_left(stage) for stage in core.STAGES),
+        SalesLeadFact.outcome,
+    ]
+
+
+def _entered(stage: int):
+    return getattr(SalesLeadFact, f"entered_{stage}")
+
+
+def _left(stage: int):
+    return getattr(SalesLeadFact, f"left_{stage}")
+
+
+def _cells_of(row: tuple) -> list[tuple[int, int, int]]:
+    """``core.fact_cells`` of a fact read as its ``_BLOCK_COLUMNS``."""
+    count = len(core.STAGES)
+    return core.fact_cells(row[:count], row[count : 2 * count], row[2 * count])
+
+
+_BLOCK_FIELDS = [
+    SalesDayBlock.level,
+    SalesDayBlock.block,
+    SalesDayBlock.kind,
+    SalesDayBlock.bucket,
+    SalesDayBlock.tally,
+]
+
+
+def _shift_day_blocks(old: list[tuple], new: list[tuple], gained: int) -> None:
+    """Take the cells of the facts ``old`` off the day blocks and add those of
+    ``new`` (each a row of ``_block_columns``), and ``gained`` facts to the
+    count they keep: in the caller's transaction, after the facts are written."""
+    delta: dict[tuple[int, int, int, int], int] = {}
+    for rows, sign in ((old, -1), (new, 1)):
+        for key, count in core.block_cells(cell for row in rows for cell in _cells_of(row)).items():
+            delta[key] = delta.get(key, 0) + sign * count
+    changed = [(*key, count) for key, count in delta.items() if count]
+    if changed:
+        table = bulk.quote(SalesDayBlock._meta.table_name)
+        columns = ", ".join(bulk.quote(field.column_name) for field in _BLOCK_FIELDS)
+        marks = ", ".join(db.param for _ in _BLOCK_FIELDS)
+        cursor = db.cursor()
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+            ' ON CONFLICT ("level", "block", "kind", "bucket")'
+            f' DO UPDATE SET "tally" = {table}."tally" + excluded."tally"',
+            changed,
+        )
+        gone = [key for *key, count in changed if count < 0]
+        if gone:
+            where = " AND ".join(f'"{name}" = {db.param}' for name in ("level", "block", "kind", "bucket"))
+            cursor.executemany(f'DELETE FROM {table} WHERE {where} AND "tally" <= 0', gone)
+    if gained:
+        SalesRollupState.update(blocks_facts=SalesRollupState.blocks_facts + gained).where(
+            SalesRollupState.blocks_facts.is_null(False)
+        ).execute()
 
 
 def _changed_leads(state: SalesRollupState, size: int) -> list[tuple[int, dt.datetime]]:
@@ -129,6 +230,16 @@ def store_facts(ids: list[int], stamp: int, teams: dict[int, int | None]) -> Non
     four queries per batch, whatever its size."""
     if not ids:
         return
+    keeping = SalesRollupState.select(SalesRollupState.blocks_facts).order_by(SalesRollupState.id).scalar()
+    block_columns = _block_columns()
+    before = {}
+    if keeping is not None:  # the day blocks are built: they follow the facts
+        before = {
+            row[0]: row[1:]
+            for row in db.execute(
+                SalesLeadFact.select(SalesLeadFact.lead, *block_columns).where(SalesLeadFact.lead.in_(ids))
+            ).fetchall()
+        }
     steps: dict[int, list[core.Step]] = {lead_id: [] for lead_id in ids}
     history = (
         LeadHistory.select(
@@ -189,6 +300,10 @@ def store_facts(ids: list[int], stamp: int, teams: dict[int, int | None]) -> Non
     if rows:
         fields = [SalesLeadFact._meta.fields[name] for name in rows[0]]
         bulk_insert(SalesLeadFact, rows, conflict=[SalesLeadFact.lead], update=fields[1:])
+    if keeping is not None:
+        after = [tuple(row[column.name] for column in block_columns) for row in rows]
+        gained = sum(1 for row in rows if row["lead"] not in before) - len(stale & set(before))
+        _shift_day_blocks(list(before.values()), after, gained)
 
 
 def _row(fact: core.LeadFact, stamp: int) -> dict:
