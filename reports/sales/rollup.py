@@ -140,7 +140,8 @@ def store_day_blocks() -> int:
         rows = [(*key, tally) for key, tally in counted.items()]
         for first in range(0, len(rows), 20_000):
             bulk.insert(SalesDayBlock, _BLOCK_FIELDS, rows[first : first + 20_000])
-        SalesRollupState.update(blocks_facts=facts).execute()
+        state = _state()
+        SalesRollupState.update(blocks_facts=facts).where(SalesRollupState.id == state.id).execute()
     return len(rows)
 
 

@@ -214,3 +214,124 @@ def test_chart_geometry_has_round_ticks_and_bars_in_proportion():
     )
     line = charts.lines(["d1", "d2", "d3"], [("Rep", [0, 2, 4], 5)])
     assert line.lines[0].points.count(",") == 3 and line.lines[0].reference_y is not None
+
+
+# --- Durations as histograms: the day blocks' maths (D1) ------------------------
+
+
+def test_d1_a_bucket_reads_back_within_one_percent_and_small_lengths_exactly():
+    assert core.PRECISION < 0.01
+    assert (core.bucket_of(0), core.bucket_value(0)) == (0, 0)
+    assert core.bucket_of(-5) == 0  # nothing shorter than nothing
+    for seconds in range(1, 50):  # buckets narrower than a second hold one length: read exactly
+        assert core.bucket_value(core.bucket_of(seconds)) == seconds
+    for seconds in (50, 59, 60, 3599, 3600, 3 * H, 8 * H + 1, 86_400, 31 * 86_400, 400 * 86_400):
+        bucket = core.bucket_of(seconds)
+        assert core.RATIO ** (bucket - 1) <= seconds < core.RATIO**bucket
+        assert core.bucket_value(bucket) == pytest.approx(seconds, rel=core.PRECISION)
+    assert core.bucket_of(3 * H) < core.bucket_of(3 * H + 300)  # 3 h and 3 h 05 are told apart
+
+
+@settings(deadline=None)
+@given(st.integers(1, 10**9))
+def test_d1_every_length_lands_in_the_bucket_that_bounds_it(seconds):
+    bucket = core.bucket_of(seconds)
+    assert core.RATIO ** (bucket - 1) <= seconds < core.RATIO**bucket
+    assert abs(core.bucket_value(bucket) - seconds) <= core.PRECISION * seconds + 1e-9
+
+
+def test_d1_histogram_percentiles_empty_one_value_all_equal():
+    assert core.histogram_percentile({}, 0.5) is None
+    assert core.spread_of_histogram({}) == core.Spread(0, None, None)
+    one = {core.bucket_of(7 * H): 1}
+    assert core.spread_of_histogram(one).count == 1
+    assert core.spread_of_histogram(one).p50 == core.spread_of_histogram(one).p90
+    assert core.spread_of_histogram(one).p50 == pytest.approx(7 * H, rel=core.PRECISION)
+    same = {core.bucket_of(42): 10}  # ten stays of 42 s: read exactly
+    assert core.spread_of_histogram(same) == core.Spread(10, 42, 42)
+    zeros = {0: 3}
+    assert core.spread_of_histogram(zeros) == core.Spread(3, 0, 0)
+    # Ranks across buckets interpolate as ``percentile`` does: 1, 2, 3, 4 seconds.
+    small = {core.bucket_of(value): 1 for value in (1, 2, 3, 4)}
+    assert core.histogram_percentile(small, 0.5) == 2.5
+    assert core.histogram_percentile(small, 0.9) == pytest.approx(3.7)
+
+
+@settings(deadline=None)
+@given(st.lists(st.integers(0, 10**7), min_size=1, max_size=80), st.floats(0, 1))
+def test_d1_histogram_percentiles_are_within_the_precision_of_the_exact_ones(values, q):
+    counts: dict[int, int] = {}
+    for value in values:
+        counts[core.bucket_of(value)] = counts.get(core.bucket_of(value), 0) + 1
+    read = core.histogram_percentile(counts, q)
+    exact = core.percentile(values, q)
+    assert abs(read - exact) <= core.PRECISION * exact + 1e-6
+    # …and exactly the percentile of the values as their buckets read them back.
+    assert read == pytest.approx(core.percentile([core.bucket_value(core.bucket_of(v)) for v in values], q))
+
+
+@settings(deadline=None)
+@given(st.integers(0, 30_000), st.integers(-3, 800))
+def test_d1_day_blocks_cover_the_range_once_aligned_at_most_two_of_a_size(first, span):
+    last = first + span
+    blocks = core.day_blocks(first, last)
+    days = []
+    for level, index in blocks:
+        assert 0 <= level < core.LEVELS
+        days += range(index << level, (index + 1) << level)
+    assert days == list(range(first, last + 1))  # in order, no gap, no overlap, nothing outside
+    sizes = [level for level, _index in blocks]
+    assert all(sizes.count(level) <= 2 for level in set(sizes) if level < core.LEVELS - 1)
+
+
+def test_d1_day_blocks_of_one_day_and_of_none():
+    assert core.day_blocks(20_000, 20_000) == [(0, 20_000)]
+    assert core.day_blocks(20_001, 20_000) == []
+    assert core.day_blocks(256, 511) == [(8, 1)]  # one aligned block of 256 days
+
+
+def test_d1_funnel_and_time_in_stage_from_the_day_blocks_of_a_known_history():
+    facts = history()
+    counts = core.day_histograms(facts, *WEEK)
+    assert core.funnel_of_histograms(counts) == core.funnel(facts, *WEEK)
+    times = {time.stage: time.spread for time in core.stage_times_of_histograms(counts)}
+    exact = {time.stage: time.spread for time in core.time_in_stage(facts, *WEEK)}
+    for stage in core.STAGES:
+        assert times[stage].count == exact[stage].count
+        for read, known in ((times[stage].p50, exact[stage].p50), (times[stage].p90, exact[stage].p90)):
+            assert (read is None) == (known is None)
+            if known is not None:
+                assert read == pytest.approx(known, rel=core.PRECISION)
+    # Stage 1: 2 h, 4 h, 2 h and 10 h: median 3 h, p90 8.2 h, each within 1%.
+    assert (times[1].p50, times[1].p90) == (
+        pytest.approx(3 * H, rel=core.PRECISION),
+        pytest.approx(8.2 * H, rel=core.PRECISION),
+    )
+    # Whole days: a range ending at hour 45 still holds all of that day.
+    assert core.day_histograms(facts, at(0), at(1))[core.FUNNEL + 1] == {1: 3, 0: 1}
+    # Summed per block, a range's cells are the same as counted per day.
+    cells = [cell for fact in facts for cell in core.fact_cells(fact.entered, fact.left, fact.outcome)]
+    stored = core.block_cells(cells)
+    first, last = WEEK[0] // core.DAY, (WEEK[1] - 1) // core.DAY
+    summed: dict[int, dict[int, int]] = {}
+    for level, index in core.day_blocks(first, last):
+        for (at_level, at_index, kind, bucket), count in stored.items():
+            if (at_level, at_index) == (level, index):
+                summed.setdefault(kind, {})[bucket] = summed.get(kind, {}).get(bucket, 0) + count
+    assert summed == {kind: dict(histogram) for kind, histogram in counts.items() if histogram}
+
+
+def test_d1_speeds_per_rep_and_team_in_one_pass_are_the_cores():
+    rows = [
+        (REP1, 7, 10, 20, None),
+        (REP2, 8, 5, None, None),
+        (REP1, 7, 30, 40, 50),
+        (None, None, None, None, None),
+        (REP1, 8, 1, 2, 3),  # a rep who changed teams between refreshes
+        (REP2, 8, 7, 9, 11),
+    ]
+    per_rep, per_team, every = core.speeds_by_rep_and_team(rows)
+    assert per_rep == core.speeds(rows, key=0)[0]
+    assert per_team == core.speeds(rows, key=1)[0]
+    assert every == core.speeds(rows, key=0)[1]
+    assert core.speeds_by_rep_and_team([]) == ([], [], core.speeds([], key=0)[1])

@@ -16,7 +16,7 @@ from auth.models import MANAGER, TELEPROSPECTOR, User
 from leads.records.models import Lead
 from reports import core
 from reports.sales import jobs, rollup, services
-from reports.sales.models import SalesLeadFact, SalesRepDay
+from reports.sales.models import SalesDayBlock, SalesLeadFact, SalesRepDay, SalesRollupState
 from reports.sales.queries import Filters
 from tests.factories import login, make_product_line, make_user
 from tests.reports.history import WEEK, add_history, at, build_history
@@ -124,6 +124,95 @@ def test_d1_the_rollup_is_kept_in_slices_is_idempotent_and_follows_changes(app):
         assert jobs.refresh_rollup()["facts"] == 0
 
 
+def _blocks() -> dict[tuple[int, int, int, int], int]:
+    """The day blocks as stored: ``{(level, block, kind, bucket): tally}``."""
+    query = SalesDayBlock.select(
+        SalesDayBlock.level,
+        SalesDayBlock.block,
+        SalesDayBlock.kind,
+        SalesDayBlock.bucket,
+        SalesDayBlock.tally,
+    )
+    return {tuple(key): tally for *key, tally in query.tuples()}
+
+
+def _blocks_from_the_facts() -> dict[tuple[int, int, int, int], int]:
+    """What the day blocks must hold: every stored fact's cells counted afresh."""
+    cells = []
+    for fact in SalesLeadFact.select():
+        entered = [getattr(fact, f"entered_{stage}") for stage in core.STAGES]
+        left = [getattr(fact, f"left_{stage}") for stage in core.STAGES]
+        cells += core.fact_cells(entered, left, fact.outcome)
+    return core.block_cells(cells)
+
+
+def test_d1_the_day_blocks_follow_late_changes_re_routes_and_deletions_and_never_double_count(app):
+    """The day blocks (time in stage and the funnel for the whole install)
+    always equal the cells of the facts stored: after the first build, a run
+    twice, a late stage change, a lead re-routed, a killed slice (its
+    transaction rolled back) and a lead deleted (its fact gone with it)."""
+    from leads.activities.models import Activity
+    from leads.base.db import transaction
+    from leads.records.models import LeadHistory
+    from routing.models import Assignment
+
+    week = Filters(dt.date(2026, 1, 5), dt.date(2026, 1, 11))
+    with app.app_context():
+        made = build_history()
+        done = rollup.refresh(now=at(24 * 8))
+        assert done["day_blocks"] > 0 and _blocks() == _blocks_from_the_facts()
+        assert SalesRollupState.get().blocks_facts == 5
+        built = _blocks()
+        again = rollup.refresh(now=at(24 * 8))
+        assert (again["facts"], again["day_blocks"]) == (0, 0) and _blocks() == built  # run twice: the same
+        assert [step.entered for step in services.sales_dashboard(week).funnel] == [4, 3, 1, 1, 3]
+
+        # A late stage change: C, waiting in stage 2 since hour 3, reaches stage 5 on day 2.
+        add_history(made["c"], ("stage", "2", "5", 30))
+        Lead.update(stage=5, updated_at=at(24 * 9)).where(Lead.id == made["c"].id).execute()
+        # A sweep killed mid-way: the facts and the blocks roll back together.
+        with pytest.raises(RuntimeError), transaction():
+            rollup.store_facts([made["c"].id], core.epoch(at(24 * 9)), {})
+            assert _blocks() != built
+            raise RuntimeError("killed")
+        assert _blocks() == built and SalesLeadFact.get(SalesLeadFact.lead == made["c"].id).stage == 2
+        assert rollup.refresh(now=at(24 * 9 + 1))["facts"] == 1
+        assert _blocks() == _blocks_from_the_facts() != built
+        board = services.sales_dashboard(week)
+        assert [(step.entered, step.advanced) for step in board.funnel] == [
+            (4, 3),
+            (3, 3),  # C went on from stage 2
+            (1, 1),
+            (1, 1),
+            (4, 1),  # and entered stage 5
+        ]
+        times = {time.stage: time.spread for time in board.stage_times}
+        # Stage 2 stays now: A 8 h, B 4 h, C 27 h (hour 3 to 30): median 8 h, within 1%.
+        assert times[2].count == 3 and times[2].p50 == pytest.approx(8 * 3600, rel=core.PRECISION)
+        assert rollup.refresh(now=at(24 * 9 + 2))["facts"] == 0 and _blocks() == _blocks_from_the_facts()
+
+        # B re-routed from Sam to Rita: the facts follow, the blocks (whole install) stay right.
+        Assignment.update(ended_at=at(24 * 9), end_reason="reassigned").where(
+            (Assignment.lead == made["b"].id) & Assignment.ended_at.is_null()
+        ).execute()
+        Assignment.create(lead=made["b"], rep=made["rep1"], reason="manual", created_at=at(24 * 9))
+        Lead.update(owner=made["rep1"].id, updated_at=at(24 * 9 + 3)).where(Lead.id == made["b"].id).execute()
+        assert rollup.refresh(now=at(24 * 9 + 4))["facts"] == 1
+        assert SalesLeadFact.get(SalesLeadFact.lead == made["b"].id).owner_id == made["rep1"].id
+        assert _blocks() == _blocks_from_the_facts()
+
+        # D deleted: its fact goes with it, and the next slice rebuilds the blocks without it.
+        d = made["d"].id
+        for model in (LeadHistory, Assignment, Activity):
+            model.delete().where(model.lead == d).execute()
+        Lead.delete().where(Lead.id == d).execute()
+        assert SalesLeadFact.select().where(SalesLeadFact.lead == d).count() == 0
+        deleted = rollup.refresh(now=at(24 * 9 + 5))
+        assert deleted["day_blocks"] > 0 and SalesRollupState.get().blocks_facts == 4
+        assert _blocks() == _blocks_from_the_facts()
+        assert [step.entered for step in services.sales_dashboard(week).funnel][0] == 3  # D is gone
+
+
 def _csv(response) -> list[list[str]]:
     assert response.status_code == 200, response.get_data(as_text=True)
     return list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
@@ -138,6 +227,7 @@ def test_d1_g1_a_rep_sees_only_their_own_figures(app, client):
     login(client, rep2)
     page = client.get("/dashboards/sales", query_string=WEEK)
     assert page.status_code == 200 and "Rita Rep" not in page.get_data(as_text=True)
+    assert 'id="time-precision"' not in page.get_data(as_text=True)  # a rep's own stays: exact
     funnel = _csv(client.get("/dashboards/sales/funnel.csv", query_string=WEEK))
     assert [row[1] for row in funnel[1:]] == ["1", "1", "0", "0", "1"]  # B only: E was taken back
     sla = _csv(client.get("/dashboards/sales/sla-reps.csv", query_string=WEEK))
@@ -174,6 +264,9 @@ def test_d1_page_fragment_csv_and_inline_errors(app, client):
     for chart in ("funnel-chart", "time-chart", "sla-chart", "load-chart"):
         assert f'id="{chart}"' in html and f'id="{chart}-title"' in html
     assert ">Dashboards</a>" in html and "Widgets" in html
+    assert 'id="time-precision"' in html and "within 1%" in html  # the whole install: from the day blocks
+    narrowed = client.get("/dashboards/sales", query_string={**WEEK, "team": 1}, headers={"HX-Request": "true"})
+    assert 'id="time-precision"' not in narrowed.get_data(as_text=True)  # narrowed: exact, no note
     fragment = client.get("/dashboards/sales", query_string=WEEK, headers={"HX-Request": "true"})
     assert "<html" not in fragment.get_data(as_text=True) and "HX-Request" in fragment.headers["Vary"]
     assert fragment.get_data(as_text=True).lstrip().startswith('<section id="sales-dashboard"')
