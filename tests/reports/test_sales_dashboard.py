@@ -232,6 +232,10 @@ def test_d1_g1_a_rep_sees_only_their_own_figures(app, client):
     assert [row[1] for row in funnel[1:]] == ["1", "1", "0", "0", "1"]  # B only: E was taken back
     sla = _csv(client.get("/dashboards/sales/sla-reps.csv", query_string=WEEK))
     assert [row[0] for row in sla[1:]] == ["Sam Rep"]
+    # Time in stage: B's own stays only (never the install-wide day blocks).
+    times = _csv(client.get("/dashboards/sales/time-in-stage.csv", query_string=WEEK))
+    assert [row[1] for row in times[1:]] == ["1", "1", "0", "0", "1"]
+    assert [row[2] for row in times[1:3]] == ["4.00", "4.00"]  # 0 to 4 h, 4 to 8 h: exact
     # The rep's own filter cannot be widened: a team filter only narrows.
     funnel = _csv(client.get("/dashboards/sales/funnel.csv", query_string={**WEEK, "team": made["north"].id}))
     assert [row[1] for row in funnel[1:]] == ["0", "0", "0", "0", "0"]
