@@ -53,7 +53,7 @@ class SalesLeadFact(BaseModel):
             (("owner", "active_until"), False),
             (("status", "stage", "stage_since"), False),
             (("refreshed_at",), False),
-            # Speed to lead and the outcomes read only these (migration 021).
+            # Speed to lead and the outcomes read only these (migration 021, as the four below).
             (
                 (
                     "sales_ready_at",
@@ -68,6 +68,11 @@ class SalesLeadFact(BaseModel):
                 False,
             ),
             (("outcome_at", "created", "outcome", "outcome_reason", "owner", "team", "product_line"), False),
+            # The narrowed reads: a rep's or a team's stuck leads, a team's or a line's facts.
+            (("owner", "status", "stage", "stage_since"), False),
+            (("team", "status", "stage", "stage_since"), False),
+            (("team", "product_line", "active_until"), False),
+            (("product_line", "active_until"), False),
         )
 
 
