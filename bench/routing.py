@@ -9,14 +9,19 @@ answers, in a throwaway database) it migrates a fresh database, adds 4 product
 lines, 20 reps (5 per line, capacity 10,000), 10 assignment rules (owners
 first, lines by country, a catch-all), then:
 
-- **throughput**: ``--leads`` sales-ready leads are enqueued (one
-  ``routing.jobs.route_lead`` job each, as the hook does) and 1, 2, then 4
-  real worker processes (``flask worker --burst``) drain the queue; decisions/s
-  = leads / wall time of the workers (process start included). On PostgreSQL
-  a sampler counts the backends waiting for a lock every 5 ms: the workers'
-  lock wait per decision (with one install-wide lock, 4 workers wait ~3/4 of
-  their time; with locks per rep in play they wait only when two pick the
-  same pool at once).
+- **throughput**: ``--leads`` sales-ready leads are handed to routing as the
+  hook does (``routing.assign.route_later`` each, in one transaction: one
+  ``route_waiting`` job per product line) and 1, 2, then 4 real worker
+  processes (``flask worker --burst``) drain the queue. Decisions/s = leads /
+  the span from the first stored decision to the last (the workers' own
+  time); "with start" = leads / wall time of the workers, process start
+  included. CPU per decision: the workers' CPU (user + system, from
+  ``getrusage`` of the reaped children, less what as many workers spend
+  starting and stopping on empty queues) and the PostgreSQL backends' CPU
+  (their processes sampled), each / leads; "cores busy" = (workers' +
+  backends' CPU) / the decisions' span: at ≈ 2 on this 2-core machine more
+  workers cannot route faster. On PostgreSQL a sampler counts the backends
+  waiting for a lock every 5 ms: the workers' lock wait per decision.
 - **latency**: as many workers run; leads are made sales-ready one by one through the
   real path (``perform(..., "sales_ready")`` as the system, then the hook
   ``leads.scoring.jobs.leads_qualified``) at a steady rate; latency = the assignment's
@@ -133,12 +138,14 @@ class LockWaits:
     """Samples, every ``every`` s, how many of the benchmark database's backends
     wait for a lock (``pg_stat_activity.wait_event_type = 'Lock'``: the routing
     advisory locks and row locks): their sum × ``every`` ≈ the workers' total
-    time spent waiting for a lock."""
+    time spent waiting for a lock. Every 20th sample also reads the CPU time
+    of each of the database's backends (``cpu``: the last seen per backend)."""
 
     def __init__(self, url: str, every: float = 0.005):
         import threading
 
         self.url, self.every, self.samples, self.waiting = url, every, 0, 0
+        self.cpu_by_pid: dict[int, float] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
@@ -156,7 +163,27 @@ class LockWaits:
             )
             self.waiting += cursor.fetchone()[0]
             self.samples += 1
+            if self.samples % 20 == 1:
+                self.read_cpu(cursor, name)
+        self.read_cpu(cursor, name)
         connection.close()
+
+    def read_cpu(self, cursor, name: str) -> None:
+        import psutil
+
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (name,)
+        )
+        for (pid,) in cursor.fetchall():
+            try:
+                times = psutil.Process(pid).cpu_times()
+            except psutil.Error:
+                continue
+            self.cpu_by_pid[pid] = times.user + times.system
+
+    @property
+    def cpu(self) -> float:
+        return sum(self.cpu_by_pid.values())
 
     def __enter__(self):
         self.thread.start()
@@ -171,20 +198,40 @@ class LockWaits:
         return self.waiting * self.every
 
 
-def throughput(app, lines, count: int, worker_count: int) -> tuple[float, float | None]:
+def started_cpu(app, worker_count: int) -> float:
+    """CPU seconds ``worker_count`` burst workers spend starting and stopping on
+    empty queues (imports, app, RQ registration): taken off the workers' CPU
+    per decision."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    for process in workers(app, worker_count, burst=True):
+        process.wait()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def throughput(app, lines, count: int, worker_count: int) -> dict:
     """Decisions per second with ``worker_count`` burst workers over ``count``
-    queued leads, and (PostgreSQL) the mean lock wait per decision in ms."""
-    from leads.base.queue import get_queue
+    leads handed to routing at once, CPU per decision and (PostgreSQL) the mean
+    lock wait per decision in ms."""
+    import resource
+
+    import peewee as pw
+
+    from leads.base.db import transaction
+    from leads.records.models import Lead
+    from routing import assign
     from routing.models import Assignment
 
+    start_cpu = started_cpu(app, worker_count)  # before the queue fills
     ids = make_leads(app, lines, count, ready=True)
-    with app.app_context():
-        queue = get_queue()
-        queue.enqueue_many(
-            [queue.prepare_data("routing.jobs.route_lead", args=(i,), job_id=f"bench-{i}") for i in ids]
-        )
+    with app.app_context(), transaction():
+        for lead in Lead.select().where(Lead.id.in_(ids)):
+            assign.route_later(lead)  # what the hook does: one job per product line
     url = app.config["DATABASE_URL"]
     waits = LockWaits(url) if url.startswith("postgresql") else None
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     processes = workers(app, worker_count, burst=True)
     if waits:
@@ -194,10 +241,24 @@ def throughput(app, lines, count: int, worker_count: int) -> tuple[float, float 
     elapsed = time.perf_counter() - start
     if waits:
         waits.__exit__()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = max(0.0, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime) - start_cpu)
     with app.app_context():
-        routed = Assignment.select().where(Assignment.lead.in_(ids)).count()
-    assert routed == count, (routed, count)
-    return count / elapsed, (waits.seconds / count * 1000 if waits else None)
+        routed = Assignment.select().where(Assignment.lead.in_(ids))
+        first, last = routed.select(
+            pw.fn.MIN(Assignment.created_at), pw.fn.MAX(Assignment.created_at)
+        ).scalar(as_tuple=True)
+        assert routed.count() == count, (routed.count(), count)
+    span = max((last - first).total_seconds(), 1e-3)
+    backends = waits.cpu if waits else 0.0
+    return {
+        "per_second": count / span,
+        "with_start": count / elapsed,
+        "lock_ms": waits.seconds / count * 1000 if waits else None,
+        "worker_cpu_ms": cpu / count * 1000,
+        "db_cpu_ms": backends / count * 1000 if waits else None,
+        "cores": (cpu + backends) / span,
+    }
 
 
 def latency(app, lines, count: int, rate: float, worker_count: int = 2) -> list[float]:
@@ -242,13 +303,17 @@ def percentile(values, q):
 def run(name: str, url: str, count: int, rate: float, counts=(1, 2, 4)) -> None:
     app, lines = setup(url)
     for worker_count in counts:
-        per_second, waited = throughput(app, lines, count, worker_count)
+        load = os.getloadavg()[0]
+        done = throughput(app, lines, count, worker_count)
         waits = latency(app, lines, min(count, 300), rate, worker_count)
-        lock = f", lock wait {waited:5.1f} ms/decision" if waited is not None else ""
+        lock = f", lock wait {done['lock_ms']:4.1f} ms/decision" if done["lock_ms"] is not None else ""
+        db_cpu = f" + database {done['db_cpu_ms']:4.2f}" if done["db_cpu_ms"] is not None else ""
         print(
-            f"{name:10} {worker_count} worker{'s' if worker_count > 1 else ' '}: {per_second:6.0f} decisions/s{lock}"
+            f"{name:10} {worker_count} worker{'s' if worker_count > 1 else ' '}: {done['per_second']:6.0f} decisions/s"
+            f" ({done['with_start']:4.0f} with start){lock}; CPU/decision: workers {done['worker_cpu_ms']:4.2f} ms"
+            f"{db_cpu}, cores busy {done['cores']:3.1f}"
             f" | sales-ready → assigned at {rate:.0f}/s: p50 {statistics.median(waits) * 1000:5.0f} ms,"
-            f" p95 {percentile(waits, 0.95) * 1000:5.0f} ms (n={len(waits)})",
+            f" p95 {percentile(waits, 0.95) * 1000:5.0f} ms (n={len(waits)}) | load average {load:.1f}",
             flush=True,
         )
     from leads.base.queue import get_redis

@@ -23,15 +23,17 @@ import fcntl
 import json
 import threading
 import time
+import uuid
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import peewee as pw
+from flask import current_app
 
 from auth.models import REP, User
 from leads.base.db import db, is_sqlite, on_commit, transaction, utcnow
-from leads.base.queue import ROUTING, enqueue
+from leads.base.queue import ROUTING, enqueue, get_redis
 from leads.base.urls import public_url
 from leads.core import lifecycle
 from leads.core.lifecycle import TransitionError
@@ -40,7 +42,7 @@ from leads.notify.services import notify, queue_email, queue_emails
 from leads.records.models import Lead, LeadHistory
 from leads.scoring.facts import load_facts
 from leads.scoring.models import LeadScore
-from leads.stages.services import perform, perform_steps
+from leads.stages.services import perform, perform_each, perform_steps
 from routing import router
 from routing.models import (
     DEFAULT_CAPACITY,
@@ -58,6 +60,7 @@ END_OVERDUE = "not accepted in time"
 END_REASSIGNED = "reassigned by hand"
 END_LEFT = "left the sales queue"
 MANUAL = "manual"
+DECIDED = ("assigned", "unassigned")  # outcomes that stored a decision
 LOCK_NAMESPACE = 7007  # PostgreSQL advisory locks (7007, rep id): see ``_routing_transaction``
 LOCK_REPS_MAX = 50  # more reps in play than this: one install-wide lock instead
 LOCK_WAIT_SECONDS = 10
@@ -268,25 +271,59 @@ class Batch:
         if first is not None and first.updated_at != self.read[self.lead_id].updated_at:
             return None
         decided = _decided_since_change_of(fresh.values())
+        todo = [
+            fresh[lead_id]
+            for lead_id, seen in self.read.items()
+            if is_routable(fresh.get(lead_id))
+            and fresh[lead_id].updated_at == seen.updated_at  # else another's: its own job routes it
+            and not (lead_id in decided and not (lead_id == self.lead_id and force))
+        ]
+        outcomes = {lead_id: Outcome("skipped") for lead_id in self.read}
+        try:
+            with db.atomic():  # the batch's writes together; any conflict: lead by lead
+                outcomes.update(self._store_together(todo, now))
+        except (TransitionError, pw.IntegrityError):
+            outcomes.update(self._store_one_by_one(todo, now))
+        return outcomes
+
+    def _store_together(self, todo: list[Lead], now: dt.datetime | None) -> dict[int, Outcome]:
+        """Decide every lead of ``todo`` in turn (each seeing the loads and
+        pointers the previous decisions left), then store them all in a few
+        statements: the assignments in one insert, the owners through
+        ``perform_each`` (one conditional UPDATE per rep), the pointers,
+        notifications, emails and timeline rows in one insert each."""
+        reps = {rep.id: rep for rep in self.book.reps()}
+        moment = now or utcnow()
+        writes, outcomes, rows, owners = _Writes(), {}, [], []
+        for lead in todo:
+            decision = self.decide(lead.id, reps.values(), moment)
+            row, rule = _assignment_row(lead, decision, self, moment)
+            rows.append(row)
+            if decision.assigned:
+                owners.append((lead, {"owner_id": decision.rep_id}))
+                reps[decision.rep_id] = _took(reps[decision.rep_id], decision)
+            outcomes[lead.id] = _noted(lead, decision, self, rule, row["due_at"], moment, writes)
+        if rows:
+            Assignment.insert_many(rows).execute()  # a second live one: IntegrityError
+        if owners:
+            perform_each(owners, "assign", None, via=VIA)
+        writes.flush()
+        return outcomes
+
+    def _store_one_by_one(self, todo: list[Lead], now: dt.datetime | None) -> dict[int, Outcome]:
+        """``_store_together`` lead by lead, each in its own savepoint: a
+        conflict (a live assignment or an owner that appeared meanwhile, by
+        hand) rolls back that lead's routing only."""
         reps = {rep.id: rep for rep in self.book.reps()}
         writes, outcomes = _Writes(), {}
-        for lead_id, seen in self.read.items():
-            lead, mine = fresh.get(lead_id), lead_id == self.lead_id
-            if (
-                not is_routable(lead)
-                or lead.updated_at != seen.updated_at  # another's: its own job routes it
-                or (lead_id in decided and not (mine and force))
-            ):
-                outcomes[lead_id] = Outcome("skipped")
-                continue
+        for lead in todo:
             moment = now or utcnow()
-            decision = self.decide(lead_id, reps.values(), moment)
+            decision = self.decide(lead.id, reps.values(), moment)
             try:
-                with db.atomic():  # a conflict rolls back this lead's routing only
-                    outcomes[lead_id] = _store(lead, decision, self, moment, writes)
+                with db.atomic():
+                    outcomes[lead.id] = _store(lead, decision, self, moment, writes)
             except (TransitionError, pw.IntegrityError):
-                # A live assignment or an owner appeared meanwhile (by hand): nothing stored.
-                outcomes[lead_id] = Outcome("conflict")
+                outcomes[lead.id] = Outcome("conflict")
                 continue
             if decision.assigned:
                 reps[decision.rep_id] = _took(reps[decision.rep_id], decision)
@@ -343,9 +380,17 @@ def _waiting(condition=None):
 def waiting_beside(lead: Lead, limit: int) -> list[Lead]:
     """Up to ``limit`` other leads of ``lead``'s product line that wait for a
     rep with no decision since they last changed, oldest change first."""
-    line = lead.product_line_id
-    same_line = Lead.product_line.is_null() if line is None else (Lead.product_line == line)
-    query = Lead.select().where(_waiting(same_line & (Lead.id != lead.id)))
+    return waiting_in_line(lead.product_line_id, limit, {lead.id})
+
+
+def waiting_in_line(line_id: int | None, limit: int, besides=()) -> list[Lead]:
+    """Up to ``limit`` leads of product line ``line_id`` (None: of none), not
+    of ``besides``, that wait for a rep with no decision since they last
+    changed, oldest change first."""
+    same_line = Lead.product_line.is_null() if line_id is None else (Lead.product_line == line_id)
+    if besides:
+        same_line &= Lead.id.not_in(list(besides))
+    query = Lead.select().where(_waiting(same_line))
     return list(query.order_by(Lead.updated_at, Lead.id).limit(limit))
 
 
@@ -554,7 +599,28 @@ def route_more(lead_id: int, seconds: float, notify_owners: bool = False) -> int
     return decided
 
 
-def _store(lead: Lead, decision: router.Decision, batch: Batch, now: dt.datetime, writes: _Writes) -> Outcome:
+def route_line(line_id: int | None, seconds: float, notify_owners: bool = True) -> tuple[int, bool]:
+    """R1: route the leads of product line ``line_id`` (None: of no line) that
+    wait for a rep, oldest first, a batch of up to ``BATCH_SIZE`` under one
+    lock take, for at most ``seconds``; returns (how many were decided, whether
+    some still wait). A lead that could not be decided (a conflict) is tried
+    once per call. ``RoutingBusy`` (a frozen lock holder) goes to the caller."""
+    decided, tried, until = 0, set(), time.monotonic() + seconds
+    while True:
+        waiting = waiting_in_line(line_id, 1, tried)
+        if not waiting:
+            return decided, False
+        if time.monotonic() >= until:
+            return decided, True
+        first = waiting[0].id
+        outcomes = route_batch(first, notify_owners=notify_owners, batch=BATCH_SIZE)
+        done = {lead_id for lead_id, outcome in outcomes.items() if outcome.status in DECIDED}
+        tried.update(lead_id for lead_id in [first, *outcomes] if lead_id not in done)
+        decided += len(done)
+
+
+def _assignment_row(lead: Lead, decision: router.Decision, batch: Batch, now: dt.datetime):
+    """The ``Assignment`` row of a decision, and its rule's row."""
     rule = next((row for row, _rule in batch.rules if row.id == decision.rule_id), None)
     due = None
     if decision.assigned and rule is not None and rule.accept_within_hours:
@@ -569,16 +635,29 @@ def _store(lead: Lead, decision: router.Decision, batch: Batch, now: dt.datetime
         due_at=due,
         ended_at=None if decision.assigned else now,  # a decision for nobody is never live
     )
-    assignment_id = Assignment.insert(**values).execute()  # a second live one: IntegrityError
+    return values, rule
+
+
+def _noted(lead, decision, batch: Batch, rule, due, now: dt.datetime, writes: _Writes) -> Outcome:
+    """What a stored decision adds besides its assignment and owner (``_Writes``)."""
     rep = batch.book.users.get(decision.rep_id)
     if decision.assigned:
-        perform(lead, "assign", None, via=VIA, follow_ups=False, owner_id=decision.rep_id)
         if decision.pool_key and decision.pointer_at:
             writes.pointers[(decision.pool_key, decision.rep_id)] = decision.pointer_at
         writes.assigned(lead, rep, due, f"the rule “{rule.name}”" if rule else "the assignment rules")
     summary = f"assigned to {rep.name}" if rep else router.REASONS.get(decision.reason, decision.reason)
     writes.timeline.append(_timeline_row(lead.id, decision, summary, rule, now))
-    return Outcome("assigned" if decision.assigned else "unassigned", decision, assignment_id)
+    return Outcome("assigned" if decision.assigned else "unassigned", decision)
+
+
+def _store(lead: Lead, decision: router.Decision, batch: Batch, now: dt.datetime, writes: _Writes) -> Outcome:
+    values, rule = _assignment_row(lead, decision, batch, now)
+    assignment_id = Assignment.insert(**values).execute()  # a second live one: IntegrityError
+    if decision.assigned:
+        perform(lead, "assign", None, via=VIA, follow_ups=False, owner_id=decision.rep_id)
+    outcome = _noted(lead, decision, batch, rule, values["due_at"], now, writes)
+    outcome.assignment_id = assignment_id
+    return outcome
 
 
 @dataclass
@@ -723,16 +802,53 @@ def reroute_later(lead_id: int, round_id) -> None:
     )
 
 
+WANTED_SECONDS = 10  # how long "a routing job of this product line is queued" holds (``route_later``)
+
+
 def route_later(lead: Lead) -> None:
-    """R1: after commit, enqueue the lead's routing (its relationship owners are
-    told first, R2). The job id is the lead's state: the same change enqueued
-    twice is one job, a later change a new one."""
-    stamp = int(lead.updated_at.timestamp() * 1e6)
-    on_commit(
-        lambda: enqueue(
-            "routing.jobs.route_lead", lead.id, job_id=f"route-{lead.id}-{stamp}", timeout=60, queue=ROUTING
+    """R1: after commit, have the lead routed (its relationship owners told
+    first, R2) by a job for its product line's waiting leads, enqueued only
+    when none is queued yet (``want_routing``): a burst of sales-ready leads is
+    one job per product line, not one per lead."""
+    line = lead.product_line_id
+    on_commit(lambda: want_routing(line))
+
+
+def _wanted_key(line_id: int | None) -> str:
+    prefix = current_app.config.get("QUEUE_PREFIX", "leadflow")
+    return f"{prefix}:routing-wanted:{line_id or 0}"
+
+
+def want_routing(line_id: int | None) -> bool:
+    """Enqueue ``routing.jobs.route_waiting(line_id)`` unless one is already
+    queued for the line (a Redis key set with NX, cleared by the job as it
+    starts, so a lead arriving later enqueues again); True when enqueued.
+
+    Self-healing: the key lapses by itself after ``WANTED_SECONDS`` (a job lost
+    with a killed worker before it started holds no line for long), an emptied
+    Redis has no key, and the sweeper calls ``route_later`` for every lead left
+    waiting with no decision (O2)."""
+    connection = get_redis()
+    key = _wanted_key(line_id)
+    if not connection.set(key, "1", nx=True, ex=WANTED_SECONDS):
+        return False
+    try:
+        enqueue(
+            "routing.jobs.route_waiting",
+            line_id,
+            job_id=f"route-line-{line_id or 0}-{uuid.uuid4().hex[:12]}",
+            timeout=120,
+            queue=ROUTING,
         )
-    )
+    except Exception:
+        connection.delete(key)  # best effort: the next lead, or the sweeper, tries again
+        raise
+    return True
+
+
+def routing_taken(line_id: int | None) -> None:
+    """A line's routing job starts: leads that arrive from now on enqueue a new one."""
+    get_redis().delete(_wanted_key(line_id))
 
 
 def record_manual(lead: Lead, manager: User, now: dt.datetime | None = None) -> int:

@@ -1,11 +1,15 @@
 """Routing jobs (R1, R6): take ids, reload rows, safe to run twice; and how
 routing follows the domain (``connect``, at app set-up).
 
-- ``route_lead(lead_id)``: enqueued after commit when an action (any door, the
-  scoring job's qualification included) leaves a lead waiting for a rep, and on
-  demand: R2 tells the relationship owners, then the lead is routed, together
-  with other leads waiting for the same reps (one lock take for the batch; their
-  own jobs then find them routed and do nothing).
+- ``route_waiting(line_id)``: enqueued after commit when an action (any door,
+  the scoring job's qualification included) leaves a lead waiting for a rep,
+  unless a job of the lead's product line is already queued (``assign.want_routing``):
+  the line's waiting leads are routed in batches, one lock take each, R2
+  telling their relationship owners first. A burst of 2,000 sales-ready leads
+  is a few jobs, not 2,000 (each paid RQ's bookkeeping and found its lead
+  already routed by a batch).
+- ``route_lead(lead_id, force)``: one lead (and the waiting leads of the same
+  reps beside it), a forced re-routing after a decline or a time-out, on demand.
 - ``reroute_overdue()``: the sweeper's turn (``leads.base.sweep``): leads not
   accepted within their rule's time limit leave their rep and are routed again.
 """
@@ -37,6 +41,18 @@ def route_lead(lead_id: int, force: bool = False) -> str:
     if sum(outcome.status != "skipped" for outcome in outcomes.values()) >= assign.BATCH_SIZE:
         assign.route_more(lead_id, MORE_SECONDS, notify_owners=not force)
     return outcomes.get(lead_id, assign.Outcome("skipped")).status
+
+
+def route_waiting(line_id: int | None) -> dict:
+    """R1/R2: what ``assign.route_later`` enqueues, once per product line while
+    one is queued: route the line's leads that wait for a rep, a batch per lock
+    take (their relationship owners told first), for up to ``MORE_SECONDS``;
+    leads still waiting then get a new job, so other queues get their turn."""
+    assign.routing_taken(line_id)
+    decided, more = assign.route_line(line_id, MORE_SECONDS)
+    if more:
+        assign.want_routing(line_id)
+    return {"decided": decided, "more": more}
 
 
 def reroute_overdue(now: dt.datetime | None = None) -> int:

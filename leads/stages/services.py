@@ -98,6 +98,60 @@ def perform_steps(
     return fresh
 
 
+def perform_each(work: list[tuple[Lead, dict]], action: str, user: User | None, via: str) -> None:
+    """``perform`` of one ``action`` on many leads, each with its own arguments
+    (e.g. the router's "assign" of a batch, each lead to its rep), without
+    follow-ups: the same lifecycle checks, conditional writes and history, in
+    a few statements for the lot (the assignees checked in one query; one
+    UPDATE per group of leads read in the same state and given the same
+    values; the history in one insert). All or nothing inside the caller's
+    transaction: ``TransitionError`` when any lead is refused or changed
+    meanwhile (the caller rolls back, e.g. to a savepoint, and goes lead by lead)."""
+    actor, groups, history = actor_for(user), {}, []
+    assignees = set()
+    for lead, args in work:
+        old = lead.state
+        new, changes = lifecycle.apply_steps(old, [(action, args)], actor)
+        if not changes:
+            continue
+        if new.owner_id is not None and new.owner_id != old.owner_id:
+            assignees.add(new.owner_id)
+        values = tuple(
+            (name, getattr(new, name)) for name in _COLUMNS if getattr(old, name) != getattr(new, name)
+        )
+        guard = (old.stage, old.status, old.status_reason, old.sales_ready, old.sales_accepted)
+        guard += (old.owner_id, old.teleprospector_id, new.owner_id != old.owner_id)
+        groups.setdefault((guard, repr(values)), (old, new, values, []))[3].append(lead.id)
+        history.append((lead.id, changes))
+    if assignees:
+        found = User.select(User.id).where(
+            User.id.in_(sorted(assignees)) & (User.role == REP) & User.is_active
+        )
+        if len({user_id for (user_id,) in found.tuples()}) != len(assignees):
+            raise TransitionError("Choose an active sales rep.")
+    now = utcnow()
+    with transaction():
+        for old, new, values, lead_ids in groups.values():
+            _store_many(lead_ids, old, new, dict(values), now)
+        rows = [
+            row
+            for lead_id, changes in history
+            for row in _history_rows(lead_id, changes, user, via, None, now)
+        ]
+        if rows:
+            LeadHistory.insert_many(rows).execute()
+
+
+def _store_many(lead_ids: list[int], old, new, values: dict, now) -> None:
+    """``_store`` of leads read in the same state ``old``, given the same values."""
+    update = {_COLUMNS[name]: value for name, value in values.items()}
+    update[Lead.updated_at] = now
+    if new.owner_id != old.owner_id:
+        update[Lead.assigned_at] = now if new.owner_id else None
+    if Lead.update(update).where(Lead.id.in_(lead_ids) & _guard(old)).execute() != len(lead_ids):
+        raise TransitionError("Someone else changed this lead meanwhile. Reload and try again.")
+
+
 def claim_next_lead(user: User, via: str = "next lead") -> Lead | None:
     """W4 "Next lead": accept (P4) the oldest unclaimed stage-3 lead for ``user``,
     which claims it; returns it, or None when no lead is waiting.
@@ -139,9 +193,14 @@ def _store(lead_id: int, old: lifecycle.LeadState, new: lifecycle.LeadState) -> 
     values[Lead.updated_at] = now
     if new.owner_id != old.owner_id:
         values[Lead.assigned_at] = now if new.owner_id else None
-    guard = (
-        (Lead.id == lead_id)
-        & (Lead.stage == old.stage)
+    if Lead.update(values).where((Lead.id == lead_id) & _guard(old)).execute() != 1:
+        raise TransitionError("Someone else changed this lead meanwhile. Reload and try again.")
+
+
+def _guard(old: lifecycle.LeadState):
+    """The row still holds the state we read."""
+    return (
+        (Lead.stage == old.stage)
         & (Lead.status == old.status)
         & (Lead.status_reason == old.status_reason)
         & (Lead.sales_ready == old.sales_ready)
@@ -149,8 +208,6 @@ def _store(lead_id: int, old: lifecycle.LeadState, new: lifecycle.LeadState) -> 
         & _same(Lead.owner, old.owner_id)
         & _same(Lead.teleprospector, old.teleprospector_id)
     )
-    if Lead.update(values).where(guard).execute() != 1:
-        raise TransitionError("Someone else changed this lead meanwhile. Reload and try again.")
 
 
 def _same(column, value):
@@ -171,8 +228,13 @@ _HISTORY_KINDS = {
 
 
 def _record(lead_id, changes, user, via, note) -> None:
-    now = utcnow()  # one timestamp: the rows of one action read as one event
-    rows = [
+    rows = _history_rows(lead_id, changes, user, via, note, utcnow())  # one timestamp: one event
+    if rows:
+        LeadHistory.insert_many(rows).execute()
+
+
+def _history_rows(lead_id, changes, user, via, note, now) -> list[dict]:
+    return [
         {
             "lead": lead_id,
             "kind": change.kind.removesuffix("_id"),
@@ -186,8 +248,6 @@ def _record(lead_id, changes, user, via, note) -> None:
         for change in changes
         if change.kind in _HISTORY_KINDS
     ]
-    if rows:
-        LeadHistory.insert_many(rows).execute()
 
 
 def _text(value) -> str | None:

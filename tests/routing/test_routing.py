@@ -432,7 +432,9 @@ def test_r4_managers_add_edit_reorder_and_switch_rules_with_errors_inline(app, w
     post(client, f"/routing/rules/{second.id}/switch/off")
     assert not AssignmentRule.get_by_id(second.id).enabled
     edit = client.get(f"/routing/rules/{second.id}").get_data(as_text=True)
-    assert '<option value="FR" selected>' in edit and '<option value="BE" selected>' in edit  # the country select
+    assert (
+        '<option value="FR" selected>' in edit and '<option value="BE" selected>' in edit
+    )  # the country select
     renamed = post(
         client,
         f"/routing/rules/{second.id}",
@@ -515,3 +517,89 @@ def test_r1_a_lead_marked_sales_ready_by_hand_is_routed_too(app, world, run_jobs
     assert done.status_code == 200 and reload(lead).sales_ready
     run_jobs()
     assert reload(lead).owner_id in (world["ana"].id, world["ben"].id)
+
+
+# --- R1 at scale: one job per product line, batches written together (issue 16) ---------
+
+
+def _waiting_leads(line, count):
+    return [make_lead(product_line=line, stage=lc.SALES_ACCEPTANCE, sales_ready=True) for _ in range(count)]
+
+
+def test_r1_a_burst_of_sales_ready_leads_is_one_routing_job_per_product_line(app, world, run_jobs):
+    """R1 (issue 16): leads of one product line handed to routing while its job
+    waits in the queue add no job; the job routes them all (a batch, one lock
+    take), and a lead arriving after the job started gets a new one."""
+    from leads.base.queue import get_queue
+
+    add_rule("Analytics", "round_robin", cond("lead", "product_line_id", "equals", world["line"].id))
+    add_rule("Storage", "round_robin", cond("lead", "product_line_id", "equals", world["other_line"].id))
+    first, other = _waiting_leads(world["line"], 5), _waiting_leads(world["other_line"], 2)
+    with app.app_context(), assign.transaction():
+        for lead in first + other:
+            assign.route_later(lead)
+    with app.app_context():
+        queue = get_queue("routing")
+        assert queue.count == 2  # one per product line, not one per lead
+    run_jobs()
+    owners = {lead.id: reload(lead).owner_id for lead in first + other}
+    assert {owners[lead.id] for lead in first} == {world["ana"].id, world["ben"].id}
+    assert {owners[lead.id] for lead in other} == {world["olga"].id}
+    assert Assignment.select().count() == 7
+    late = _waiting_leads(world["line"], 1)[0]
+    with app.app_context():
+        assign.route_later(late)
+        assert queue.count == 1
+    run_jobs()
+    assert reload(late).owner_id in (world["ana"].id, world["ben"].id)
+
+
+def test_o2_r1_a_routing_job_lost_before_it_started_holds_its_line_only_briefly(
+    app, world, run_jobs, monkeypatch
+):
+    """O2/R1 (issue 16): "a job of this line is queued" lapses by itself, so a
+    job lost with a killed worker before it started does not keep the line's
+    later leads (or the sweeper's re-enqueue) from getting a job."""
+    import time
+
+    from leads.base.queue import get_queue
+
+    monkeypatch.setattr(assign, "WANTED_SECONDS", 1)
+    add_rule("Analytics", "round_robin", cond("lead", "product_line_id", "equals", world["line"].id))
+    lead = _waiting_leads(world["line"], 1)[0]
+    with app.app_context():
+        queue = get_queue("routing")
+        assert assign.want_routing(world["line"].id)
+        queue.empty()  # the job is gone; its key is still there
+        assign.route_later(lead)
+        assert queue.count == 0
+        deadline = time.monotonic() + 10
+        while not assign.want_routing(world["line"].id) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert queue.count == 1
+    run_jobs()
+    assert reload(lead).owner_id in (world["ana"].id, world["ben"].id)
+
+
+def test_r1_a_conflict_in_a_batch_stores_the_other_leads_one_by_one(app, world):
+    """R1 (issue 16): a batch's decisions are written together; when one lead
+    conflicts (a live assignment appeared for it meanwhile), that lead alone is
+    left out and the others are stored, each once, round robin still fair."""
+    add_rule("Analytics", "round_robin", cond("lead", "product_line_id", "equals", world["line"].id))
+    leads = _waiting_leads(world["line"], 4)
+    stale = leads[2]
+    earlier = utcnow() - dt.timedelta(hours=1)  # before the lead's last change: no decision since
+    Assignment.create(lead=stale, rep=None, decision={}, reason="assigned", created_at=earlier)  # live
+    with app.app_context():
+        outcomes = assign.route_batch(leads[0].id, batch=4)
+    assert {lead_id: outcome.status for lead_id, outcome in outcomes.items()} == {
+        leads[0].id: "assigned",
+        leads[1].id: "assigned",
+        stale.id: "conflict",
+        leads[3].id: "assigned",
+    }
+    owners = [reload(lead).owner_id for lead in leads]
+    assert owners[2] is None
+    assert sorted(owner for owner in owners if owner) == sorted([world["ana"].id, world["ben"].id, owners[0]])
+    assert Assignment.select().where(Assignment.ended_at.is_null()).count() == 4
+    assert LeadHistory.select().where(LeadHistory.kind == "routing").count() == 3
