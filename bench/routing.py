@@ -22,7 +22,7 @@ first, lines by country, a catch-all), then:
   backends' CPU) / the decisions' span: at ≈ 2 on this 2-core machine more
   workers cannot route faster. On PostgreSQL a sampler counts the backends
   waiting for a lock every 5 ms: the workers' lock wait per decision.
-- **latency**: as many workers run; leads are made sales-ready one by one through the
+- **latency**: as many workers run (once each listens on the queue); leads are made sales-ready one by one through the
   real path (``perform(..., "sales_ready")`` as the system, then the hook
   ``leads.scoring.jobs.leads_qualified``) at a steady rate; latency = the assignment's
   ``created_at`` − the moment before the lead was marked sales-ready.
@@ -261,6 +261,22 @@ def throughput(app, lines, count: int, worker_count: int) -> dict:
     }
 
 
+def ready(app, worker_count: int, timeout: float = 120) -> None:
+    """Wait until ``worker_count`` workers listen on the routing queue (on a
+    loaded machine a worker takes seconds to start: latency is measured from
+    there, not from process start), then a second more for their first sweep."""
+    from rq import Worker
+
+    from leads.base.queue import ROUTING, get_queue
+
+    deadline = time.monotonic() + timeout
+    with app.app_context():
+        queue = get_queue(ROUTING)
+        while len(Worker.all(queue=queue)) < worker_count and time.monotonic() < deadline:
+            time.sleep(0.1)
+    time.sleep(1)
+
+
 def latency(app, lines, count: int, rate: float, worker_count: int = 2) -> list[float]:
     """Seconds from sales-ready to assigned for ``count`` leads arriving at
     ``rate``/s with ``worker_count`` workers running."""
@@ -271,7 +287,7 @@ def latency(app, lines, count: int, rate: float, worker_count: int = 2) -> list[
 
     ids = make_leads(app, lines, count, ready=False)
     running = workers(app, worker_count, burst=False)
-    time.sleep(3)  # let the workers start
+    ready(app, worker_count)
     marked = {}
     with app.app_context():
         for lead_id in ids:

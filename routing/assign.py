@@ -229,9 +229,11 @@ class Batch:
     reps: frozenset[int]
 
     @classmethod
-    def load(cls, lead: Lead, size: int = 1) -> Batch | None:
-        """The batch led by ``lead``; None when the lead is gone."""
-        others = waiting_beside(lead, 2 * (size - 1)) if size > 1 else []
+    def load(cls, lead: Lead, size: int = 1, others: list[Lead] | None = None) -> Batch | None:
+        """The batch led by ``lead``, its mates among ``others`` (None: read
+        here); None when the lead is gone."""
+        if others is None:
+            others = waiting_beside(lead, 2 * (size - 1)) if size > 1 else []
         read = {lead.id: lead, **{other.id: other for other in others}}
         facts = facts_of(read)
         if lead.id not in facts:
@@ -555,13 +557,19 @@ def route_batch(
     now: dt.datetime | None = None,
     notify_owners: bool = False,
     batch: int = 1,
+    waiting: list[Lead] | None = None,
 ) -> dict[int, Outcome]:
-    """``route_lead``, answering what happened to each lead of the batch."""
-    for _attempt in range(3):
-        lead = Lead.get_or_none(Lead.id == lead_id)
-        if not is_routable(lead) or (not force and _decided_since_change(lead)):
-            return {lead_id: Outcome("skipped")}
-        work = Batch.load(lead, batch)  # outside the lock: nothing routing writes
+    """``route_lead``, answering what happened to each lead of the batch.
+    ``waiting``: the leads waiting for a rep, just read (``waiting_in_line``),
+    led by this one: its state and the batch's candidates are not read again."""
+    for attempt in range(3):
+        if attempt == 0 and waiting and waiting[0].id == lead_id and not force:
+            lead, others = waiting[0], waiting[1:]
+        else:
+            lead, others = Lead.get_or_none(Lead.id == lead_id), None
+            if not is_routable(lead) or (not force and _decided_since_change(lead)):
+                return {lead_id: Outcome("skipped")}
+        work = Batch.load(lead, batch, others)  # outside the lock: nothing routing writes
         if work is None:
             return {lead_id: Outcome("skipped")}
         if notify_owners:
@@ -607,13 +615,13 @@ def route_line(line_id: int | None, seconds: float, notify_owners: bool = True) 
     once per call. ``RoutingBusy`` (a frozen lock holder) goes to the caller."""
     decided, tried, until = 0, set(), time.monotonic() + seconds
     while True:
-        waiting = waiting_in_line(line_id, 1, tried)
+        waiting = waiting_in_line(line_id, 2 * BATCH_SIZE - 1, tried)
         if not waiting:
             return decided, False
         if time.monotonic() >= until:
             return decided, True
         first = waiting[0].id
-        outcomes = route_batch(first, notify_owners=notify_owners, batch=BATCH_SIZE)
+        outcomes = route_batch(first, notify_owners=notify_owners, batch=BATCH_SIZE, waiting=waiting)
         done = {lead_id for lead_id, outcome in outcomes.items() if outcome.status in DECIDED}
         tried.update(lead_id for lead_id in [first, *outcomes] if lead_id not in done)
         decided += len(done)
