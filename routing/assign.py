@@ -416,7 +416,6 @@ def _routing_transaction(reps: frozenset[int] = frozenset()):
     then the sweeper), instead of every worker waiting on the lock for good."""
     if not is_sqlite():
         with transaction():
-            db.execute_sql(f"SET LOCAL lock_timeout = '{int(LOCK_WAIT_SECONDS * 1000)}ms'")
             with _lock_waits():
                 _lock_reps(reps)
             yield
@@ -431,19 +430,25 @@ def _routing_transaction(reps: frozenset[int] = frozenset()):
 
 @contextmanager
 def _lock_waits():
-    """A lock wait past ``lock_timeout`` (or a deadlock) is ``RoutingBusy``."""
+    """A lock wait past ``lock_timeout`` (or a deadlock) is ``RoutingBusy``
+    (no savepoint: the error ends the routing transaction anyway)."""
     try:
-        with db.atomic():
-            yield
+        yield
     except pw.OperationalError as error:
         raise RoutingBusy("another worker holds the routing lock") from error
 
 
 def _lock_reps(reps: frozenset[int]) -> None:
+    """The locks of ``reps``, the wait bounded by ``LOCK_WAIT_SECONDS`` (set
+    first, in the same statement as the install-wide lock: one round trip)."""
+    timeout = f"{int(LOCK_WAIT_SECONDS * 1000)}ms"
+    whole = "pg_advisory_xact_lock" if len(reps) > LOCK_REPS_MAX else "pg_advisory_xact_lock_shared"
+    db.execute_sql(
+        f"SELECT {whole}(%s, 0) FROM (SELECT set_config('lock_timeout', %s, true)) AS bounded",
+        (LOCK_NAMESPACE, timeout),
+    )
     if len(reps) > LOCK_REPS_MAX:
-        db.execute_sql("SELECT pg_advisory_xact_lock(%s, 0)", (LOCK_NAMESPACE,))
         return
-    db.execute_sql("SELECT pg_advisory_xact_lock_shared(%s, 0)", (LOCK_NAMESPACE,))
     if reps:
         db.execute_sql(
             "SELECT pg_advisory_xact_lock(%s, rep) FROM unnest(%s::int[]) AS rep",

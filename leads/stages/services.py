@@ -8,9 +8,11 @@ notifications and webhooks follow whatever the door (O1)."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from auth.models import REP, User
 from leads.base import signals
-from leads.base.db import transaction, utcnow
+from leads.base.db import db, transaction, utcnow
 from leads.core import lifecycle
 from leads.core.lifecycle import Actor, TransitionError
 from leads.records.models import Lead, LeadHistory
@@ -106,7 +108,8 @@ def perform_each(work: list[tuple[Lead, dict]], action: str, user: User | None, 
     UPDATE per group of leads read in the same state and given the same
     values; the history in one insert). All or nothing inside the caller's
     transaction: ``TransitionError`` when any lead is refused or changed
-    meanwhile (the caller rolls back, e.g. to a savepoint, and goes lead by lead)."""
+    meanwhile (inside a transaction no savepoint of its own: the caller rolls
+    back to its own, e.g. to go lead by lead)."""
     actor, groups, history = actor_for(user), {}, []
     assignees = set()
     for lead, args in work:
@@ -130,7 +133,7 @@ def perform_each(work: list[tuple[Lead, dict]], action: str, user: User | None, 
         if len({user_id for (user_id,) in found.tuples()}) != len(assignees):
             raise TransitionError("Choose an active sales rep.")
     now = utcnow()
-    with transaction():
+    with nullcontext() if db.in_transaction() else transaction():  # the caller's savepoint, if any
         for old, new, values, lead_ids in groups.values():
             _store_many(lead_ids, old, new, dict(values), now)
         rows = [
