@@ -9,19 +9,17 @@ answers, in a throwaway database) it migrates a fresh database, adds 4 product
 lines, 20 reps (5 per line, capacity 10,000), 10 assignment rules (owners
 first, lines by country, a catch-all), then:
 
-- **throughput**: ``--leads`` sales-ready leads are handed to routing as the
-  hook does (``routing.assign.route_later`` each, in one transaction: one
-  ``route_waiting`` job per product line) and 1, 2, then 4 real worker
-  processes (``flask worker --burst``) drain the queue. Decisions/s = leads /
-  the span from the first stored decision to the last (the workers' own
-  time); "with start" = leads / wall time of the workers, process start
-  included. CPU per decision: the workers' CPU (user + system, from
-  ``getrusage`` of the reaped children, less what as many workers spend
-  starting and stopping on empty queues) and the PostgreSQL backends' CPU
-  (their processes sampled), each / leads; "cores busy" = (workers' +
-  backends' CPU) / the decisions' span: at ≈ 2 on this 2-core machine more
-  workers cannot route faster. On PostgreSQL a sampler counts the backends
-  waiting for a lock every 5 ms: the workers' lock wait per decision.
+- **throughput**: 1, 2, then 4 real worker processes (``flask worker``) are
+  started and, once each listens on the queue, ``--leads`` sales-ready leads
+  are handed to routing as the hook does (``routing.assign.route_later``
+  each, in one transaction: one ``route_waiting`` job per product line).
+  Decisions/s = leads / the span from the hand-off to the last stored
+  decision. CPU per decision: the workers' CPU (user + system of their
+  processes over that span) and the PostgreSQL backends' CPU (their processes
+  sampled), each / leads; "cores busy" = (workers' + backends' CPU) / the
+  span: near 2 on this 2-core machine, more workers cannot route faster. On
+  PostgreSQL a sampler counts the backends waiting for a lock every 5 ms: the
+  workers' lock wait per decision.
 - **latency**: as many workers run (once each listens on the queue); leads are made sales-ready one by one through the
   real path (``perform(..., "sales_ready")`` as the system, then the hook
   ``leads.scoring.jobs.leads_qualified``) at a steady rate; latency = the assignment's
@@ -146,6 +144,7 @@ class LockWaits:
 
         self.url, self.every, self.samples, self.waiting = url, every, 0, 0
         self.cpu_by_pid: dict[int, float] = {}
+        self.base: dict[int, float] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
@@ -183,9 +182,16 @@ class LockWaits:
 
     @property
     def cpu(self) -> float:
-        return sum(self.cpu_by_pid.values())
+        """The backends' CPU seconds since ``__enter__``."""
+        return sum(seconds - self.base.get(pid, 0.0) for pid, seconds in self.cpu_by_pid.items())
 
     def __enter__(self):
+        import psycopg2
+
+        connection = psycopg2.connect(self.url)
+        self.read_cpu(connection.cursor(), self.url.rsplit("/", 1)[1])
+        connection.close()
+        self.base, self.cpu_by_pid = dict(self.cpu_by_pid), {}
         self.thread.start()
         return self
 
@@ -198,24 +204,25 @@ class LockWaits:
         return self.waiting * self.every
 
 
-def started_cpu(app, worker_count: int) -> float:
-    """CPU seconds ``worker_count`` burst workers spend starting and stopping on
-    empty queues (imports, app, RQ registration): taken off the workers' CPU
-    per decision."""
-    import resource
+def worker_cpu(processes) -> float:
+    """CPU seconds (user + system) the worker processes have used so far."""
+    import psutil
 
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    for process in workers(app, worker_count, burst=True):
-        process.wait()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    total = 0.0
+    for process in processes:
+        try:
+            times = psutil.Process(process.pid).cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def throughput(app, lines, count: int, worker_count: int) -> dict:
-    """Decisions per second with ``worker_count`` burst workers over ``count``
-    leads handed to routing at once, CPU per decision and (PostgreSQL) the mean
-    lock wait per decision in ms."""
-    import resource
+    """Decisions per second with ``worker_count`` running workers over
+    ``count`` leads handed to routing at once, CPU per decision and
+    (PostgreSQL) the mean lock wait per decision in ms."""
+    import datetime as dt
 
     import peewee as pw
 
@@ -224,36 +231,38 @@ def throughput(app, lines, count: int, worker_count: int) -> dict:
     from routing import assign
     from routing.models import Assignment
 
-    start_cpu = started_cpu(app, worker_count)  # before the queue fills
     ids = make_leads(app, lines, count, ready=True)
-    with app.app_context(), transaction():
-        for lead in Lead.select().where(Lead.id.in_(ids)):
-            assign.route_later(lead)  # what the hook does: one job per product line
-    url = app.config["DATABASE_URL"]
-    waits = LockWaits(url) if url.startswith("postgresql") else None
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    processes = workers(app, worker_count, burst=True)
-    if waits:
-        waits.__enter__()
-    for process in processes:
-        process.wait()
-    elapsed = time.perf_counter() - start
-    if waits:
-        waits.__exit__()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = max(0.0, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime) - start_cpu)
-    with app.app_context():
-        routed = Assignment.select().where(Assignment.lead.in_(ids))
-        first, last = routed.select(
-            pw.fn.MIN(Assignment.created_at), pw.fn.MAX(Assignment.created_at)
-        ).scalar(as_tuple=True)
-        assert routed.count() == count, (routed.count(), count)
-    span = max((last - first).total_seconds(), 1e-3)
+    running = workers(app, worker_count, burst=False)
+    try:
+        ready(app, worker_count)
+        url = app.config["DATABASE_URL"]
+        waits = LockWaits(url) if url.startswith("postgresql") else None
+        if waits:
+            waits.__enter__()
+        cpu_before, handed = worker_cpu(running), dt.datetime.utcnow()
+        with app.app_context():
+            with transaction():
+                for lead in Lead.select().where(Lead.id.in_(ids)):
+                    assign.route_later(lead)  # what the hook does: one job per product line
+            routed = Assignment.select().where(
+                Assignment.lead.between(ids[0], ids[-1])
+            )  # ids are consecutive
+            deadline = time.monotonic() + 600
+            while routed.count() < count and time.monotonic() < deadline:
+                time.sleep(0.1)
+            cpu = worker_cpu(running) - cpu_before
+            if waits:
+                waits.__exit__()
+            last = routed.select(pw.fn.MAX(Assignment.created_at)).scalar()
+            assert routed.count() == count, (routed.count(), count)
+    finally:
+        for process in running:
+            process.terminate()
+            process.wait(timeout=30)
+    span = max((last - handed).total_seconds(), 1e-3)
     backends = waits.cpu if waits else 0.0
     return {
         "per_second": count / span,
-        "with_start": count / elapsed,
         "lock_ms": waits.seconds / count * 1000 if waits else None,
         "worker_cpu_ms": cpu / count * 1000,
         "db_cpu_ms": backends / count * 1000 if waits else None,
@@ -326,7 +335,7 @@ def run(name: str, url: str, count: int, rate: float, counts=(1, 2, 4)) -> None:
         db_cpu = f" + database {done['db_cpu_ms']:4.2f}" if done["db_cpu_ms"] is not None else ""
         print(
             f"{name:10} {worker_count} worker{'s' if worker_count > 1 else ' '}: {done['per_second']:6.0f} decisions/s"
-            f" ({done['with_start']:4.0f} with start){lock}; CPU/decision: workers {done['worker_cpu_ms']:4.2f} ms"
+            f"{lock}; CPU/decision: workers {done['worker_cpu_ms']:4.2f} ms"
             f"{db_cpu}, cores busy {done['cores']:3.1f}"
             f" | sales-ready → assigned at {rate:.0f}/s: p50 {statistics.median(waits) * 1000:5.0f} ms,"
             f" p95 {percentile(waits, 0.95) * 1000:5.0f} ms (n={len(waits)}) | load average {load:.1f}",
