@@ -599,10 +599,12 @@ def freeze_routing_lock_holder(install: Install, workers, timeout: float = 60) -
     raise AssertionError(f"no worker was caught holding the routing lock\n{install.state()}")
 
 
-# How long the other worker may take to give up behind the frozen holder: its
-# sweeper re-enqueues the line's waiting leads (each sweep, once they waited the
-# sweeper's grace), then its job waits ``LOCK_WAIT_SECONDS`` for the lock. The
-# margin is for a loaded machine: the test waits for the event, not this long.
+# How long the other worker may take to give up behind the frozen holder: it
+# gets a routing job of the line (one a later lead enqueued once the holder's
+# job had started, else its sweeper's re-enqueue of the waiting leads, each
+# sweep once they waited the sweeper's grace), then that job waits
+# ``LOCK_WAIT_SECONDS`` for the lock. The margin is for a loaded machine: the
+# test waits for the event, not this long.
 GIVE_UP_SECONDS = 2 * SWEEP_SECONDS + assign.LOCK_WAIT_SECONDS + 30
 
 
@@ -612,8 +614,8 @@ def test_o2_r1_a_worker_frozen_holding_the_routing_lock_stops_nothing_for_good(i
     sales-ready leads of one pool (one coalesced routing job); the worker
     holding the pool's routing lock is frozen (SIGSTOP). Scoring goes on
     meanwhile (clicks posted while it is frozen are scored by the other worker);
-    the other worker's routing job for the waiting leads (re-enqueued by its
-    sweeper) gives up after ``LOCK_WAIT_SECONDS`` (``RoutingBusy``, retried
+    the other worker's routing job for the waiting leads (a second job of the
+    line, or its sweeper's re-enqueue) gives up after ``LOCK_WAIT_SECONDS`` (``RoutingBusy``, retried
     later) instead of waiting for good; once the frozen worker is let go
     (SIGCONT), every sales-ready lead is routed exactly once within 30 s.
     Every wait is on a condition with a deadline, generous for a loaded machine."""
