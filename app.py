@@ -96,10 +96,11 @@ def _connect_follow_ups() -> None:
     from leads.notify import services as notifications
     from leads.scoring import jobs as scoring
     from leads.webhooks import delivery as webhooks
+    from reports.marketing import jobs as marketing_reports
     from reports.sales import jobs as sales_reports
     from routing import jobs as routing
 
-    for area in (scoring, webhooks, notifications, routing, campaign_requests, sales_reports):
+    for area in (scoring, webhooks, notifications, routing, campaign_requests, sales_reports, marketing_reports):
         area.connect()
 
 

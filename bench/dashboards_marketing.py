@@ -7,7 +7,9 @@ PostgreSQL database (the lead list benchmark's helpers); migrates each; bulk-loa
 forms, 20 campaigns, 4 product lines), their history (creation, stage moves, and
 for about a third marketing qualified, a fifth sales-ready, one in twelve
 converted, days later) and three interactions per lead (of the lead or its
-contact) in the weeks before; signs a marketer in through the real form; then
+contact) in the weeks before; builds the rollup the dashboard reads (timed:
+the first, full build, an idle sweep's slice and one after 100 leads changed
+and 100 new interactions); signs a marketer in through the real form; then
 times full requests through the Flask test client.
 
 Run from the repository root:  .venv/bin/python bench/dashboards_marketing.py [--leads N] [--requests N]
@@ -112,6 +114,12 @@ def run_backend(name: str, database_url: str, tmp: str, options) -> dict:
     )
     if name == "postgres":
         common._pg_maintenance(database_url, "VACUUM ANALYZE")
+    with app.app_context():
+        db.connect(reuse_if_open=True)
+        rollup_figures = build_rollup(name)
+        db.close()
+    if name == "postgres":
+        common._pg_maintenance(database_url, "VACUUM ANALYZE")
     before = os.getloadavg()[0]
     print(f"{name}: measuring (load average {before:.1f})…")
     client = app.test_client()
@@ -123,9 +131,60 @@ def run_backend(name: str, database_url: str, tmp: str, options) -> dict:
     db.close_all()
     return {
         "load_seconds": round(load_seconds, 1),
+        **rollup_figures,
         "load_average_before": round(before, 2),
         "load_average_after": round(after, 2),
         "cases": figures,
+    }
+
+
+def build_rollup(name: str) -> dict:
+    """The first, full build of the rollup, then a sweep's slice idle and after
+    100 leads changed and 100 interactions of sales-ready leads stored."""
+    from leads.base.db import utcnow
+    from leads.records.models import Interaction, Lead, LeadHistory
+    from reports.marketing import rollup
+
+    started = time.perf_counter()
+    built = rollup.refresh()
+    full_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    rollup.refresh_slice()
+    idle_ms = (time.perf_counter() - started) * 1000
+    now = utcnow()
+    ids = [lead_id for (lead_id,) in Lead.select(Lead.id).order_by(Lead.id.desc()).limit(100).tuples()]
+    Lead.update(updated_at=now).where(Lead.id.in_(ids)).execute()
+    ready = (
+        LeadHistory.select(LeadHistory.lead)
+        .where(LeadHistory.kind == "sales_ready")
+        .order_by(LeadHistory.id.desc())
+        .limit(100)
+    )
+    Interaction.insert_many(
+        [
+            (lead_id, "web_visit", now - dt.timedelta(days=40), "bench", f"late-{lead_id}")
+            for (lead_id,) in ready.tuples()
+        ],
+        fields=[
+            Interaction.lead,
+            Interaction.type,
+            Interaction.occurred_at,
+            Interaction.source,
+            Interaction.external_id,
+        ],
+    ).execute()
+    started = time.perf_counter()
+    again = rollup.refresh_slice()
+    incremental_ms = (time.perf_counter() - started) * 1000
+    print(
+        f"{name}: rollup built in {full_seconds:.1f} s ({built['leads']:,} leads); a sweep's slice:"
+        f" idle {idle_ms:.0f} ms, 100 changed leads and 100 interactions {incremental_ms:.0f} ms"
+    )
+    return {
+        "rollup_full_seconds": round(full_seconds, 1),
+        "rollup_idle_slice_ms": round(idle_ms, 1),
+        "rollup_incremental_ms": round(incremental_ms, 1),
+        "rollup_incremental_leads": again["leads"],
     }
 
 

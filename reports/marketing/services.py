@@ -15,14 +15,17 @@ from leads.core import csv_io
 from leads.intake.models import CaptureSource
 from leads.records import interaction_types
 from leads.records.models import Campaign, ProductLine
+from reports import core
 from reports.marketing import queries
 from reports.marketing.queries import (
+    BEFORE,
     CAMPAIGN,
     CAPTURE_PREFIX,
     CAPTURE_SOURCE,
     CONVERTED,
     EVERY_CAPTURE,
     EVERY_RULE,
+    LEAD,
     MQL,
     PRODUCT_LINE,
     RULE_PREFIX,
@@ -33,7 +36,7 @@ from reports.marketing.queries import (
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 731  # two years of weeks at most on one page
-PRECEDING_DAYS = 30  # how far back "precede" looks from the sales-ready moment
+PRECEDING_SHOWN = 10  # the interaction types shown, most frequent first
 METRICS = ("leads", MQL, SALES_READY, CONVERTED)
 METRIC_LABELS = {
     "leads": "Leads",
@@ -127,7 +130,7 @@ class WeekRow:
 @dataclass(frozen=True)
 class Preceding:
     """An interaction type and how many of the range's sales-ready leads had one
-    in the ``PRECEDING_DAYS`` before they became sales-ready."""
+    in the ``rollup.PRECEDING_DAYS`` before they became sales-ready."""
 
     type: str
     label: str
@@ -200,10 +203,12 @@ def _as_day(week) -> dt.date:
 def marketing_dashboard(filters: Filters, by: str = SOURCE) -> Dashboard:
     """D2 for ``filters``, broken down ``by`` a source, capture source, campaign or
     product line: counts per week and per value, totals, the MQL → converted
-    rate and the interactions that most often precede sales-readiness."""
-    weekly = _weekly(filters, by)
-    groups = _groups(filters, by, weekly)
+    rate and the interactions that most often precede sales-readiness. Two
+    queries on the rollup, whatever the range."""
+    tally = _tally(filters, by)
+    groups = _groups(by, tally)
     weeks = _weeks(filters)
+    weekly = tally.weekly
     total = _sum(row.counts for row in groups)
     return Dashboard(
         by=by,
@@ -216,45 +221,79 @@ def marketing_dashboard(filters: Filters, by: str = SOURCE) -> Dashboard:
             if (week, row.key) in weekly
         ],
         groups=groups,
-        preceding=_preceding(filters, total.sales_ready),
+        preceding=_preceding(tally.before, total.sales_ready),
         total=total,
         mql_converted=sum(row.mql_converted for row in groups),
     )
 
 
-def _weekly(filters: Filters, by: str) -> dict[tuple[dt.date, object], Counts]:
-    """(week, breakdown value) → its counts, for the pairs with a figure."""
+@dataclass
+class _Tally:
+    """The rollup's counts of a range: per (week, breakdown value), per value
+    over the range (with the MQL leads converted now), and per interaction
+    type before sales-ready; each lead once per week, or once in the range."""
+
+    weekly: dict[tuple[dt.date, object], Counts]
+    totals: dict[object, Counts]
+    mql_converted: dict[object, int]
+    before: dict[str, int]
+
+
+def _tally(filters: Filters, by: str) -> _Tally:
     weekly: dict[tuple[dt.date, object], Counts] = defaultdict(Counts)
-    for week, raw, count in queries.leads_per_week(filters, by):
-        weekly[(_as_day(week), group_key(by, raw))].add("leads", count)
-    for metric in (MQL, SALES_READY, CONVERTED):
-        for week, raw, count in queries.events_per_week(filters, by, metric):
-            weekly[(_as_day(week), group_key(by, raw))].add(metric, count)
-    return dict(weekly)
+    totals: dict[object, Counts] = defaultdict(Counts)
+    mql_converted: dict[object, int] = defaultdict(int)
+    before: dict[str, int] = defaultdict(int)
+
+    def add(event: str, week: dt.date, key, count: int, converted: int, *, in_week=True, in_range=True):
+        if event.startswith(BEFORE):
+            if in_range:
+                before[event[len(BEFORE) :]] += count
+            return
+        metric = "leads" if event == LEAD else event
+        if metric not in METRICS:
+            return
+        if in_week:
+            weekly[(week, key)].add(metric, count)
+        if in_range:
+            totals[key].add(metric, count)
+            if metric == MQL:
+                mql_converted[key] += converted
+
+    for number, event, raw, count, converted in queries.week_counts(filters, by):
+        week = core.from_day_number(number * 7 - 3)
+        add(event, week, group_key(by, raw), count, converted or 0)
+    first, _end = queries.day_range(filters)
+    for day, previous, event, raw, converted in queries.repeats(filters, by):
+        week = monday(core.from_day_number(day))
+        # the same lead on an earlier day of this week (and of the range), or of the range only
+        add(
+            event,
+            week,
+            group_key(by, raw),
+            -1,
+            -converted,
+            in_week=previous >= max(first, core.day_number(week)),
+        )
+    return _Tally(dict(weekly), dict(totals), dict(mql_converted), dict(before))
 
 
-def _groups(filters: Filters, by: str, weekly: dict) -> list[GroupRow]:
+def _groups(by: str, tally: _Tally) -> list[GroupRow]:
     """Each breakdown value over the range (every lead once per figure), most
     leads first."""
     named = names(by)
-    groups: dict[object, GroupRow] = {}
 
-    def group(key) -> GroupRow:
+    def label(key) -> str:
         if by == SOURCE:
-            label = source_label(key)
-        else:
-            label = named.get(key, NONE_LABELS[by]) if key is not None else NONE_LABELS[by]
-        return groups.setdefault(key, GroupRow(key, label, Counts()))
+            return source_label(key)
+        return named.get(key, NONE_LABELS[by]) if key is not None else NONE_LABELS[by]
 
-    for (_week, key), counts in weekly.items():
-        group(key).counts.add("leads", counts.leads)
-    for metric in (MQL, SALES_READY, CONVERTED):
-        for raw, count, converted in queries.event_totals(filters, by, metric):
-            row = group(group_key(by, raw))
-            row.counts.add(metric, count)
-            if metric == MQL:
-                row.mql_converted += converted
-    return sorted(groups.values(), key=lambda row: (-row.counts.leads, -row.counts.mql, row.label))
+    groups = [
+        GroupRow(key, label(key), counts, tally.mql_converted.get(key, 0))
+        for key, counts in tally.totals.items()
+        if any(getattr(counts, metric) for metric in METRICS)
+    ]
+    return sorted(groups, key=lambda row: (-row.counts.leads, -row.counts.mql, row.label))
 
 
 def _sum(many) -> Counts:
@@ -265,16 +304,12 @@ def _sum(many) -> Counts:
     return total
 
 
-def _preceding(filters: Filters, sales_ready: int) -> list[Preceding]:
+def _preceding(before: dict[str, int], sales_ready: int) -> list[Preceding]:
     vocabulary = interaction_types.vocabulary()
+    ranked = sorted(((kind, leads) for kind, leads in before.items() if leads), key=lambda p: (-p[1], p[0]))
     return [
-        Preceding(
-            kind,
-            vocabulary.label(kind),
-            leads,
-            leads / sales_ready if sales_ready else None,
-        )
-        for kind, leads in queries.interactions_before_sales_ready(filters, PRECEDING_DAYS)
+        Preceding(kind, vocabulary.label(kind), leads, leads / sales_ready if sales_ready else None)
+        for kind, leads in ranked[:PRECEDING_SHOWN]
     ]
 
 
