@@ -1,7 +1,8 @@
-"""The geometry of the dashboards' server-drawn SVG charts: horizontal bars,
-grouped columns and lines, each with a value axis of round ticks. Plain
-values in, coordinates out; the templates (``templates/reports/_charts.html``)
-draw them with a title, axis labels and classes only (no inline style).
+"""The geometry of the dashboards' server-drawn SVG charts (the sales and the
+marketers' dashboards): horizontal bars, grouped columns and lines, each with
+a value axis of round ticks. Plain values in, coordinates out; the templates
+(``templates/reports/_charts.html``) draw them with a title, axis labels and
+classes only (no inline style).
 
 The score charts of ``leads.scoring`` draw score buckets and bands and nothing
 else; these take any labelled series.
@@ -132,15 +133,18 @@ def columns(
     width: int = WIDTH,
     height: int = 260,
     integers: bool = False,
+    top: float | None = None,
+    notes: Sequence[Sequence[str]] | None = None,
 ) -> ColumnChart:
     """Per category, one column per series (None draws nothing), over a value
-    axis from 0 to a round ceiling (whole steps with ``integers``); ``fmt``
-    writes the ticks and the values."""
+    axis from 0 to a round ceiling (whole steps with ``integers``), or to
+    ``top`` (shares: 100); ``fmt`` writes the ticks and the values, and
+    ``notes`` (per series, per category) follow a value in its title."""
     left, top_margin, bottom = 56, 14, 40
     base = height - bottom
     plot = base - top_margin
     largest = max((value or 0 for _name, values in series for value in values), default=0)
-    top = axis_top(largest, integers)
+    top = top or axis_top(largest, integers)
     slot = (width - left - 6) / max(1, len(categories))
     inner = min(slot * 0.8, 36.0 * max(1, len(series)))  # a few categories: columns stay slim
     each = inner / max(1, len(series))
@@ -153,9 +157,8 @@ def columns(
             if value is None:
                 continue
             tall = plot * value / top
-            cols.append(
-                Column(number, name, value, start + each * number, base - tall, each, tall, fmt(value))
-            )
+            text = fmt(value) + (f" ({notes[number][index]})" if notes and notes[number][index] else "")
+            cols.append(Column(number, name, value, start + each * number, base - tall, each, tall, text))
         groups.append(ColumnGroup(category, left + slot * index + slot / 2, cols))
     label_every = max(1, math.ceil(len(categories) / max(1, (width - left) // 60)))
     return ColumnChart(
@@ -174,6 +177,16 @@ def columns(
 
 
 @dataclass(frozen=True)
+class Dot:
+    """A point of a line drawn as a dot, with its x label and value for its title."""
+
+    x: float
+    y: float
+    label: str
+    value: float
+
+
+@dataclass(frozen=True)
 class Line:
     series: int
     name: str
@@ -181,6 +194,7 @@ class Line:
     reference_y: float | None  # the capacity line, None without one
     reference: float | None
     last: float
+    dots: tuple[Dot, ...] = ()
 
     @property
     def css(self) -> str:
@@ -205,9 +219,12 @@ def lines(
     width: int = WIDTH,
     height: int = 260,
     x_ticks: int = 6,
+    dots: bool = False,
 ) -> LineChart:
     """One polyline per ``(name, values, reference)`` over the same x labels,
-    and a horizontal line at each series' reference value (its capacity)."""
+    and a horizontal line at each series' reference value (its capacity, or
+    None); with ``dots``, each point is a dot titled with its x label and value
+    (few points: weeks). A single x label sits in the middle."""
     left, right, top_margin, bottom = 44, width - 8, 14, 40
     base = height - bottom
     plot = base - top_margin
@@ -219,14 +236,23 @@ def lines(
     top = axis_top(largest, integers=True)
     count = len(x_labels)
     step = (right - left) / max(1, count - 1)
+    at = [left + step * index if count > 1 else (left + right) / 2 for index in range(count)]
 
     scale = plot / top
-    xs = [f"{left + step * index:.1f}" for index in range(count)]
+    xs = [f"{x:.1f}" for x in at]
     drawn = []
     for number, (name, values, reference) in enumerate(series):
         points = " ".join(f"{x},{base - scale * value:.1f}" for x, value in zip(xs, values, strict=False))
         ref_y = round(base - scale * reference, 1) if reference is not None else None
-        drawn.append(Line(number, name, points, ref_y, reference, values[-1] if values else 0))
+        marks = (
+            tuple(
+                Dot(round(x, 1), round(base - scale * value, 1), label, value)
+                for x, label, value in zip(at, x_labels, values, strict=False)
+            )
+            if dots
+            else ()
+        )
+        drawn.append(Line(number, name, points, ref_y, reference, values[-1] if values else 0, marks))
     every = max(1, math.ceil(count / x_ticks))
-    ticks = [Tick(x_labels[index], left + step * index) for index in range(0, count, every)]
+    ticks = [Tick(x_labels[index], at[index]) for index in range(0, count, every)]
     return LineChart(width, height, left, right, base, _value_ticks(top, base, plot, _plain), ticks, drawn)

@@ -15,7 +15,7 @@ from leads.core import csv_io
 from leads.intake.models import CaptureSource
 from leads.records import interaction_types
 from leads.records.models import Campaign, ProductLine
-from reports import core
+from reports import charts, core
 from reports.marketing import queries
 from reports.marketing.queries import (
     BEFORE,
@@ -153,19 +153,38 @@ class Dashboard:
     def mql_rate(self) -> float | None:
         return self.mql_converted / self.total.mql if self.total.mql else None
 
-    def weekly_series(self) -> tuple[list[str], list[tuple[str, list[int]]]]:
-        """The week labels and one series per figure, for the weekly chart."""
+    def weekly_chart(self) -> charts.LineChart:
+        """One line per figure over the weeks, each week a titled dot."""
         labels = [week.isoformat() for week in self.weeks]
-        series = [(METRIC_LABELS[m], [getattr(c, m) for c in self.totals_per_week]) for m in METRICS]
-        return labels, series
+        series = [(METRIC_LABELS[m], [getattr(c, m) for c in self.totals_per_week], None) for m in METRICS]
+        return charts.lines(labels, series, x_ticks=8, dots=True)
 
-    def mql_shares(self) -> list[tuple[str, int, int]]:
-        """(value, converted, marketing qualified) per breakdown value, for the rate chart."""
-        return [(row.label, row.mql_converted, row.counts.mql) for row in self.groups]
+    def mql_chart(self) -> charts.ColumnChart:
+        """The MQL → converted rate per breakdown value, 0 to 100 %."""
+        return _share_chart(
+            "Converted", [(row.label, row.mql_converted, row.counts.mql) for row in self.groups]
+        )
 
-    def preceding_shares(self) -> list[tuple[str, int, int]]:
-        """(interaction, leads, sales-ready leads) per type, for its chart."""
-        return [(row.label, row.leads, self.total.sales_ready) for row in self.preceding]
+    def preceding_chart(self) -> charts.ColumnChart:
+        """Per interaction type, the share of the range's sales-ready leads that had one before."""
+        shares = [(row.label, row.leads, self.total.sales_ready) for row in self.preceding]
+        return _share_chart("Sales-ready leads with one", shares)
+
+
+def _percent(value: float) -> str:
+    return f"{value:.0f}%"
+
+
+def _share_chart(name: str, items: list[tuple[str, int, int]]) -> charts.ColumnChart:
+    """One column per ``(label, count, of)``: ``count / of`` on an axis of 0 to
+    100 %, titled with the count (none when there is nothing to divide by)."""
+    return charts.columns(
+        [label for label, _count, _of in items],
+        [(name, [count * 100 / of if of else None for _label, count, of in items])],
+        fmt=_percent,
+        top=100,
+        notes=[[f"{count} of {of}" for _label, count, of in items]],
+    )
 
 
 def monday(day: dt.date) -> dt.date:

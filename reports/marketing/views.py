@@ -9,7 +9,7 @@ from flask import Blueprint, Response, request
 from auth.models import ADMIN, MANAGER, MARKETER
 from auth.policy import allow
 from leads.base.db import utcnow
-from reports.marketing import charts, services
+from reports.marketing import services
 from reports.marketing.forms import DashboardForm
 from reports.marketing.queries import BREAKDOWNS
 from web.render import render
@@ -51,8 +51,3 @@ def weeks_csv():
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
-
-
-@bp.context_processor
-def _chart_helpers():
-    return {"line_chart": charts.line_chart, "share_chart": charts.share_chart}

