@@ -3,14 +3,18 @@ one row per lead, event and day (created, marketing qualified, sales-ready,
 converted, and "an interaction of type T in the 30 days before sales-ready"),
 with the lead's current source, campaign, product line and whether it is
 converted now, and the day before that the lead last had the same event; the
-same counted per day, event, source, campaign and product line; and how far
-its refresh has read. The page sums the day rows of its range and takes off
+same counted per day and event, by source, campaign and product line together
+and by each alone (a page broken down and filtered by one of them sums those
+few rows); and how far its refresh has read. The page sums the day rows of its range and takes off
 the few repeats, instead of grouping the history of a year of leads.
 Lead ids are plain integers (no foreign key): a deleted lead's rows stay until
 the refresh sees it gone and rewrites its days."""
 
 import peewee as pw
 from peewee_migrate import Migrator
+
+# The page reads a range of days of one grain from this index alone.
+COVERING = ("grain", "day", "event", "source", "campaign_id", "product_line_id", "leads", "converted")
 
 
 def migrate(migrator: Migrator, database: pw.Database, *, fake=False):
@@ -38,6 +42,7 @@ def migrate(migrator: Migrator, database: pw.Database, *, fake=False):
     @migrator.create_model
     class MarketingDay(pw.Model):
         id = pw.AutoField()
+        grain = pw.SmallIntegerField(default=0)
         day = pw.IntegerField()
         event = pw.CharField(max_length=80)
         source = pw.CharField(max_length=100, null=True)
@@ -48,7 +53,7 @@ def migrate(migrator: Migrator, database: pw.Database, *, fake=False):
 
         class Meta:
             table_name = "marketing_day"
-            indexes = [(("day", "event"), False)]
+            indexes = [(COVERING, False)]
 
     @migrator.create_model
     class MarketingRollupState(pw.Model):

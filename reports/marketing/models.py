@@ -41,7 +41,16 @@ class MarketingLeadEvent(BaseModel):
         )
 
 
+FULL, BY_SOURCE, BY_CAMPAIGN, BY_PRODUCT_LINE = 0, 1, 2, 3  # MarketingDay grains
+
+
 class MarketingDay(BaseModel):
+    """The leads per day and event, by ``grain``: FULL per source, campaign and
+    product line together; BY_SOURCE, BY_CAMPAIGN and BY_PRODUCT_LINE per
+    that column alone (the others NULL), for the pages that group and filter
+    on one column only (ten to twenty rows a day instead of hundreds)."""
+
+    grain = pw.SmallIntegerField(default=FULL)
     day = pw.IntegerField()
     event = pw.CharField(max_length=80)
     source = pw.CharField(max_length=100, null=True)
@@ -52,7 +61,13 @@ class MarketingDay(BaseModel):
 
     class Meta:
         table_name = "marketing_day"
-        indexes = ((("day", "event"), False),)
+        # the page sums a range of days of one grain from this index alone (index-only scans)
+        indexes = (
+            (
+                ("grain", "day", "event", "source", "campaign_id", "product_line_id", "leads", "converted"),
+                False,
+            ),
+        )
 
 
 class MarketingRollupState(BaseModel):

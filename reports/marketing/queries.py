@@ -18,7 +18,14 @@ from dataclasses import dataclass
 import peewee as pw
 
 from reports import core
-from reports.marketing.models import MarketingDay, MarketingLeadEvent
+from reports.marketing.models import (
+    BY_CAMPAIGN,
+    BY_PRODUCT_LINE,
+    BY_SOURCE,
+    FULL,
+    MarketingDay,
+    MarketingLeadEvent,
+)
 from reports.marketing.rollup import BEFORE, CONVERTED, LEAD, MQL, SALES_READY
 
 __all__ = ["BEFORE", "CONVERTED", "LEAD", "MQL", "SALES_READY"]
@@ -92,6 +99,22 @@ def _all(conditions) -> pw.Node:
     return node
 
 
+def grain(filters: Filters, by: str) -> int:
+    """The day counts' grain that holds the page: one column's own when the
+    breakdown and every filter are on that column, else the full one."""
+    columns = {CAMPAIGN: "campaign", PRODUCT_LINE: "product_line"}.get(by, "source")
+    used = {columns}
+    if filters.source or filters.capture_source_id is not None:
+        used.add("source")
+    if filters.campaign_id is not None:
+        used.add("campaign")
+    if filters.product_line_id is not None:
+        used.add("product_line")
+    if len(used) > 1:
+        return FULL
+    return {"source": BY_SOURCE, "campaign": BY_CAMPAIGN, "product_line": BY_PRODUCT_LINE}[used.pop()]
+
+
 def week_counts(filters: Filters, by: str) -> pw.ModelSelect:
     """``(week, event, group value, leads, of them converted now)``: the day
     counts of the range summed per week (its number: ``week * 7 - 3`` is its
@@ -104,7 +127,7 @@ def week_counts(filters: Filters, by: str) -> pw.ModelSelect:
     key = group_column(m, by)
     return (
         m.select(week, m.event, key, pw.fn.SUM(m.leads), pw.fn.SUM(m.converted))
-        .where(_all([m.day >= first, m.day < end, *conditions_on(m, filters)]))
+        .where(_all([m.grain == grain(filters, by), m.day >= first, m.day < end, *conditions_on(m, filters)]))
         .group_by(pw.SQL("1"), pw.SQL("2"), pw.SQL("3"))
         .tuples()
     )
@@ -131,7 +154,7 @@ def sources_in_range(filters: Filters) -> pw.ModelSelect:
     m = MarketingDay
     return (
         m.select(m.source)
-        .where((m.event == LEAD) & (m.day >= first) & (m.day < end))
+        .where((m.grain == BY_SOURCE) & (m.event == LEAD) & (m.day >= first) & (m.day < end))
         .distinct()
         .order_by(m.source)
         .tuples()

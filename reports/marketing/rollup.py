@@ -27,7 +27,15 @@ from leads.base.db import transaction, utcnow
 from leads.core import lifecycle
 from leads.records.models import Contact, Interaction, Lead, LeadHistory
 from reports import core
-from reports.marketing.models import MarketingDay, MarketingLeadEvent, MarketingRollupState
+from reports.marketing.models import (
+    BY_CAMPAIGN,
+    BY_PRODUCT_LINE,
+    BY_SOURCE,
+    FULL,
+    MarketingDay,
+    MarketingLeadEvent,
+    MarketingRollupState,
+)
 
 BATCH = 1000
 SLICE = 2000  # leads per slice: a sweep's turn stays well under a second
@@ -299,25 +307,43 @@ def _interactions(leads: list[tuple], events: dict) -> dict[int, list[tuple[str,
 
 
 def rewrite_days(days: list[int]) -> None:
-    """Replace the day counts of ``days`` by the event rows grouped in SQL."""
+    """Replace the day counts of ``days``, every grain, by the event rows
+    grouped in SQL."""
+    e, m = MarketingLeadEvent, MarketingDay
+    none = pw.SQL("NULL")
+    grains = (
+        (FULL, e.source, e.campaign_id, e.product_line_id),
+        (BY_SOURCE, e.source, none, none),
+        (BY_CAMPAIGN, none, e.campaign_id, none),
+        (BY_PRODUCT_LINE, none, none, e.product_line_id),
+    )
     for first in range(0, len(days), 500):
         chunk = days[first : first + 500]
-        MarketingDay.delete().where(MarketingDay.day.in_(chunk)).execute()
-        e = MarketingLeadEvent
-        grouped = (
-            e.select(
-                e.day,
-                e.event,
-                e.source,
-                e.campaign_id,
-                e.product_line_id,
-                pw.fn.COUNT(e.id),
-                pw.fn.SUM(e.converted),
+        m.delete().where(m.day.in_(chunk)).execute()
+        for grain, source, campaign, line in grains:
+            keys = [column for column in (source, campaign, line) if column is not none]
+            grouped = (
+                e.select(
+                    pw.Value(grain),
+                    e.day,
+                    e.event,
+                    source,
+                    campaign,
+                    line,
+                    pw.fn.COUNT(e.id),
+                    pw.fn.SUM(e.converted),
+                )
+                .where(e.day.in_(chunk))
+                .group_by(e.day, e.event, *keys)
             )
-            .where(e.day.in_(chunk))
-            .group_by(e.day, e.event, e.source, e.campaign_id, e.product_line_id)
-        )
-        m = MarketingDay
-        m.insert_from(
-            grouped, [m.day, m.event, m.source, m.campaign_id, m.product_line_id, m.leads, m.converted]
-        ).execute()
+            fields = [
+                m.grain,
+                m.day,
+                m.event,
+                m.source,
+                m.campaign_id,
+                m.product_line_id,
+                m.leads,
+                m.converted,
+            ]
+            m.insert_from(grouped, fields).execute()
