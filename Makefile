@@ -41,6 +41,7 @@ test: setup chromium
 bench: setup
 	$(PY) bench/lead_list.py
 	$(PY) bench/dashboards_marketing.py
+	$(PY) bench/what_if.py
 	$(PY) bench/scoring_engine.py
 	$(PY) bench/scoring_pipeline.py
 	$(PY) bench/router.py

@@ -261,7 +261,7 @@ def load(count: int, per_lead: int, now: dt.datetime):
                     lead_id if own else None,
                     rng.choice(TYPES),
                     at,
-                    "{}",
+                    {"url": "/pricing"} if rng.random() < 0.5 else {},  # a dict: the JSON field encodes it
                     "bench",
                     f"{lead_id}-{k}",
                     at,

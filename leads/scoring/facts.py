@@ -12,11 +12,14 @@ interaction or a changed record can re-score.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 
 import peewee as pw
 
+from leads.base.db import db
 from leads.core import lifecycle
 from leads.core.conditions import ACCOUNT, CONTACT, FIELDS, LEAD, Facts, InteractionFact
 from leads.records.models import Account, Contact, Interaction, Lead
@@ -43,8 +46,35 @@ def _rows(model, ids: Iterable[int]) -> dict[int, pw.Model]:
     return found
 
 
-def _fact(row: Interaction) -> InteractionFact:
-    return InteractionFact(row.type, row.occurred_at, row.properties or {}, row.source, row.external_id)
+# What an interaction fact reads, after the contact or lead it belongs to: read
+# from the cursor and converted here (peewee's model instance and converters
+# per row cost ~4/5 of a large load: the what-if of D3 reads ~200k).
+_FACT_COLUMNS = (
+    Interaction.type,
+    Interaction.occurred_at,
+    Interaction.properties,
+    Interaction.source,
+    Interaction.external_id,
+)
+
+
+def _moment(value) -> dt.datetime:
+    """A stored time as a naive datetime (SQLite hands back ISO text)."""
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _properties(value) -> dict:
+    return {} if value is None or value == "{}" else json.loads(value)
+
+
+def _facts_of(owner: pw.Field, ids: list[int]) -> Iterable[tuple[int, InteractionFact]]:
+    """``(owner id, fact)`` for the interactions of the contacts or leads ``ids``: one query."""
+    sql, params = Interaction.select(owner, *_FACT_COLUMNS).where(owner.in_(ids)).sql()
+    for owner_id, kind, occurred_at, properties, source, external_id in db.execute_sql(sql, params):
+        yield (
+            owner_id,
+            InteractionFact(kind, _moment(occurred_at), _properties(properties), source, external_id),
+        )
 
 
 def load_facts(lead_ids: Iterable[int]) -> dict[int, Facts]:
@@ -70,14 +100,13 @@ def load_facts(lead_ids: Iterable[int]) -> dict[int, Facts]:
     by_contact: dict[int, list[InteractionFact]] = defaultdict(list)
     by_lead: dict[int, list[InteractionFact]] = defaultdict(list)
     for chunk in _chunks(sorted(wanted_contacts)):
-        for row in Interaction.select().where(Interaction.contact.in_(chunk)):
-            by_contact[row.contact_id].append(_fact(row))
+        for contact_id, fact in _facts_of(Interaction.contact, chunk):
+            by_contact[contact_id].append(fact)
     for chunk in _chunks(sorted(leads)):
         # Events of the lead alone; those also on its contact are already loaded
         # and count once anyway (E3: same key).
-        query = Interaction.select().where(Interaction.lead.in_(chunk))
-        for row in query:
-            by_lead[row.lead_id].append(_fact(row))
+        for lead_id, fact in _facts_of(Interaction.lead, chunk):
+            by_lead[lead_id].append(fact)
 
     facts = {}
     for lead_id, lead in leads.items():
