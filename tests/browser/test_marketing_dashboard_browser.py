@@ -68,6 +68,7 @@ def test_d2_a_marketer_changes_the_range_and_the_filters_of_the_dashboard(browse
 
     page.select_option("select[name=campaign]", str(webinar.id))
     expect(page.locator("#total-leads")).to_have_text("1")
+    expect(page).to_have_url(re.compile(f"campaign={webinar.id}"))  # the swap has settled
     page.select_option("select[name=by]", "campaign")
     expect(page.locator("#dash-groups")).to_contain_text("Autumn webinar")
     expect(page.locator("#dash-groups")).not_to_contain_text("import")
