@@ -15,8 +15,9 @@ from leads.core import csv_io
 from leads.intake.models import CaptureSource
 from leads.records import interaction_types
 from leads.records.models import Campaign, ProductLine
-from reports import charts, core
+from reports import building, charts, core
 from reports.marketing import queries
+from reports.marketing.models import MarketingRollupState
 from reports.marketing.queries import (
     BEFORE,
     CAMPAIGN,
@@ -366,3 +367,9 @@ def dashboard_csv(dashboard: Dashboard) -> Iterator[str]:
         for row in dashboard.rows
     )
     return csv_io.export_csv(rows, CSV_COLUMNS)
+
+
+def first_build() -> building.Building | None:
+    """D2: how far the rollup's first count of the install's past leads has
+    got, for the page to say so (None once it has caught up)."""
+    return building.first_build(MarketingRollupState)

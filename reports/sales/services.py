@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from auth.models import Team, User
 from leads.core import csv_io
-from reports import charts, core
+from reports import building, charts, core
 from reports.sales import queries
+from reports.sales.models import SalesRollupState
 from reports.sales.queries import Filters
 
 DEFAULT_DAYS = 90
@@ -302,3 +303,9 @@ def chart_csv(board: SalesDashboard, chart: str) -> Iterator[str]:
     else:
         raise KeyError(chart)
     return csv_io.export_csv(rows, columns)
+
+
+def first_build() -> building.Building | None:
+    """D1: how far the rollup's first count of the install's past leads has
+    got, for the page to say so (None once it has caught up)."""
+    return building.first_build(SalesRollupState)

@@ -58,6 +58,7 @@ def dashboard():
         status=200 if filters else 422,
         form=form,
         board=board,
+        building=services.first_build(),
         csv_args=_csv_args(),
         now=utcnow(),
     )
