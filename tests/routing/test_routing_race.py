@@ -176,8 +176,8 @@ def _line_rule(name: str, line_id: int, **more) -> dict:
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 def test_r1_r3_four_workers_route_2000_leads_in_overlapping_pools_once_within_capacity_and_fairly(app):
-    """R1, R3 (issue 16): 4 workers, 2,000 leads made sales-ready at once (one
-    job each, as the hook enqueues them). Pools: line A (4 reps), line D (3
+    """R1, R3 (issue 16): 4 workers, 2,000 leads made sales-ready at once, routed
+    by their product lines' jobs and by per-lead jobs racing each other. Pools: line A (4 reps), line D (3
     reps), line B (3 reps of team T, capacity 60 each) and team T for line C's
     leads (the same 3 reps plus one of line A's): routings of different pools
     run side by side, those sharing a rep take turns. 0 leads with two live
@@ -211,12 +211,27 @@ def test_r1_r3_four_workers_route_2000_leads_in_overlapping_pools_once_within_ca
     assert len(lead_ids) == 2000
     with app.app_context():
         queue = get_queue("routing")
-        queue.enqueue_many(
-            [
-                queue.prepare_data("routing.jobs.route_lead", args=(lead_id,), job_id=f"race4-{lead_id}")
-                for lead_id in lead_ids
-            ]
-        )
+        # Both ways a lead reaches routing: the hook's job per product line
+        # (``route_waiting``; here three of each line at once, as when its key
+        # lapsed or the sweeper caught up while one ran) among one job per lead
+        # (``route_lead``: forced re-routes and the sweeper's per-lead catch-up).
+        per_line = [
+            queue.prepare_data(
+                "routing.jobs.route_waiting", args=(line.id,), job_id=f"race4-line-{line.id}-{copy}"
+            )
+            for copy in range(3)
+            for line in lines.values()
+        ]
+        per_lead = [
+            queue.prepare_data("routing.jobs.route_lead", args=(lead_id,), job_id=f"race4-{lead_id}")
+            for lead_id in lead_ids
+        ]
+        jobs = []
+        for index, job in enumerate(per_lead):  # the line jobs spread through the burst
+            jobs.append(job)
+            if index % 170 == 0 and index // 170 < len(per_line):
+                jobs.append(per_line[index // 170])
+        queue.enqueue_many(jobs)
     _drain(app, 4)
 
     decisions = Counter(lead_id for (lead_id,) in Assignment.select(Assignment.lead).tuples())
