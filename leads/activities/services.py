@@ -19,13 +19,14 @@ import peewee as pw
 from auth.models import ADMIN, MANAGER, MARKETER, REP, TELEPROSPECTOR, User
 from leads.activities.models import Activity
 from leads.base import signals
-from leads.base.db import transaction, utcnow
+from leads.base.db import Shape, transaction, utcnow
 from leads.core import activities as rules
 from leads.core import timeline as history
 from leads.intake import interactions
 from leads.records import activity as lead_activity
 from leads.records.models import Account, Contact, Interaction, Lead
 from leads.records.queries import (
+    SEE_ALL,
     history_for,
     qualification_labels,
     trace_names,
@@ -53,6 +54,15 @@ def lead_activities(lead_id: int):
     """The lead's activities not deleted, newest first, with their author,
     assignee and last editor (a query)."""
     return _activities_where(Activity.lead == lead_id)
+
+
+def newest_lead_activities(lead_id: int, limit: int) -> list[Activity]:
+    """The first ``limit`` of ``lead_activities(lead_id)`` (its SQL text built
+    once per limit: the lead page reads them on every view)."""
+    return list(_NEWEST.run(lead_id, variant=limit))
+
+
+_NEWEST = Shape(lambda limit, lead_id: lead_activities(lead_id).limit(limit))
 
 
 def record_activities(record):
@@ -129,16 +139,16 @@ _VISIBLE = ((Lead, visible_leads), (Contact, visible_contacts), (Account, visibl
 def assignable_users(record):
     """The active users a task on ``record`` (a lead, contact or account) may
     be given to: those who may see it (G1), by name (one query). Every role but
-    a rep's sees by role, so the record is looked for in each role's visible
-    records; of the reps only its owner (a rep sees only their own leads; a
-    contact or account also through their leads, left out here: the owner is
-    the one sure to see it)."""
+    a rep's sees by role: the roles that see every record without a look, the
+    others (teleprospectors) when their visible records hold it; of the reps
+    only its owner (a rep sees only their own leads; a contact or account also
+    through their leads, left out here: the owner is the one sure to see it)."""
     model, visible = next((model, visible) for model, visible in _VISIBLE if isinstance(record, model))
-    seeing = None
+    who = User.role.in_([role for role in ROLES_SEEING_BY_ROLE if role in SEE_ALL])  # they see every record
     for role in ROLES_SEEING_BY_ROLE:
-        query = visible(User(role=role)).select(pw.Value(role)).where(model.id == record.id)
-        seeing = query if seeing is None else seeing | query
-    who = User.role.in_(seeing)
+        if role not in SEE_ALL:
+            seeing = visible(User(role=role)).select(pw.Value(role)).where(model.id == record.id)
+            who |= (User.role == role) & pw.fn.EXISTS(seeing)
     if record.owner_id is not None:
         who |= (User.role == REP) & (User.id == record.owner_id)
     return (
@@ -146,6 +156,19 @@ def assignable_users(record):
         .where((User.is_active == True) & who)  # noqa: E712
         .order_by(User.name, User.id)
     )
+
+
+def assignees(record) -> list[User]:
+    """``assignable_users(record)``'s users (its SQL text built once per kind of record)."""
+    owner = () if record.owner_id is None else (record.owner_id,)
+    return list(_ASSIGNEES.run(record.id, *owner, variant=type(record)))
+
+
+def _assignees(model, record_id: int, owner_id: int | None = None):
+    return assignable_users(model(id=record_id, owner=owner_id))
+
+
+_ASSIGNEES = Shape(_assignees)
 
 
 def _check_assignee(record, values: dict, errors: rules.Errors) -> None:

@@ -12,7 +12,7 @@ see is a 404 on the page, its fragments and its posts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Blueprint, abort, redirect, request, url_for
 
@@ -41,13 +41,19 @@ RECORD_FILTERS = {
 }
 
 
+_ANY_ID = 987654321987  # stands for an activity's id in an address built once per record
+
+
 @dataclass(frozen=True)
 class Urls:
     """The addresses of a record's timeline region: the lead's, or a contact's
-    or an account's (``records``: ``contacts`` or ``accounts``)."""
+    or an account's (``records``: ``contacts`` or ``accounts``). An activity's
+    edit and delete addresses are built once per record and filled in with
+    each activity's id (a timeline of 50 activities needs 100 of them)."""
 
     record_id: int
     records: str | None = None  # None: a lead
+    _built: dict = field(default_factory=dict, compare=False, repr=False)
 
     def _for(self, action: str, **values) -> str:
         if self.records is None:
@@ -56,6 +62,12 @@ class Urls:
             f"activities.record_{action}", records=self.records, record_id=self.record_id, **values
         )
 
+    def _of_activity(self, action: str, activity_id: int) -> str:
+        template = self._built.get(action)
+        if template is None:
+            template = self._built[action] = self._for(action, activity_id=_ANY_ID)
+        return template.replace(f"/{_ANY_ID}/", f"/{int(activity_id)}/", 1)
+
     def add(self, kind: str) -> str:
         return self._for("add", kind=kind)
 
@@ -63,10 +75,12 @@ class Urls:
         return self._for("timeline", kind=kind, **values)
 
     def edit(self, activity_id: int, **values) -> str:
-        return self._for("edit", activity_id=activity_id, **values)
+        if values:
+            return self._for("edit", activity_id=activity_id, **values)
+        return self._of_activity("edit", activity_id)
 
     def delete(self, activity_id: int) -> str:
-        return self._for("delete", activity_id=activity_id)
+        return self._of_activity("delete", activity_id)
 
     def page(self, kind: str | None = None) -> str:
         values = {} if kind is None else {"activity": kind}
@@ -81,6 +95,8 @@ def urls_for(record) -> Urls:
     if isinstance(record, Lead):
         return Urls(record.id)
     return Urls(record.id, "contacts" if isinstance(record, Contact) else "accounts")
+
+
 OLDER = "activities/_older.html"
 
 
@@ -102,7 +118,7 @@ def timeline_context(
     entries ("Show older"); ``more``: whether older entries are left."""
     shown = rules.parse_filter(shown)
     bound = bound or {}
-    assignees = list(services.assignable_users(lead))
+    assignees = services.assignees(lead)
     if isinstance(lead, Lead):
         entries, more = services.lead_timeline(lead, shown, events, interactions, activities, offset)
     else:

@@ -62,21 +62,34 @@ def _newest_first(query):
     return query.order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
 
 
+_ROW_COLUMNS = (
+    Interaction.id,
+    Interaction.type,
+    Interaction.occurred_at,
+    Interaction.source,
+    Interaction.external_id,
+    Interaction.lead,
+    Interaction.contact,
+    Interaction.properties,
+)
+
+
 def shown(query, limit: int = SHOWN) -> list[InteractionRow]:
-    """The first ``limit`` interactions of ``query``, ready to show."""
-    return [_row(interaction) for interaction in query.limit(limit)]
+    """The first ``limit`` interactions of ``query`` (over interactions), ready
+    to show (read as plain rows: no model object per interaction)."""
+    return [_row(*values) for values in query.select(*_ROW_COLUMNS).limit(limit).tuples()]
 
 
-def _row(interaction: Interaction) -> InteractionRow:
-    properties, more = key_properties(interaction.properties)
+def _row(id, type, occurred_at, source, external_id, lead_id, contact_id, properties) -> InteractionRow:  # noqa: A002
+    properties, more = key_properties(properties)
     return InteractionRow(
-        id=interaction.id,
-        type=interaction.type,
-        occurred_at=interaction.occurred_at,
-        source=interaction.source,
-        external_id=interaction.external_id,
-        lead_id=interaction.lead_id,
-        contact_id=interaction.contact_id,
+        id=id,
+        type=type,
+        occurred_at=occurred_at,
+        source=source,
+        external_id=external_id,
+        lead_id=lead_id,
+        contact_id=contact_id,
         properties=properties,
         more_properties=more,
     )

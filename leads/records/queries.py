@@ -5,6 +5,7 @@ from __future__ import annotations
 import peewee as pw
 
 from auth.models import ADMIN, INTEGRATION, MANAGER, MARKETER, REP, TELEPROSPECTOR, User
+from leads.base.db import Shape
 from leads.core import lifecycle
 from leads.records.models import Account, Campaign, Contact, Lead, LeadHistory, ProductLine
 from leads.stages.models import QualificationField
@@ -32,8 +33,19 @@ def lead_for(user: User, lead_id: int) -> Lead | None:
     """The lead with ``lead_id`` if ``user`` may see it, else None (callers answer 404).
 
     Its contact, account, campaign, product line, owner and teleprospector come
-    in the same query."""
-    return with_related(visible_leads(user)).where(Lead.id == lead_id).first()
+    in the same query (its SQL text built once per role)."""
+    if user.role == REP:  # the only role whose visible leads depend on who they are
+        rows = _LEAD_FOR.run(lead_id, user.id, variant=user.role)
+    else:
+        rows = _LEAD_FOR.run(lead_id, variant=user.role)
+    return next(iter(rows), None)
+
+
+def _lead_for(role: str, lead_id: int, user_id: int | None = None):
+    return with_related(visible_leads(User(id=user_id, role=role))).where(Lead.id == lead_id).limit(1)
+
+
+_LEAD_FOR = Shape(_lead_for)
 
 
 Owner = User.alias("owner_user")
@@ -162,6 +174,14 @@ def history_for(lead_id: int):
         .where(LeadHistory.lead == lead_id)
         .order_by(LeadHistory.created_at.desc(), LeadHistory.id.desc())
     )
+
+
+def lead_history_rows(lead_id: int) -> list[LeadHistory]:
+    """``history_for(lead_id)``'s rows (its SQL text built once: the lead page reads them on every view)."""
+    return list(_HISTORY.run(lead_id))
+
+
+_HISTORY = Shape(lambda _, lead_id: history_for(lead_id))
 
 
 def user_names(ids) -> dict[int, str]:

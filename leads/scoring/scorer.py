@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from leads.base import bulk
-from leads.base.db import db, is_sqlite, transaction, utcnow
+from leads.base.db import Shape, db, is_sqlite, transaction, utcnow
 from leads.base.models import BackgroundTask
 from leads.core import lifecycle, qualification, scoring
 from leads.records.models import Lead, LeadHistory
@@ -374,12 +374,6 @@ def _apply(lead: Lead, decision: qualification.Decision, outcome: Outcome) -> bo
 
 def scores_for(lead_id: int) -> list[dict]:
     """S6: the lead's score in every model that scored it, with the why, live models first."""
-    query = (
-        LeadScore.select(LeadScore, ModelRow)
-        .join(ModelRow)
-        .where(LeadScore.lead == lead_id)
-        .order_by(ModelRow.status != LIVE, ModelRow.name)
-    )
     return [
         {
             "model_id": row.model.id,
@@ -391,16 +385,31 @@ def scores_for(lead_id: int) -> list[dict]:
             "sales_ready": row.sales_ready,
             "computed_at": row.computed_at,
         }
-        for row in query
+        for row in _SCORES.run(lead_id)
     ]
+
+
+_SCORES = Shape(  # the SQL text built once (the lead page reads it on every view)
+    lambda _, lead_id: (
+        LeadScore.select(LeadScore, ModelRow)
+        .join(ModelRow)
+        .where(LeadScore.lead == lead_id)
+        .order_by(ModelRow.status != LIVE, ModelRow.name)
+    )
+)
 
 
 def score_history(lead_id: int, limit: int = 50) -> list[ScoreChange]:
     """S6: the latest changes of the lead's scores, newest first."""
-    return list(
+    return list(_SCORE_HISTORY.run(lead_id, variant=limit))
+
+
+_SCORE_HISTORY = Shape(
+    lambda limit, lead_id: (
         ScoreChange.select(ScoreChange, ModelRow)
         .join(ModelRow)
         .where(ScoreChange.lead == lead_id)
         .order_by(ScoreChange.created_at.desc(), ScoreChange.id.desc())
         .limit(limit)
     )
+)

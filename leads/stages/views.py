@@ -22,7 +22,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 from auth.models import REP, TELEPROSPECTOR
 from auth.policy import current_user, signed_in
 from leads.activities.services import SHOWN as TIMELINE_SHOWN
-from leads.activities.services import lead_activities
+from leads.activities.services import lead_activities, newest_lead_activities
 from leads.activities.views import timeline_context
 from leads.core import fields as catalogue
 from leads.core import lifecycle, timeline
@@ -31,7 +31,7 @@ from leads.records import activity
 from leads.records import services as records
 from leads.records.forms import LeadEditForm
 from leads.records.models import Lead
-from leads.records.queries import history_for, lead_for, qualification_labels, trace_names, user_names
+from leads.records.queries import lead_for, lead_history_rows, qualification_labels, trace_names, user_names
 from leads.stages.handoff import LATEST_ACTIVITIES, handed_by, handoff, shows_handoff
 from leads.stages.submit import panel_forms, submit
 from web.render import render, render_fragment, wants_fragment
@@ -99,9 +99,9 @@ def _timeline_now(lead, live, events=None) -> dict:
     """The timeline's entries as the polling page filters them (its address's
     ``?activity=``), for the poller to swap out of band."""
     if events is None:
-        events = _timeline(list(history_for(lead.id)), qualification_labels())
+        events = _timeline(lead_history_rows(lead.id), qualification_labels())
     shown = parse_qs(urlsplit(request.headers.get("HX-Current-URL", "")).query).get("activity", ["all"])[0]
-    activities = list(lead_activities(lead.id).limit(TIMELINE_SHOWN + 1))
+    activities = newest_lead_activities(lead.id, TIMELINE_SHOWN + 1)
     return timeline_context(
         lead, current_user(), shown, events=events, interactions=live.interactions, activities=activities
     )
@@ -229,14 +229,14 @@ def _context(
         "statuses": lifecycle.STATUSES,
     }
     if history:
-        rows = list(history_for(lead.id))
+        rows = lead_history_rows(lead.id)
         context["events"] = _timeline(rows, context["labels"])
         context["live"] = live or activity.lead_activity(lead)
         if live is None:  # the page or the body (W1); the poller, which passes ``live``, never swaps it
             loaded = {
                 "events": context["events"],
                 "interactions": context["live"].interactions,
-                "activities": list(lead_activities(lead.id).limit(TIMELINE_SHOWN + 1)),
+                "activities": newest_lead_activities(lead.id, TIMELINE_SHOWN + 1),
             }
             shown = request.args.get("activity", "all")
             context.update(timeline_context(lead, current_user(), shown, **loaded))
