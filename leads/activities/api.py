@@ -1,7 +1,10 @@
-"""JSON API of a lead's activities (W1): list them and add a note, a call or a
-task. A blueprint of its own under ``/api/v1`` (like ``campaigns.api``); the
-OpenAPI document lists its routes with the others. Whoever's token may see the
-lead may read and add; a lead it may not see is a 404."""
+"""JSON API of the activities (W1) of a lead, a contact and an account: list
+them and add a note, a call or a task (a lead's also changed and deleted). A
+blueprint of its own under ``/api/v1`` (like ``campaigns.api``); the OpenAPI
+document lists its routes with the others. Whoever's token may see the record
+may read and add, as on its page; a record it may not see is a 404. Every
+write goes through ``leads.activities.services``, as the pages' do: a note or
+a call on a contact is that contact's interaction and re-scores its leads."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from leads.api.serialise import iso, page_json
 from leads.api.validation import MAX_PAGE, MAX_PER_PAGE, parse_body, parse_int_arg
 from leads.api.views import invalid, known_query_only
 from leads.core import activities as rules
+from leads.records import directory
 from leads.records.queries import lead_for
 from web.errors import api_error
 
@@ -39,7 +43,9 @@ OUTPUT_SCHEMAS.update(
         "Activity": _object(
             {
                 "id": _INT,
-                "lead_id": _INT,
+                "lead_id": {"type": ["integer", "null"], "description": "Set when it is on a lead."},
+                "contact_id": {"type": ["integer", "null"], "description": "Set when it is on a contact."},
+                "account_id": {"type": ["integer", "null"], "description": "Set when it is on an account."},
                 "kind": {"type": "string", "enum": list(rules.KINDS)},
                 "author": _MAYBE_REF,
                 "created_at": {"type": "string", "format": "date-time"},
@@ -52,7 +58,8 @@ OUTPUT_SCHEMAS.update(
                 "done": _BOOL,
                 "interaction_id": {
                     "type": ["integer", "null"],
-                    "description": "The note_added or call_logged interaction scoring models count.",
+                    "description": "The note_added or call_logged interaction scoring models count "
+                    "(a lead's or a contact's note or call; none on an account).",
                 },
                 "edited_at": _MAYBE_TIME,
                 "edited_by": _MAYBE_REF,
@@ -92,7 +99,7 @@ OUTPUT_SCHEMAS.update(
                 "assignee_id": {
                     "type": "integer",
                     "minimum": 1,
-                    "description": "An active user who may see the lead.",
+                    "description": "An active user who may see the lead (the contact, the account).",
                 },
                 "done": _BOOL,
             },
@@ -110,10 +117,12 @@ def _ref(user) -> dict | None:
 
 
 def activity_json(activity: Activity) -> dict:
-    """An activity as the API shows it (from ``services.lead_activities`` rows)."""
+    """An activity as the API shows it (from ``services.record_activities`` rows)."""
     return {
         "id": activity.id,
         "lead_id": activity.lead_id,
+        "contact_id": activity.contact_id,
+        "account_id": activity.account_id,
         "kind": activity.kind,
         "author": _ref(activity.author) if activity.author_id else None,
         "created_at": iso(activity.created_at),
@@ -137,17 +146,24 @@ def _lead_or_404(lead_id: int):
     return lead
 
 
+_LIST_QUERY = (Param("kind", {"type": "string", "enum": list(rules.KINDS)}, "Only this kind."), *PAGE_PARAMS)
+
+
 @bp.route("/leads/<int:lead_id>/activities", methods=["GET"])
 @api(*READERS)
 @operation(
     summary="The lead's notes, logged calls and tasks, newest first (W1).",
     tag="Activities",
-    query=(Param("kind", {"type": "string", "enum": list(rules.KINDS)}, "Only this kind."), *PAGE_PARAMS),
+    query=_LIST_QUERY,
     response="ActivityPage",
     errors=(400, 401, 404),
 )
 def list_activities(lead_id: int):
-    lead = _lead_or_404(lead_id)
+    return _list(_lead_or_404(lead_id))
+
+
+def _list(record):
+    """A page of ``record``'s activities (a lead, contact or account), ``?kind=`` kept."""
     errors = []
     page = parse_int_arg(request.args, "page", errors, default=1, maximum=MAX_PAGE)
     per_page = parse_int_arg(
@@ -158,7 +174,7 @@ def list_activities(lead_id: int):
         errors.append(("kind", "One of: " + ", ".join(rules.KINDS) + "."))
     if errors:
         return invalid(errors)
-    query = services.lead_activities(lead.id)
+    query = services.record_activities(record)
     if kind:
         query = query.where(Activity.kind == kind)
     rows = query.paginate(page, per_page)
@@ -179,7 +195,11 @@ def list_activities(lead_id: int):
     errors=(400, 401, 404),
 )
 def add_activity(lead_id: int):
-    lead = _lead_or_404(lead_id)
+    return _add(_lead_or_404(lead_id))
+
+
+def _add(record):
+    """Add the activity posted to ``record`` through the service every door uses (201)."""
     data, errors = parse_body(request.get_data(cache=True), request.is_json)
     if errors:
         return invalid(errors)
@@ -193,10 +213,84 @@ def add_activity(lead_id: int):
     ]
     if errors:  # refuse before storing anything, listing the values' own errors too
         return invalid([*errors, *rules.clean(kind, data)[1]])
-    activity, problems = services.add_activity(lead, current_user(), kind, data)
+    activity, problems = services.add_activity(record, current_user(), kind, data)
     if problems:
         return invalid(problems)
     return activity_json(activity), 201
+
+
+RECORDS = {"contacts": ("contact", directory.contact_for), "accounts": ("account", directory.account_for)}
+
+
+def _record_or_404(records: str, record_id: int):
+    """The contact or account if the token's user may see it (as its page does), else a 404."""
+    name, find = RECORDS[records]
+    record = find(current_user(), record_id)
+    if record is None:
+        abort(api_error(404, f"No such {name}.", f"{name}_id"))
+    return record
+
+
+@bp.route("/contacts/<int:contact_id>/activities", methods=["GET"])
+@api(*READERS)
+@operation(
+    summary="The contact's own notes, logged calls and tasks, newest first (W1).",
+    description="Those on the contact itself, as its page's timeline; those on its leads are "
+    "listed under each lead.",
+    tag="Activities",
+    query=_LIST_QUERY,
+    response="ActivityPage",
+    errors=(400, 401, 404),
+)
+def list_contact_activities(contact_id: int):
+    return _list(_record_or_404("contacts", contact_id))
+
+
+@bp.route("/contacts/<int:contact_id>/activities", methods=["POST"])
+@api(*READERS)
+@operation(
+    summary="Add a note, a logged call or a task to the contact (W1).",
+    description="As on the contact's page: a note or a call is also recorded as the contact's "
+    "interaction of type note_added or call_logged, which scoring models count for every lead "
+    "of the contact; they are re-scored within seconds.",
+    tag="Activities",
+    body="ActivityIn",
+    response="Activity",
+    status=201,
+    errors=(400, 401, 404),
+)
+def add_contact_activity(contact_id: int):
+    return _add(_record_or_404("contacts", contact_id))
+
+
+@bp.route("/accounts/<int:account_id>/activities", methods=["GET"])
+@api(*READERS)
+@operation(
+    summary="The account's own notes, logged calls and tasks, newest first (W1).",
+    description="Those on the account itself, as its page's timeline.",
+    tag="Activities",
+    query=_LIST_QUERY,
+    response="ActivityPage",
+    errors=(400, 401, 404),
+)
+def list_account_activities(account_id: int):
+    return _list(_record_or_404("accounts", account_id))
+
+
+@bp.route("/accounts/<int:account_id>/activities", methods=["POST"])
+@api(*READERS)
+@operation(
+    summary="Add a note, a logged call or a task to the account (W1).",
+    description="As on the account's page. An account is not a person: its notes and calls are "
+    "no interaction (interaction_id is null) and re-score nothing.",
+    tag="Activities",
+    body="ActivityIn",
+    response="Activity",
+    status=201,
+    errors=(400, 401, 404),
+)
+def add_account_activity(account_id: int):
+    return _add(_record_or_404("accounts", account_id))
 
 
 def _activity_or_error(lead_id: int, activity_id: int) -> Activity:
