@@ -109,10 +109,11 @@ def _with_people(query):
 RELATED_SHOWN = 50  # activities on a contact's or an account's page
 
 
-def activities_of_leads(lead_ids) -> list[Activity]:
-    """The latest activities not deleted of the leads ``lead_ids`` (a contact's
-    or an account's leads the user may see, W1), newest first, each with its
-    author, assignee and lead (``activity.about``): one query."""
+def activities_of_leads(lead_ids, kind: str | None = None, limit: int = RELATED_SHOWN) -> list[Activity]:
+    """The latest ``limit`` activities not deleted of the leads ``lead_ids`` (a
+    contact's or an account's leads the user may see, W1), newest first (only
+    ``kind``'s if given), each with its author, assignee and lead
+    (``activity.about``): one query."""
     ids = sorted(set(lead_ids))
     if not ids:
         return []
@@ -120,7 +121,10 @@ def activities_of_leads(lead_ids) -> list[Activity]:
     query = _with_people(Activity.select(Activity, *_PEOPLE, *lead)).join_from(
         Activity, Lead, on=(Activity.lead == Lead.id), attr="about"
     )
-    return list(query.where(Activity.lead.in_(ids) & Activity.deleted_at.is_null()).limit(RELATED_SHOWN))
+    query = query.where(Activity.lead.in_(ids) & Activity.deleted_at.is_null())
+    if kind is not None:
+        query = query.where(Activity.kind == kind)
+    return list(query.limit(limit))
 
 
 def activity_for(lead_id: int, activity_id: int) -> Activity | None:
@@ -347,17 +351,24 @@ def lead_timeline(
     return kept[offset : offset + SHOWN], len(kept) > offset + SHOWN or cut_short
 
 
-def record_timeline(record, shown: str = "all", offset: int = 0) -> tuple[list[rules.Entry], bool]:
-    """A page of a contact's or an account's own activities as the filter
-    ``shown`` keeps them, newest first (its leads' are shown beside them): the
-    ``SHOWN`` after the newest ``offset``, and whether older ones are left."""
+def record_timeline(
+    record, shown: str = "all", offset: int = 0, lead_ids=()
+) -> tuple[list[rules.Entry], bool]:
+    """A page of a contact's or an account's one timeline as the filter
+    ``shown`` keeps it, newest first: its own activities and those of its leads
+    ``lead_ids`` (the ones the user may see; each such activity has its lead in
+    ``activity.about``): the ``SHOWN`` after the newest ``offset``, and whether
+    older ones are left."""
     wanted = rules.kept_kind(shown)
+    if wanted is not None and wanted not in rules.KINDS:
+        return [], False
+    limit = offset + SHOWN + 1
     query = record_activities(record)
-    if wanted in rules.KINDS:
+    if wanted is not None:
         query = query.where(Activity.kind == wanted)
+    activities = [*query.limit(limit), *activities_of_leads(lead_ids, wanted, limit)]
     entries = [
-        rules.Entry(activity.kind, activity.created_at, activity.id, activity)
-        for activity in query.limit(offset + SHOWN + 1)
+        rules.Entry(activity.kind, activity.created_at, activity.id, activity) for activity in activities
     ]
     kept = rules.merged(entries, shown)
     return kept[offset : offset + SHOWN], len(kept) > offset + SHOWN

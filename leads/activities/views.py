@@ -29,9 +29,9 @@ bp = Blueprint("activities", __name__)
 PAGE = "activities/page.html"
 TIMELINE = "activities/_timeline.html"
 TOOLS = "activities/_tools_region.html"
-RECORDS = {
-    "contacts": ("records.contact", directory.contact_for),
-    "accounts": ("records.account", directory.account_for),
+RECORDS = {  # the record's page, the record if the user may see it, its leads the user may see
+    "contacts": ("records.contact", directory.contact_for, directory.leads_of_contact),
+    "accounts": ("records.account", directory.account_for, directory.leads_of_account),
 }
 
 
@@ -122,11 +122,14 @@ def timeline_context(
     if isinstance(lead, Lead):
         entries, more = services.lead_timeline(lead, shown, events, interactions, activities, offset)
     else:
-        entries, more = services.record_timeline(lead, shown, offset)
-    editable = {
+        leads = RECORDS[urls_for(lead).records][2](user, lead.id).select(Lead.id)
+        entries, more = services.record_timeline(lead, shown, offset, [row.id for row in leads])
+    editable = {  # a lead's activity on a contact's or an account's timeline is changed on the lead's page
         entry.item.id
         for entry in entries
-        if entry.kind in rules.KINDS and rules.may_change(user.role, user.id, entry.item.author_id)
+        if entry.kind in rules.KINDS
+        and rules.may_change(user.role, user.id, entry.item.author_id)
+        and (isinstance(lead, Lead) or entry.item.lead_id is None)
     }
     return {
         "lead": lead,

@@ -13,7 +13,6 @@ from peewee import IntegrityError
 
 from auth.models import ADMIN, MANAGER, MARKETER, REP
 from auth.policy import allow, current_user, signed_in
-from leads.activities.services import activities_of_leads
 from leads.activities.views import timeline_context
 from leads.core.numbers import whole_number
 from leads.records import activity, directory, services
@@ -71,9 +70,9 @@ def contacts():
 @bp.route("/contacts/<int:contact_id>")
 @signed_in
 def contact(contact_id: int):
-    """A contact with its account, owner, the leads the user may see (E2),
-    its own activities with their inline forms, those leads' latest activities
-    (W1) and its latest interactions, newest first."""
+    """A contact with its account, owner, the leads the user may see (E2), one
+    timeline of its own activities (with their inline forms) and those of these
+    leads (W1), and its latest interactions, newest first."""
     user = current_user()
     found = directory.contact_for(user, contact_id) or abort(404)
     leads = list(directory.leads_of_contact(user, contact_id))
@@ -81,7 +80,6 @@ def contact(contact_id: int):
         "records/contact.html",
         contact=found,
         leads=leads,
-        activities=activities_of_leads(lead.id for lead in leads),
         **timeline_context(found, user, request.args.get("activity", "all")),
         interactions=activity.shown(activity.contact_interactions(contact_id)),
         interactions_limit=activity.SHOWN,
@@ -124,7 +122,7 @@ def accounts():
 @signed_in
 def account(account_id: int):
     """An account with its owner, the contacts and leads the user may see, and
-    its own activities with their inline forms and those leads' latest activities (W1)."""
+    one timeline of its own activities (with their inline forms) and those of these leads (W1)."""
     user = current_user()
     found = directory.account_for(user, account_id) or abort(404)
     leads = list(directory.leads_of_account(user, account_id))
@@ -133,7 +131,6 @@ def account(account_id: int):
         account=found,
         contacts=list(directory.contacts_of_account(user, account_id)),
         leads=leads,
-        activities=activities_of_leads(lead.id for lead in leads),
         **timeline_context(found, user, request.args.get("activity", "all")),
         can_edit=_can_edit(),
     )
