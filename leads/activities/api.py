@@ -235,8 +235,8 @@ def _record_or_404(records: str, record_id: int):
 @api(*READERS)
 @operation(
     summary="The contact's own notes, logged calls and tasks, newest first (W1).",
-    description="Those on the contact itself, as its page's timeline; those on its leads are "
-    "listed under each lead.",
+    description="Those on the contact itself; those on its leads are listed under each lead "
+    "(the contact's page shows both in one timeline).",
     tag="Activities",
     query=_LIST_QUERY,
     response="ActivityPage",
@@ -267,7 +267,8 @@ def add_contact_activity(contact_id: int):
 @api(*READERS)
 @operation(
     summary="The account's own notes, logged calls and tasks, newest first (W1).",
-    description="Those on the account itself, as its page's timeline.",
+    description="Those on the account itself; those on its leads are listed under each lead "
+    "(the account's page shows both in one timeline).",
     tag="Activities",
     query=_LIST_QUERY,
     response="ActivityPage",
