@@ -109,21 +109,25 @@ def timeline_context(
     interactions=None,
     activities=None,
     offset: int = 0,
+    lead_ids=None,
 ) -> dict:
     """What ``_timeline.html`` needs: the entries the filter ``shown`` keeps
     (``events``, ``interactions`` and ``activities``: what the lead page already loaded), the
     add forms (``bound``: a posted one, by kind, or an activity's edit form, by
     its id), and which activities ``user`` may change (their edit forms are
     fetched when asked for: ``edit``). ``offset``: the page after that many
-    entries ("Show older"); ``more``: whether older entries are left."""
+    entries ("Show older"); ``more``: whether older entries are left. A
+    contact's or an account's timeline also holds the activities of its leads
+    ``lead_ids`` (the ones the user may see; looked up when not given)."""
     shown = rules.parse_filter(shown)
     bound = bound or {}
     assignees = services.assignees(lead)
     if isinstance(lead, Lead):
         entries, more = services.lead_timeline(lead, shown, events, interactions, activities, offset)
     else:
-        leads = RECORDS[urls_for(lead).records][2](user, lead.id).select(Lead.id)
-        entries, more = services.record_timeline(lead, shown, offset, [row.id for row in leads])
+        if lead_ids is None:  # a contact's or an account's leads the user may see (its page passes them)
+            lead_ids = [row.id for row in RECORDS[urls_for(lead).records][2](user, lead.id).select(Lead.id)]
+        entries, more = services.record_timeline(lead, shown, offset, lead_ids)
     editable = {  # a lead's activity on a contact's or an account's timeline is changed on the lead's page
         entry.item.id
         for entry in entries

@@ -80,7 +80,9 @@ def contact(contact_id: int):
         "records/contact.html",
         contact=found,
         leads=leads,
-        **timeline_context(found, user, request.args.get("activity", "all")),
+        **timeline_context(
+            found, user, request.args.get("activity", "all"), lead_ids=[lead.id for lead in leads]
+        ),
         interactions=activity.shown(activity.contact_interactions(contact_id)),
         interactions_limit=activity.SHOWN,
         can_edit=_can_edit(),
@@ -131,7 +133,9 @@ def account(account_id: int):
         account=found,
         contacts=list(directory.contacts_of_account(user, account_id)),
         leads=leads,
-        **timeline_context(found, user, request.args.get("activity", "all")),
+        **timeline_context(
+            found, user, request.args.get("activity", "all"), lead_ids=[lead.id for lead in leads]
+        ),
         can_edit=_can_edit(),
     )
 

@@ -63,3 +63,30 @@ def test_w1_g1_contact_and_account_pages_show_one_timeline_with_their_leads_acti
     assert _entries(page) == [f"activity-{own.id}", f"activity-{call.id}"]
     stranger = make_contact()
     assert rep_client.get(f"/contacts/{stranger.id}").status_code == 404
+
+
+def test_w1_show_older_pages_through_the_record_and_its_leads_activities_together(app):
+    """W1: the merged timeline pages as a lead's does: 50 newest first, then
+    "Show older" brings the rest, own and the leads' interleaved by time."""
+    manager = make_user("manager")
+    account = make_account(name="Paged Ltd")
+    lead = make_lead(account=account, stage=2, topic="Rollout")
+    start = dt.datetime(2026, 3, 1, 9, 0)
+    with app.app_context():
+        for n in range(60):
+            record = account if n % 2 else lead
+            done, errors = services.add_activity(record, manager, "note", {"body": f"Note {n}"})
+            assert done is not None, errors
+            Activity.update(created_at=start + dt.timedelta(minutes=n)).where(
+                Activity.id == done.id
+            ).execute()
+    newest_first = [f"activity-{row.id}" for row in Activity.select().order_by(Activity.created_at.desc())]
+
+    client = login(app.test_client(), manager)
+    page = client.get(f"/accounts/{account.id}").get_data(as_text=True)
+    assert _entries(page) == newest_first[:50]
+    assert f'hx-get="/accounts/{account.id}/activities?kind=all&amp;offset=50"' in page
+    older = client.get(f"/accounts/{account.id}/activities?kind=all&offset=50", headers=HX).get_data(
+        as_text=True
+    )
+    assert _entries(older) == newest_first[50:] and "Show older" not in older
