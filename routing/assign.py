@@ -932,8 +932,8 @@ def unrouted(now: dt.datetime, grace: dt.timedelta = dt.timedelta(seconds=10), l
     """R1/O2: leads that wait for a rep with no routing decision since they last
     changed (their job was lost with Redis, or held by a killed worker): open,
     sales-ready, in stage 5, unassigned, changed more than ``grace`` ago."""
-    return (
-        Lead.select(Lead.id, Lead.updated_at)
+    return (  # the product line too: ``route_later`` enqueues its line's job
+        Lead.select(Lead.id, Lead.updated_at, Lead.product_line)
         .where(_waiting(Lead.updated_at <= now - grace))
         .order_by(Lead.updated_at)
         .limit(limit)

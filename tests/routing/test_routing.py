@@ -581,6 +581,30 @@ def test_o2_r1_a_routing_job_lost_before_it_started_holds_its_line_only_briefly(
     assert reload(lead).owner_id in (world["ana"].id, world["ben"].id)
 
 
+def test_o2_r1_the_sweeper_routes_leads_of_every_product_line_whose_jobs_were_lost(app, world, run_jobs):
+    """O2/R1: leads left waiting with no decision (their line's job lost with
+    Redis) are found by the sweeper, which enqueues the job of each one's own
+    product line (and of no line): every lead is routed once."""
+    from leads.base.queue import get_queue
+    from routing.jobs import sweep_overdue
+
+    add_rule("Analytics", "round_robin", cond("lead", "product_line_id", "equals", world["line"].id))
+    add_rule("Storage", "round_robin", cond("lead", "product_line_id", "equals", world["other_line"].id))
+    leads = _waiting_leads(world["line"], 3) + _waiting_leads(world["other_line"], 2) + _waiting_leads(None, 1)
+    with app.app_context():
+        assert get_queue("routing").count == 0  # nothing was ever enqueued for them: as if lost
+        done = sweep_overdue(now=utcnow() + dt.timedelta(minutes=1))
+        assert done["unrouted"] == 6
+        assert get_queue("routing").count == 3  # one job per product line, and one for no line
+    run_jobs()
+    owners = {lead.id: reload(lead).owner_id for lead in leads}
+    assert {owners[lead.id] for lead in leads[:3]} <= {world["ana"].id, world["ben"].id}
+    assert {owners[lead.id] for lead in leads[3:5]} == {world["olga"].id}
+    assert owners[leads[5].id] is None  # no rule for leads of no line: decided, left unassigned
+    decisions = [lead_id for (lead_id,) in Assignment.select(Assignment.lead).tuples()]
+    assert sorted(decisions) == sorted(lead.id for lead in leads)  # one decision each
+
+
 def test_r1_a_conflict_in_a_batch_stores_the_other_leads_one_by_one(app, world):
     """R1 (issue 16): a batch's decisions are written together; when one lead
     conflicts (a live assignment appeared for it meanwhile), that lead alone is
