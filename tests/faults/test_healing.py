@@ -546,16 +546,16 @@ def test_o2_s4_an_older_scoring_never_overwrites_the_score_of_a_newer_event(app,
 @pytest.mark.parametrize("install", ["sqlite"], indirect=True)
 def test_o2_r1_sales_ready_leads_whose_routing_jobs_were_lost_are_routed_once(install):
     """O2, R1 (issue 11, point 4): 400 leads become sales-ready and their
-    routing jobs are enqueued; Redis is emptied (FLUSHALL) while most of them
-    still wait in the queue. The sweeper finds the open, stage-5, sales-ready,
+    routing jobs are enqueued; Redis is emptied (FLUSHALL) while they still
+    wait in the queue, before any worker took them. The sweeper finds the open, stage-5, sales-ready,
     unassigned leads with no decision since they changed and routes them:
     within 30 s every lead has one owner and one live assignment, none two."""
     leads = sales_ready_leads(400)
-    install.start_workers(2)
-    enqueue_routing(install.app, leads)
+    enqueue_routing(install.app, leads)  # a job per product line: workers would take it at once
     lost = install.empty_redis(restart=False)
     flushed_at = time.monotonic()
     assert lost["routing"] >= 1, f"no routing job was waiting in Redis at the flush: {lost}"
+    install.start_workers(2)  # the workers come up on an empty Redis
 
     took = assert_routing_heals(install, leads, flushed_at)
     print(f"{lost['routing']} routing jobs lost; every lead routed once {took:.1f} s after the flush")
