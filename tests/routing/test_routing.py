@@ -590,7 +590,9 @@ def test_o2_r1_the_sweeper_routes_leads_of_every_product_line_whose_jobs_were_lo
 
     add_rule("Analytics", "round_robin", cond("lead", "product_line_id", "equals", world["line"].id))
     add_rule("Storage", "round_robin", cond("lead", "product_line_id", "equals", world["other_line"].id))
-    leads = _waiting_leads(world["line"], 3) + _waiting_leads(world["other_line"], 2) + _waiting_leads(None, 1)
+    leads = (
+        _waiting_leads(world["line"], 3) + _waiting_leads(world["other_line"], 2) + _waiting_leads(None, 1)
+    )
     with app.app_context():
         assert get_queue("routing").count == 0  # nothing was ever enqueued for them: as if lost
         done = sweep_overdue(now=utcnow() + dt.timedelta(minutes=1))
