@@ -12,7 +12,10 @@ rows), never from the job's arguments alone.
   lifecycle move itself through ``action_done``).
 - ``connect()``: at app set-up, scoring listens to the domain's signals: a new
   lead, changed fields (a contact's old and new account included), new
-  interactions, and the sweeper's turn (lost jobs, ended time windows).
+  interactions, and the sweeper's turn (lost jobs, ended time windows, a
+  draft's what-if whose worker died).
+- ``what_if(task_id)``: a draft's "Does the score predict?" on the stored
+  history (D3, ``leads.scoring.what_if``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from leads.base.queue import enqueue
 from leads.core import lifecycle
 from leads.records.models import Lead
 from leads.scoring import scorer
+from leads.scoring import what_if as what_ifs
 from leads.scoring.facts import open_leads_of
 from leads.scoring.models import LeadScore, PendingScore, QualificationCriteria, ScoringModel
 
@@ -165,6 +169,18 @@ def rescore_later(
     gather(f"rescore:{cause}:{always}:{verify}", items, flush)
 
 
+# --- A draft tried on the stored history (D3) --------------------------------------
+
+
+def what_if(task_id: int) -> str:
+    """D3: compute a draft's figures on the stored history for its task
+    (``leads.scoring.what_if.run``); safe to run twice. Returns the task's status."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    return what_ifs.run(task_id, last_attempt=job is None or not job.retries_left)
+
+
 # --- Follow-ups: what asks for a re-score ----------------------------------------
 
 
@@ -223,3 +239,4 @@ def connect() -> None:
     signals.records_changed.connect(on_records_changed, weak=False)
     signals.interactions_stored.connect(on_interactions_stored, weak=False)
     signals.sweep_due.connect(sweep_scores, weak=False)
+    signals.sweep_due.connect(what_ifs.sweep, weak=False)

@@ -8,8 +8,8 @@ sales acceptance; read in one query, then handed to ``leads.core.prediction``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
 
 import peewee as pw
 
@@ -99,13 +99,22 @@ def outcome_scores(model_id: int, start: dt.datetime, end: dt.datetime) -> list[
     ]
 
 
+Progress = Callable[[int, int], None]  # (outcomes scored so far, outcomes in all)
+
+
 def what_if_scores(
-    model: core_scoring.ScoringModel, start: dt.datetime, end: dt.datetime
+    model: core_scoring.ScoringModel,
+    start: dt.datetime,
+    end: dt.datetime,
+    progress: Progress | None = None,
 ) -> list[OutcomeScore]:
     """D3 for a draft: the same outcomes, each scored now by ``model`` as it would
     have been at its moment, from the interactions stored up to then and the
-    lead's current fields (``load_facts`` per batch of leads, not per lead)."""
+    lead's current fields (``load_facts`` per batch of leads, not per lead);
+    ``progress`` is told after each batch."""
     rows = outcome_scores(model.id, start, end)
+    if progress is not None:
+        progress(0, len(rows))
     scored = []
     for first in range(0, len(rows), BATCH):
         batch = rows[first : first + BATCH]
@@ -117,6 +126,8 @@ def what_if_scores(
                 else None
             )
             scored.append(replace(row, score=score))
+        if progress is not None:
+            progress(len(scored), len(rows))
     return scored
 
 
@@ -131,6 +142,18 @@ class ModelPrediction:
     by_grade: bool
     what_if: bool = False  # scored now by a draft, not read from the score history
 
+    def to_dict(self) -> dict:
+        """The figures as JSON-ready values (a what-if job stores them on its task)."""
+        data = asdict(self)
+        data["figures"]["bands"] = list(data["figures"]["bands"])  # as JSON gives it back
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelPrediction:
+        figures = dict(data["figures"])
+        figures["bands"] = tuple(prediction.Band(**band) for band in figures["bands"])
+        return cls(**{**data, "figures": prediction.Prediction(**figures)})
+
 
 def bands_for(model: core_scoring.ScoringModel) -> list[prediction.Band]:
     """The model's grade bands when it defines grades, else the default score bands."""
@@ -140,13 +163,20 @@ def bands_for(model: core_scoring.ScoringModel) -> list[prediction.Band]:
 
 
 def model_prediction(
-    model: core_scoring.ScoringModel, start: dt.date, end: dt.date, what_if: bool = False
+    model: core_scoring.ScoringModel,
+    start: dt.date,
+    end: dt.date,
+    what_if: bool = False,
+    progress: Progress | None = None,
 ) -> ModelPrediction:
     """D3 for ``model`` over the outcomes from ``start`` to ``end`` (whole days, both
     included): from the score history, or with ``what_if`` (a draft, which has
-    none) as the model would have scored them."""
+    none) as the model would have scored them (``progress`` told per batch)."""
     since, until = _midnight(start), _midnight(end + dt.timedelta(days=1))
-    rows = what_if_scores(model, since, until) if what_if else outcome_scores(model.id, since, until)
+    if what_if:
+        rows = what_if_scores(model, since, until, progress)
+    else:
+        rows = outcome_scores(model.id, since, until)
     scored = [row for row in rows if row.score is not None]
     return ModelPrediction(
         figures=prediction.predict([(row.score, row.converted) for row in scored], bands_for(model)),
@@ -156,6 +186,25 @@ def model_prediction(
         by_grade=bool(model.grades),
         what_if=what_if,
     )
+
+
+def outcome_count(start: dt.date, end: dt.date) -> int:
+    """How many leads reached an outcome from ``start`` to ``end`` (whole days): the
+    rows a what-if would score (one query, no scores read)."""
+    since, until = _midnight(start), _midnight(end + dt.timedelta(days=1))
+    history = LeadHistory.alias("outcome_row")
+    outcome_at = pw.fn.MAX(history.created_at)
+    outcomes = (
+        Lead.select(Lead.id)
+        .join(
+            history,
+            on=(history.lead == Lead.id) & (history.kind == "status") & (history.new_value == Lead.status),
+        )
+        .where(_outcome_filter())
+        .group_by(Lead.id, Lead.status)
+        .having((outcome_at >= since) & (outcome_at < until))
+    )
+    return outcomes.count()
 
 
 def _midnight(day: dt.date) -> dt.datetime:

@@ -22,6 +22,7 @@ from leads.core.conditions import DefinitionError, FieldError
 from leads.records import interaction_types
 from leads.scoring import insights as scoring_insights
 from leads.scoring import prediction as scoring_prediction
+from leads.scoring import what_if as what_ifs
 from leads.scoring.forms import (
     TERM_KINDS,
     CriteriaForm,
@@ -285,6 +286,9 @@ def prediction_csv(model_id):
     row = get_or_404(ModelRow, model_id)
     model = scoring.ScoringModel.from_dict({**row.definition, "id": row.id, "name": row.name})
     context = _prediction(row, model)
+    if context["prediction"] is None and context["what_if"] is not None:
+        message = context["what_if"].problem or "Still computing: download it once the page shows the figures."
+        return Response(message, status=409, mimetype="text/plain")
     if context["prediction"] is None:
         return Response(" ".join(_form_errors(context["range_form"])), status=400, mimetype="text/plain")
     start, end = context["prediction_days"]
@@ -303,9 +307,14 @@ def _prediction(row: ModelRow, model: scoring.ScoringModel) -> dict:
         request.args, scoring_prediction.default_range(utcnow().date()), scoring_prediction.MAX_DAYS
     )
     days = form.days()
-    what_if = row.status == scoring.DRAFT
-    result = scoring_prediction.model_prediction(model, *days, what_if=what_if) if days else None
-    return {"range_form": form, "prediction_days": days, "prediction": result}
+    context = {"range_form": form, "prediction_days": days, "prediction": None, "what_if": None}
+    if days and row.status == scoring.DRAFT:  # a job past a few hundred outcomes, polled here
+        again = request.args.get("again") == "1"
+        context["what_if"] = what_ifs.prediction_for(row, *days, current_user().id, again=again)
+        context["prediction"] = context["what_if"].result
+    elif days:
+        context["prediction"] = scoring_prediction.model_prediction(model, *days)
+    return context
 
 
 def _form_errors(form) -> list[str]:
