@@ -1,5 +1,5 @@
 """Benchmark of "Does the score predict?" for a draft model (SPEC D3): the
-what-if the model insights page runs on stored history, at 10,000 outcomes.
+what-if the model insights page asks for on stored history, at 10,000 outcomes.
 
 Builds a fresh SQLite file and, when the local server is reachable, a throwaway
 PostgreSQL database (the lead list benchmark's helpers); migrates each;
@@ -8,11 +8,14 @@ ten converted, the rest disqualified), most through stage 5 first, with their
 stage and status history, 20 interactions each (their own, their contact's,
 or their account's contacts' for account leads), the score history of a live
 model up to stage 5, and a draft model of eight rules; signs a marketer in
-through the real form; then times, end to end through the Flask test client,
-the insights page of the draft over the year (the what-if: every outcome
-re-scored as it would have been when the lead reached stage 5), and the same
-page of the live model (read from its score history) for comparison. The
-what-if runs in the page's request (no job, no progress bar).
+through the real form. Then, per run, a new version of the draft (its
+``version`` bumped: a new question, nothing stored for it) is asked for over
+the year through the Flask test client: the page answers at once with a
+progress bar and enqueues the what-if job; a real RQ ``SimpleWorker`` in burst
+mode (in this process) runs it; timed end to end, from the page request to
+the worker finished (the task done). Then the page reopened (the stored
+figures, no recomputation), and the live model's page (read from its score
+history) for comparison; and the computation itself, called in-process.
 
 Run from the repository root:  .venv/bin/python bench/what_if.py [--outcomes N] [--requests N]
 Results: a table on stdout and ``bench/results/what_if.json``.
@@ -139,10 +142,10 @@ def run_backend(name: str, database_url: str, tmp: str, options) -> dict:
     common.sign_in(client, marketer)
     today = utcnow().date()
     year = f"from={(today - dt.timedelta(days=364)).isoformat()}&to={today.isoformat()}"
+    draft_path = f"/scoring/models/{draft_id}/insights?{year}"
     figures = [
-        measure(
-            client, "draft: what-if, a year", f"/scoring/models/{draft_id}/insights?{year}", options.requests
-        ),
+        *measure_job(app, client, draft_id, draft_path, options.requests),
+        measure(client, "draft: reopened, stored figures", draft_path, options.requests),
         measure(
             client,
             "live: score history, a year",
@@ -151,7 +154,21 @@ def run_backend(name: str, database_url: str, tmp: str, options) -> dict:
         ),
     ]
     with app.app_context():
-        figures[0]["outcomes_scored"], figures[0]["outcomes_unscored"] = _outcomes_counted(draft_id, today)
+        started, started_cpu = time.perf_counter(), time.process_time()
+        scored, unscored = _outcomes_counted(draft_id, today)
+        figures.append(
+            {
+                "case": "what-if computed in-process",
+                "path": "prediction.model_prediction(what_if=True)",
+                "p50_s": round(time.perf_counter() - started, 3),
+                "max_s": round(time.perf_counter() - started, 3),
+                "cpu_p50_s": round(time.process_time() - started_cpu, 3),
+                "sql_p50_s": None,
+                "queries": None,
+                "outcomes_scored": scored,
+                "outcomes_unscored": unscored,
+            }
+        )
     after = os.getloadavg()[0]
     db.close_all()
     return {
@@ -342,6 +359,67 @@ def measure(client, case: str, path: str, requests: int) -> dict:
     }
 
 
+def measure_job(app, client, draft_id: int, path: str, runs: int) -> list[dict]:
+    """``runs`` times: a new version of the draft, its page (which enqueues the
+    job and shows a progress bar), then a real RQ worker (SimpleWorker, burst,
+    in this process) until the job is done. Returns the enqueueing request's
+    figures and the end-to-end ones (page request to worker finished)."""
+    from rq import SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from leads.base.db import db
+    from leads.base.models import BackgroundTask
+    from leads.base.queue import QUEUE_NAMES, get_queue, get_redis
+    from leads.scoring import what_if
+    from leads.scoring.models import ScoringModel
+
+    enqueue_wall, enqueue_cpu, wall, cpu, worker_wall = [], [], [], [], []
+    for _ in range(runs):
+        with app.app_context():
+            ScoringModel.update(version=ScoringModel.version + 1).where(ScoringModel.id == draft_id).execute()
+            db.close()
+        started, started_cpu = time.perf_counter(), time.process_time()
+        response = client.get(path)
+        enqueued, enqueued_cpu = time.perf_counter(), time.process_time()
+        assert response.status_code == 200 and 'id="what-if-progress"' in response.get_data(as_text=True)
+        with app.app_context():
+            queues = [get_queue(name) for name in QUEUE_NAMES]
+            worker = SimpleWorker(queues, connection=get_redis(), serializer=JSONSerializer)
+            worker.work(burst=True, logging_level="WARNING")
+            finished, finished_cpu = time.perf_counter(), time.process_time()
+            task = (
+                BackgroundTask.select()
+                .where(BackgroundTask.kind == what_if.KIND)
+                .order_by(BackgroundTask.id.desc())
+                .first()
+            )
+            assert task.status == "done", task.status
+            db.close()
+        enqueue_wall.append(enqueued - started)
+        enqueue_cpu.append(enqueued_cpu - started_cpu)
+        wall.append(finished - started)
+        cpu.append(finished_cpu - started_cpu)
+        worker_wall.append(finished - enqueued)
+    figure = {"path": path, "sql_p50_s": None, "queries": None}
+    return [
+        {
+            **figure,
+            "case": "draft: page, job enqueued",
+            "p50_s": round(statistics.median(enqueue_wall), 3),
+            "max_s": round(max(enqueue_wall), 3),
+            "cpu_p50_s": round(statistics.median(enqueue_cpu), 3),
+        },
+        {
+            **figure,
+            "case": "draft: enqueue → worker done",
+            "p50_s": round(statistics.median(wall), 3),
+            "max_s": round(max(wall), 3),
+            "cpu_p50_s": round(statistics.median(cpu), 3),
+            "worker_p50_s": round(statistics.median(worker_wall), 3),
+        },
+    ]
+
+
 def print_table(report: dict) -> None:
     """The figures as a plain text table."""
     print(
@@ -355,10 +433,13 @@ def print_table(report: dict) -> None:
     print("-" * len(header))
     for backend, figures in report["backends"].items():
         for case in figures["cases"]:
+            sql = "" if case["sql_p50_s"] is None else f"{case['sql_p50_s']:.2f}s"
+            queries = "" if case["queries"] is None else f"{case['queries']:g}"
             print(
                 f"{backend:9} {case['case']:30} {case['p50_s']:>8.2f}s {case['max_s']:>8.2f}s"
-                f" {case['cpu_p50_s']:>7.2f}s {case['sql_p50_s']:>7.2f}s {case['queries']:>5g}"
+                f" {case['cpu_p50_s']:>7.2f}s {sql:>8} {queries:>5}"
             )
+        print(f"load average {figures['load_average_before']} before, {figures['load_average_after']} after")
         print()
 
 
