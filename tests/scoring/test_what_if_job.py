@@ -87,6 +87,9 @@ def test_d3_a_drafts_what_if_shows_a_progress_bar_then_the_figures_its_job_compu
     polled = client.get(url, headers=POLL).get_data(as_text=True)
     assert polled.lstrip().startswith('<section class="card" id="prediction">')
     assert 'id="what-if-progress"' in polled and len(_tasks()) == 1  # the poll starts nothing new
+    BackgroundTask.update(status="running", done=1, total=3).where(BackgroundTask.kind == what_if.KIND).execute()
+    running = client.get(url, headers=POLL).get_data(as_text=True)
+    assert text_of(running, "what-if-progress").endswith("1 of 3 leads") and '<progress max="3" value="1">' in running
 
     run_jobs()
     task = _tasks()[0]
