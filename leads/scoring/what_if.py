@@ -93,13 +93,13 @@ def prediction_for(
 ) -> WhatIf:
     """D3 for the draft ``row`` over ``start``–``end``: a finished task's figures,
     else the task computing them (started here when none is under way, or with
-    ``again`` after a failure), or, for at most ``inline_max()`` outcomes, the
+    ``again``: after a failure, or to count the outcomes recorded since), or, for at most ``inline_max()`` outcomes, the
     figures computed now."""
     task = latest(row, start, end)
-    if task is not None and task.status == "done":
-        return WhatIf(result_of(task), task)
-    if task is not None and (task.status in ACTIVE or not again):
+    if task is not None and task.status in ACTIVE:
         return WhatIf(None, task)
+    if task is not None and not again:  # done (its figures), or failed (its message)
+        return WhatIf(result_of(task), task)
     if prediction.outcome_count(start, end) <= inline_max():
         return WhatIf(
             prediction.model_prediction(_model(row.definition, row.id, row.name), start, end, what_if=True)

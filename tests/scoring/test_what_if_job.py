@@ -79,6 +79,8 @@ def test_d3_a_drafts_what_if_shows_a_progress_bar_then_the_figures_its_job_compu
     page = client.get(url).get_data(as_text=True)
     assert "This model is a draft" in text_of(page, "prediction-help")
     assert 'id="what-if-progress"' in page and "<progress" in page and 'hx-trigger="every 1s"' in page
+    # the poll swaps the figures' region only: dates typed in the form meanwhile stay
+    assert 'hx-target="#prediction-result" hx-select="#prediction-result"' in page
     assert 'id="prediction-sentence"' not in page
     assert text_of(page, "what-if-progress").endswith("Waiting for its turn")
     assert [task.status for task in _tasks()] == ["queued"]
@@ -99,6 +101,7 @@ def test_d3_a_drafts_what_if_shows_a_progress_bar_then_the_figures_its_job_compu
 
     done = client.get(url, headers=POLL).get_data(as_text=True)
     assert 'id="what-if-progress"' not in done and "every 1s" not in done  # the polling stops
+    assert "Worked out on" in text_of(done, "what-if-computed")
     assert text_of(done, "prediction-outcomes") == "3 (1 converted, 2 disqualified)"
     assert text_of(done, "prediction-auc") == "1.00"
     assert text_of(done, "prediction-sentence") == expected.figures.sentence
@@ -120,18 +123,23 @@ def test_d3_the_stored_figures_are_shown_again_until_the_draft_or_the_range_chan
 
     again = client.get(url).get_data(as_text=True)
     assert text_of(again, "prediction-auc") == "1.00" and len(_tasks()) == 1
+    # asked to work it out again (outcomes recorded since): a new task, the new figures
+    assert 'id="what-if-progress"' in client.get(url, query_string={"again": "1"}).get_data(as_text=True)
+    assert len(_tasks()) == 2
+    run_jobs()
+    assert text_of(client.get(url).get_data(as_text=True), "prediction-auc") == "0.75"
 
     start, end = _last_90_days()
     other_range = client.get(url, query_string={"from": (start + DAY).isoformat(), "to": end.isoformat()})
-    assert 'id="what-if-progress"' in other_range.get_data(as_text=True) and len(_tasks()) == 2
+    assert 'id="what-if-progress"' in other_range.get_data(as_text=True) and len(_tasks()) == 3
 
     ModelRow.update(version=ModelRow.version + 1).where(ModelRow.id == draft.id).execute()  # edited
     edited = client.get(url).get_data(as_text=True)
-    assert 'id="what-if-progress"' in edited and len(_tasks()) == 3
+    assert 'id="what-if-progress"' in edited and len(_tasks()) == 4
     run_jobs()
     recomputed = client.get(url).get_data(as_text=True)
     assert text_of(recomputed, "prediction-auc") == "0.75"  # 20 against 20 and 0, without the clicks
-    assert [task.status for task in _tasks()] == ["done", "done", "done"]
+    assert [task.status for task in _tasks()] == ["done", "done", "done", "done"]
 
 
 def test_d3_a_what_if_enqueued_twice_does_the_work_once(app, run_jobs):
