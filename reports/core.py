@@ -573,14 +573,93 @@ def day_blocks(first: int, last: int) -> list[tuple[int, int]]:
     return blocks
 
 
-def block_cells(cells: Iterable[tuple[int, int, int]]) -> dict[tuple[int, int, int, int], int]:
-    """Cells (kind, day, bucket) counted in every block that holds their day:
-    ``{(level, index, kind, bucket): count}``, what the rollup stores."""
-    counted: dict[tuple[int, int, int, int], int] = defaultdict(int)
-    for kind, day, bucket in cells:
+def block_cells(cells: Iterable[tuple[int, ...]]) -> dict[tuple[int, int, int, int, int, int], int]:
+    """Cells (kind, day, bucket), or (kind, day, bucket, rep, team) for speed
+    to lead, counted in every block that holds their day:
+    ``{(level, index, kind, bucket, rep, team): count}``, what the rollup
+    stores (rep and team 0 where the cell has none)."""
+    counted: dict[tuple[int, int, int, int, int, int], int] = defaultdict(int)
+    for cell in cells:
+        kind, day, bucket = cell[0], cell[1], cell[2]
+        rep, team = (cell[3], cell[4]) if len(cell) > 3 else (0, 0)
         for level in range(LEVELS):
-            counted[(level, day >> level, kind, bucket)] += 1
+            counted[(level, day >> level, kind, bucket, rep, team)] += 1
     return dict(counted)
+
+
+# Speed to lead in the day blocks: per rep and team (0: nobody, no team), on
+# the day the lead became sales-ready, ``SPEED`` (bucket 0) counts the leads and
+# ``SPEED`` + 1, 2, 3 the log bucket of the span to assigned, to accepted and to
+# the first activity, as time in stage's stays are kept.
+SPEED = 20
+SPANS = (SPEED + 1, SPEED + 2, SPEED + 3)
+
+
+def speed_cells(
+    rep: int | None,
+    team: int | None,
+    sales_ready_at: int | None,
+    assigned_at: int | None,
+    accepted_at: int | None,
+    first_activity_at: int | None,
+) -> list[tuple[int, int, int, int, int]]:
+    """What one fact adds to the day blocks for speed to lead, as (kind, day
+    number, bucket, rep, team): nothing unless it became sales-ready."""
+    if sales_ready_at is None:
+        return []
+    day, rep, team = sales_ready_at // DAY, rep or 0, team or 0
+    cells = [(SPEED, day, 0, rep, team)]
+    for kind, moment in zip(SPANS, (assigned_at, accepted_at, first_activity_at), strict=True):
+        if moment is not None:
+            cells.append((kind, day, bucket_of(moment - sales_ready_at), rep, team))
+    return cells
+
+
+def speed_histograms(
+    facts: Iterable[LeadFact], start: int, end: int
+) -> dict[tuple, dict[int, dict[int, int]]]:
+    """Per (rep, team) (0: none), per kind, ``{bucket: count}`` of the speed
+    cells of ``facts`` whose day falls in [start, end): what summing the day
+    blocks of the range gives."""
+    counts: dict[tuple, dict[int, dict[int, int]]] = {}
+    first, last = start // DAY, (end - 1) // DAY
+    for fact in facts:
+        spans = (fact.assigned_at, fact.accepted_at, fact.first_activity_at)
+        for kind, day, bucket, rep, team in speed_cells(
+            fact.owner_id, fact.team_id, fact.sales_ready_at, *spans
+        ):
+            if first <= day <= last:
+                histogram = counts.setdefault((rep, team), {}).setdefault(kind, {})
+                histogram[bucket] = histogram.get(bucket, 0) + 1
+    return counts
+
+
+def speeds_of_histograms(
+    counts: dict[tuple, dict[int, dict[int, int]]],
+) -> tuple[list[Speed], list[Speed], Speed]:
+    """D1: speed to lead per rep, per team and for all (as
+    ``speeds_by_rep_and_team``) from the histograms per (rep, team) (0: none):
+    the counts exact, each median and 90th percentile within ``PRECISION``."""
+
+    def merged(key: int | None, parts: list[dict[int, dict[int, int]]]) -> Speed:
+        spans = []
+        for kind in SPANS:
+            histogram: dict[int, int] = {}
+            for part in parts:
+                for bucket, count in part.get(kind, {}).items():
+                    histogram[bucket] = histogram.get(bucket, 0) + count
+            spans.append(spread_of_histogram(histogram))
+        return Speed(key, sum(part.get(SPEED, {}).get(0, 0) for part in parts), *spans)
+
+    def grouped(position: int) -> list[Speed]:
+        groups: dict[int | None, list] = defaultdict(list)
+        for key, part in counts.items():
+            if part.get(SPEED, {}).get(0, 0):
+                groups[key[position] or None].append(part)
+        order = sorted(groups, key=lambda group: (group is None, group or 0))
+        return [merged(group, groups[group]) for group in order]
+
+    return grouped(0), grouped(1), merged(None, list(counts.values()))
 
 
 # --- Rep days: load and SLA ------------------------------------------------------

@@ -116,15 +116,20 @@ class SalesDayBlock(BaseModel):
     kind 1–5, the stays in that stage which ended then, by their length's
     bucket (``reports.core.bucket_of``); for kind 11–15 (``core.FUNNEL`` +
     stage), the leads which first entered the stage then, bucket 1 if they went
-    on, else 0. A range sums its few blocks (``core.day_blocks``) instead of
-    reading every lead. Schema: ``migrations/020_sales_day_blocks.py``."""
+    on, else 0; for kind 20–23 (``core.SPEED``), per rep and team, the leads
+    which became sales-ready then (bucket 0) and their spans to assigned, to
+    accepted and to the first activity by bucket. A range sums its few blocks
+    (``core.day_blocks``) instead of reading every lead. Schema:
+    ``migrations/020_sales_day_blocks.py`` and ``025_sales_speed_blocks.py``."""
 
     level = pw.SmallIntegerField()
     block = pw.IntegerField()
     kind = pw.SmallIntegerField()
     bucket = pw.SmallIntegerField()
     tally = pw.IntegerField()
+    rep = pw.IntegerField(default=0)  # speed to lead's kinds: the rep (0: nobody), else 0
+    team = pw.IntegerField(default=0)  # and the team (0: none)
 
     class Meta:
         table_name = "sales_day_block"
-        indexes = ((("level", "block", "kind", "bucket"), True),)
+        indexes = ((("level", "block", "kind", "bucket", "rep", "team"), True),)

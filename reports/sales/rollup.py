@@ -146,11 +146,18 @@ def store_day_blocks() -> int:
 
 
 def _block_columns() -> list[pw.Field]:
-    """What a fact's cells are made of: its entries, its exits, its outcome."""
+    """What a fact's cells are made of: its entries, its exits, its outcome;
+    its rep, team, and the moments of speed to lead."""
     return [
         *(_entered(stage) for stage in core.STAGES),
         *(_left(stage) for stage in core.STAGES),
         SalesLeadFact.outcome,
+        SalesLeadFact.owner,
+        SalesLeadFact.team,
+        SalesLeadFact.sales_ready_at,
+        SalesLeadFact.assigned_at,
+        SalesLeadFact.accepted_at,
+        SalesLeadFact.first_activity_at,
     ]
 
 
@@ -162,10 +169,11 @@ def _left(stage: int):
     return getattr(SalesLeadFact, f"left_{stage}")
 
 
-def _cells_of(row: tuple) -> list[tuple[int, int, int]]:
-    """``core.fact_cells`` of a fact read as its ``_BLOCK_COLUMNS``."""
+def _cells_of(row: tuple) -> list[tuple[int, ...]]:
+    """``core.fact_cells`` and ``core.speed_cells`` of a fact read as its ``_block_columns``."""
     count = len(core.STAGES)
-    return core.fact_cells(row[:count], row[count : 2 * count], row[2 * count])
+    cells: list[tuple[int, ...]] = list(core.fact_cells(row[:count], row[count : 2 * count], row[2 * count]))
+    return cells + core.speed_cells(*row[2 * count + 1 :])
 
 
 _BLOCK_FIELDS = [
@@ -173,15 +181,18 @@ _BLOCK_FIELDS = [
     SalesDayBlock.block,
     SalesDayBlock.kind,
     SalesDayBlock.bucket,
+    SalesDayBlock.rep,
+    SalesDayBlock.team,
     SalesDayBlock.tally,
 ]
+_BLOCK_KEY = ("level", "block", "kind", "bucket", "rep", "team")
 
 
 def _shift_day_blocks(old: list[tuple], new: list[tuple], gained: int) -> None:
     """Take the cells of the facts ``old`` off the day blocks and add those of
     ``new`` (each a row of ``_block_columns``), and ``gained`` facts to the
     count they keep: in the caller's transaction, after the facts are written."""
-    delta: dict[tuple[int, int, int, int], int] = {}
+    delta: dict[tuple[int, ...], int] = {}
     for rows, sign in ((old, -1), (new, 1)):
         for key, count in core.block_cells(cell for row in rows for cell in _cells_of(row)).items():
             delta[key] = delta.get(key, 0) + sign * count
@@ -193,13 +204,13 @@ def _shift_day_blocks(old: list[tuple], new: list[tuple], gained: int) -> None:
         cursor = db.cursor()
         cursor.executemany(
             f"INSERT INTO {table} ({columns}) VALUES ({marks})"
-            ' ON CONFLICT ("level", "block", "kind", "bucket")'
+            f" ON CONFLICT ({', '.join(bulk.quote(name) for name in _BLOCK_KEY)})"
             f' DO UPDATE SET "tally" = {table}."tally" + excluded."tally"',
             changed,
         )
         gone = [key for *key, count in changed if count < 0]
         if gone:
-            where = " AND ".join(f'"{name}" = {db.param}' for name in ("level", "block", "kind", "bucket"))
+            where = " AND ".join(f'"{name}" = {db.param}' for name in _BLOCK_KEY)
             cursor.executemany(f'DELETE FROM {table} WHERE {where} AND "tally" <= 0', gone)
     if gained:
         SalesRollupState.update(blocks_facts=SalesRollupState.blocks_facts + gained).where(

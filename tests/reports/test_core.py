@@ -315,7 +315,7 @@ def test_d1_funnel_and_time_in_stage_from_the_day_blocks_of_a_known_history():
     first, last = WEEK[0] // core.DAY, (WEEK[1] - 1) // core.DAY
     summed: dict[int, dict[int, int]] = {}
     for level, index in core.day_blocks(first, last):
-        for (at_level, at_index, kind, bucket), count in stored.items():
+        for (at_level, at_index, kind, bucket, _rep, _team), count in stored.items():
             if (at_level, at_index) == (level, index):
                 summed.setdefault(kind, {})[bucket] = summed.get(kind, {}).get(bucket, 0) + count
     assert summed == {kind: dict(histogram) for kind, histogram in counts.items() if histogram}
@@ -359,3 +359,37 @@ def test_d2_shared_charts_draw_titled_dots_and_shares_on_a_fixed_axis():
     (half,) = shares.groups[0].columns
     assert half.text == "50% (1 of 2)" and half.height == pytest.approx((shares.base - 14) / 2)
     assert shares.groups[1].columns == []
+
+
+def test_d1_speed_to_lead_from_the_day_blocks_is_within_the_precision_of_the_exact():
+    """Speed to lead per rep, per team and for all summed from the blocks'
+    histograms: the same groups and counts as ``speed_to_lead``, each median
+    and 90th percentile within ``PRECISION``; a block holds the cells of its days."""
+    facts = history()
+    counts = core.speed_histograms(facts, *WEEK)
+    per_rep, per_team, every = core.speeds_of_histograms(counts)
+    exact_reps, exact_all = core.speed_to_lead(facts, *WEEK, lambda fact: fact.owner_id)
+    exact_teams, _ = core.speed_to_lead(facts, *WEEK, lambda fact: fact.team_id)
+    checked = 0
+    for read, exact in zip([*per_rep, *per_team, every], [*exact_reps, *exact_teams, exact_all], strict=True):
+        assert (read.key, read.leads) == (exact.key, exact.leads)
+        for name in ("assigned", "accepted", "first_activity"):
+            spread, known = getattr(read, name), getattr(exact, name)
+            assert spread.count == known.count
+            for value, target in ((spread.p50, known.p50), (spread.p90, known.p90)):
+                assert (value is None) == (target is None)
+                if target is not None:
+                    assert value == pytest.approx(target, rel=core.PRECISION)
+                    checked += 1
+    assert checked and every.leads
+    assert [speed.key for speed in per_rep] == [REP1, REP2] or None in [speed.key for speed in per_rep]
+    # Nothing sales-ready: no cells; and a block of 2 days sums its two days' cells.
+    assert core.speed_cells(REP1, 7, None, None, None, None) == []
+    cells = core.speed_cells(REP1, 7, 3 * core.DAY, 3 * core.DAY + 60, None, 4 * core.DAY)
+    assert cells == [
+        (core.SPEED, 3, 0, REP1, 7),
+        (core.SPEED + 1, 3, core.bucket_of(60), REP1, 7),
+        (core.SPEED + 3, 3, core.bucket_of(core.DAY), REP1, 7),
+    ]
+    assert core.block_cells(cells)[(1, 1, core.SPEED, 0, REP1, 7)] == 1
+    assert core.speeds_of_histograms({}) == ([], [], core.speeds([], key=0)[1])

@@ -54,18 +54,28 @@ def test_d1_p7_r6_every_figure_from_a_hand_made_history(app):
         assert (narrowed[1].p50, narrowed[1].p90) == (3 * 3600, pytest.approx(8.2 * 3600))  # exact
         assert [lead.lead_id for lead in figures.stuck[2]] == [made["c"].id]  # open, in stage 2 since hour 3
         assert [lead.lead_id for lead in figures.stuck[5]] == [made["e"].id]
+        # Speed to lead for the whole install, from the day blocks too: counts
+        # exact, each span within 1%; narrowed to a product line, exact.
         every = figures.speed_all
         assert every.leads == 3  # A, B and E became sales-ready that week
         assert (every.assigned.p50, every.accepted.p50, every.accepted.p90) == (
-            0.5 * 3600,
-            3.5 * 3600,
-            pytest.approx(3.9 * 3600),
+            hours(0.5),
+            hours(3.5),
+            hours(3.9),
         )
-        assert (every.first_activity.count, every.first_activity.p50) == (1, 10 * 3600)
+        assert (every.first_activity.count, every.first_activity.p50) == (1, hours(10))
         reps = {speed.key: speed for speed in figures.speed_reps}
-        assert (
-            reps[made["rep1"].id].accepted.p50 == 3 * 3600 and reps[made["rep2"].id].accepted.p50 == 4 * 3600
+        assert (reps[made["rep1"].id].accepted.p50, reps[made["rep2"].id].accepted.p50) == (
+            hours(3),
+            hours(4),
         )
+        assert (
+            sum(speed.leads for speed in figures.speed_teams)
+            == sum(speed.leads for speed in figures.speed_reps)
+            == 3
+        )
+        exact = board(product_line_id=made["line"].id).speed_all
+        assert (exact.leads, exact.assigned.p50, exact.accepted.p50) == (3, 0.5 * 3600, 3.5 * 3600)
         assert figures.rep(made["rep1"].id) == "Rita Rep"
         week = figures.weeks[0]
         assert (week.start, week.overdue, week.declined, week.reassigned) == (dt.date(2026, 1, 5), 1, 1, 0)
@@ -124,25 +134,37 @@ def test_d1_the_rollup_is_kept_in_slices_is_idempotent_and_follows_changes(app):
         assert jobs.refresh_rollup()["facts"] == 0
 
 
-def _blocks() -> dict[tuple[int, int, int, int], int]:
-    """The day blocks as stored: ``{(level, block, kind, bucket): tally}``."""
+def _blocks() -> dict[tuple[int, ...], int]:
+    """The day blocks as stored: ``{(level, block, kind, bucket, rep, team): tally}``."""
     query = SalesDayBlock.select(
         SalesDayBlock.level,
         SalesDayBlock.block,
         SalesDayBlock.kind,
         SalesDayBlock.bucket,
+        SalesDayBlock.rep,
+        SalesDayBlock.team,
         SalesDayBlock.tally,
     )
     return {tuple(key): tally for *key, tally in query.tuples()}
 
 
-def _blocks_from_the_facts() -> dict[tuple[int, int, int, int], int]:
-    """What the day blocks must hold: every stored fact's cells counted afresh."""
-    cells = []
+def _blocks_from_the_facts() -> dict[tuple[int, ...], int]:
+    """What the day blocks must hold: every stored fact's cells (time in stage,
+    the funnel, speed to lead per rep and team) counted afresh."""
+    cells: list[tuple[int, ...]] = []
     for fact in SalesLeadFact.select():
         entered = [getattr(fact, f"entered_{stage}") for stage in core.STAGES]
         left = [getattr(fact, f"left_{stage}") for stage in core.STAGES]
         cells += core.fact_cells(entered, left, fact.outcome)
+        cells += core.speed_cells(
+            fact.owner_id,
+            fact.team_id,
+            fact.sales_ready_at,
+            fact.assigned_at,
+            fact.accepted_at,
+            fact.first_activity_at,
+        )
+    assert any(cell[0] >= core.SPEED for cell in cells)  # speed to lead is among them
     return core.block_cells(cells)
 
 
@@ -200,6 +222,14 @@ def test_d1_the_day_blocks_follow_late_changes_re_routes_and_deletions_and_never
         assert rollup.refresh(now=at(24 * 9 + 4))["facts"] == 1
         assert SalesLeadFact.get(SalesLeadFact.lead == made["b"].id).owner_id == made["rep1"].id
         assert _blocks() == _blocks_from_the_facts()
+        # Speed to lead per rep (whole install, from the blocks) counts B as Rita's now.
+        ready = SalesLeadFact.select().where(SalesLeadFact.sales_ready_at.is_null(False))
+        owners: dict[int | None, int] = {}
+        for fact in ready:
+            if week.bounds[0] <= fact.sales_ready_at < week.bounds[1]:
+                owners[fact.owner_id] = owners.get(fact.owner_id, 0) + 1
+        assert {speed.key: speed.leads for speed in services.sales_dashboard(week).speed_reps} == owners
+        assert owners.get(made["rep1"].id, 0) >= 2
 
         # D deleted: its fact goes with it, and the next slice rebuilds the blocks without it.
         d = made["d"].id
@@ -227,7 +257,8 @@ def test_d1_g1_a_rep_sees_only_their_own_figures(app, client):
     login(client, rep2)
     page = client.get("/dashboards/sales", query_string=WEEK)
     assert page.status_code == 200 and "Rita Rep" not in page.get_data(as_text=True)
-    assert 'id="time-precision"' not in page.get_data(as_text=True)  # a rep's own stays: exact
+    for note in ('id="time-precision"', 'id="speed-precision"'):
+        assert note not in page.get_data(as_text=True)  # a rep's own stays and spans: exact
     funnel = _csv(client.get("/dashboards/sales/funnel.csv", query_string=WEEK))
     assert [row[1] for row in funnel[1:]] == ["1", "1", "0", "0", "1"]  # B only: E was taken back
     sla = _csv(client.get("/dashboards/sales/sla-reps.csv", query_string=WEEK))
@@ -269,8 +300,12 @@ def test_d1_page_fragment_csv_and_inline_errors(app, client):
         assert f'id="{chart}"' in html and f'id="{chart}-title"' in html
     assert ">Dashboards</a>" in html and "Widgets" in html
     assert 'id="time-precision"' in html and "within 1%" in html  # the whole install: from the day blocks
-    narrowed = client.get("/dashboards/sales", query_string={**WEEK, "team": 1}, headers={"HX-Request": "true"})
-    assert 'id="time-precision"' not in narrowed.get_data(as_text=True)  # narrowed: exact, no note
+    assert 'id="speed-precision"' in html  # speed to lead too
+    narrowed = client.get(
+        "/dashboards/sales", query_string={**WEEK, "team": 1}, headers={"HX-Request": "true"}
+    )
+    for note in ('id="time-precision"', 'id="speed-precision"'):
+        assert note not in narrowed.get_data(as_text=True)  # narrowed: exact, no note
     fragment = client.get("/dashboards/sales", query_string=WEEK, headers={"HX-Request": "true"})
     assert "<html" not in fragment.get_data(as_text=True) and "HX-Request" in fragment.headers["Vary"]
     assert fragment.get_data(as_text=True).lstrip().startswith('<section id="sales-dashboard"')
