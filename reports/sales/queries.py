@@ -143,13 +143,7 @@ def day_histograms(first: dt.date, last: dt.date, kinds) -> dict[int, dict[int, 
     """Per kind of ``kinds``, ``{bucket: count}`` from ``first`` to ``last``
     (both included): the day blocks the range is made of, summed."""
     counts: dict[int, dict[int, int]] = {kind: {} for kind in kinds}
-    where = _blocks_of(first, last)
-    if where is None:
-        return counts
-    query = SalesDayBlock.select(SalesDayBlock.kind, SalesDayBlock.bucket, SalesDayBlock.tally).where(
-        where & SalesDayBlock.kind.between(min(kinds), max(kinds))
-    )
-    for kind, bucket, tally in _raw(query):
+    for kind, bucket, tally in _block_rows(first, last, min(kinds), max(kinds), with_who=False):
         histogram = counts.setdefault(kind, {})
         histogram[bucket] = histogram.get(bucket, 0) + tally
     return counts
@@ -158,34 +152,35 @@ def day_histograms(first: dt.date, last: dt.date, kinds) -> dict[int, dict[int, 
 def speed_histograms(first: dt.date, last: dt.date) -> dict[tuple, dict[int, dict[int, int]]]:
     """Per (rep, team) (0: none), per kind of speed to lead, ``{bucket: count}``
     from ``first`` to ``last`` (both included): the day blocks the range is
-    made of, summed in the database."""
+    made of, summed."""
     counts: dict[tuple, dict[int, dict[int, int]]] = {}
-    where = _blocks_of(first, last)
-    if where is None:
-        return counts
-    tally = pw.fn.SUM(SalesDayBlock.tally)
-    query = (
-        SalesDayBlock.select(
-            SalesDayBlock.rep, SalesDayBlock.team, SalesDayBlock.kind, SalesDayBlock.bucket, tally
-        )
-        .where(where & SalesDayBlock.kind.between(core.SPEED, core.SPANS[-1]))
-        .group_by(SalesDayBlock.rep, SalesDayBlock.team, SalesDayBlock.kind, SalesDayBlock.bucket)
-    )
-    for rep, team, kind, bucket, count in _raw(query):
-        counts.setdefault((rep, team), {}).setdefault(kind, {})[bucket] = int(count)
+    for kind, bucket, tally, rep, team in _block_rows(first, last, core.SPEED, core.SPANS[-1], with_who=True):
+        who = counts.get((rep, team))
+        if who is None:
+            who = counts[(rep, team)] = {}
+        histogram = who.get(kind)
+        if histogram is None:
+            histogram = who[kind] = {}
+        histogram[bucket] = histogram.get(bucket, 0) + tally
     return counts
 
 
-def _blocks_of(first: dt.date, last: dt.date):
-    """The condition on ``SalesDayBlock`` of the blocks the days make (None: no days)."""
-    by_level: dict[int, list[int]] = {}
+def _block_rows(first: dt.date, last: dt.date, low: int, high: int, *, with_who: bool) -> list[tuple]:
+    """(kind, bucket, tally[, rep, team]) of the day blocks the days make, kinds
+    ``low`` to ``high``: one range of the covering index per block (UNION ALL),
+    read from the index alone."""
+    columns = [SalesDayBlock.kind, SalesDayBlock.bucket, SalesDayBlock.tally]
+    if with_who:
+        columns += [SalesDayBlock.rep, SalesDayBlock.team]
+    query = None
     for level, block in core.day_blocks(core.day_number(first), core.day_number(last)):
-        by_level.setdefault(level, []).append(block)
-    where = None
-    for level, blocks in by_level.items():
-        part = (SalesDayBlock.level == level) & SalesDayBlock.block.in_(blocks)
-        where = part if where is None else where | part
-    return where
+        part = SalesDayBlock.select(*columns).where(
+            (SalesDayBlock.level == level)
+            & (SalesDayBlock.block == block)
+            & SalesDayBlock.kind.between(low, high)
+        )
+        query = part if query is None else query + part  # UNION ALL
+    return _raw(query) if query is not None else []
 
 
 def _exact_stage_times(filters: Filters) -> list[core.StageTime]:
