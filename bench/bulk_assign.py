@@ -29,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 
-import lead_list  # noqa: E402  (bench/lead_list.py: its app, sign-in and throwaway database)
+import common  # noqa: E402  (bench/common.py)
 
 RESULTS = os.path.join(ROOT, "bench", "results", "bulk_assign.json")
 
@@ -50,8 +50,8 @@ def main() -> int:
     }
     with tempfile.TemporaryDirectory(prefix="leadflow-bench-") as tmp:
         report["backends"]["sqlite"] = run_backend(f"sqlite:///{tmp}/bench.db", tmp, options)
-    if not options.no_postgres and lead_list._pg_reachable():
-        with lead_list.throwaway_pg_database() as pg_url, tempfile.TemporaryDirectory() as tmp:
+    if not options.no_postgres and common.pg_reachable():
+        with common.throwaway_pg_database() as pg_url, tempfile.TemporaryDirectory() as tmp:
             report["backends"]["postgres"] = run_backend(pg_url, tmp, options)
     else:
         print("PostgreSQL: skipped")
@@ -81,14 +81,14 @@ def run_backend(database_url: str, tmp: str, options) -> dict:
     from leads.base.models import BackgroundTask
     from leads.base.queue import QUEUE_NAMES, get_queue, get_redis
 
-    app = lead_list.make_app(database_url, tmp)
+    app = common.make_app(database_url, tmp)
     with app.app_context():
         db.connect(reuse_if_open=True)
         upgrade()
         manager, rep = load(options.leads, options.others)
         db.close()
     client = app.test_client()
-    lead_list.sign_in(client, manager)
+    common.sign_in(client, manager)
     html = client.get("/leads?stage=5&owner=none").get_data(as_text=True)
     token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
     started = time.perf_counter()
@@ -135,7 +135,7 @@ def load(count: int, others: int):
     from leads.base.db import db
     from leads.records.models import Lead
 
-    password_hash = hash_password(lead_list.PASSWORD)
+    password_hash = hash_password(common.PASSWORD)
     manager = User.create(
         email="manager@bench.test", name="Max Manager", role=MANAGER, password_hash=password_hash
     )

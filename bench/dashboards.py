@@ -19,14 +19,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
-import platform
 import random
-import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -34,7 +30,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-import lead_list as common  # noqa: E402  (the lead list bench's app, sign-in and PostgreSQL helpers)
+import common  # noqa: E402  (bench/common.py: the app, sign-in, PostgreSQL and the run)
 
 RESULTS = os.path.join(ROOT, "bench", "results", "dashboards.json")
 GOAL_P95_MS = 300.0
@@ -48,34 +44,15 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--no-postgres", action="store_true")
     options = parser.parse_args()
-    report = {
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "leads": options.leads,
-        "requests_per_case": options.requests,
-        "reps": options.reps,
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "goal": f"p95 < {GOAL_P95_MS:g} ms",
-        "backends": {},
-    }
-    with tempfile.TemporaryDirectory(prefix="leadflow-bench-") as tmp:
-        sqlite_url = f"sqlite:///{os.path.join(tmp, 'bench.db')}"
-        report["backends"]["sqlite"] = run_backend("sqlite", sqlite_url, tmp, options)
-        report["backends"]["sqlite"]["version"] = sqlite3.sqlite_version
-    if options.no_postgres:
-        print("PostgreSQL: skipped (--no-postgres)")
-    elif not common._pg_reachable():
-        print(f"PostgreSQL: not reachable at {common.PG_ADMIN_URL}, skipped")
-    else:
-        with common.throwaway_pg_database() as pg_url:
-            with tempfile.TemporaryDirectory(prefix="leadflow-bench-") as tmp:
-                report["backends"]["postgres"] = run_backend("postgres", pg_url, tmp, options)
-                report["backends"]["postgres"]["version"] = common._pg_version(pg_url)
+    report = common.new_report(
+        f"p95 < {GOAL_P95_MS:g} ms",
+        leads=options.leads,
+        requests_per_case=options.requests,
+        reps=options.reps,
+    )
+    common.run_backends(report, run_backend, options)
     print_table(report)
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as fh:
-        json.dump(report, fh, indent=2)
-    print(f"written: {os.path.relpath(RESULTS, ROOT)}")
+    common.write_report(report, RESULTS)
     return 0
 
 
@@ -95,7 +72,7 @@ def run_backend(name: str, database_url: str, tmp: str, options) -> dict:
         print(f"{name}: loaded {options.leads:,} leads, {counts} in {load_seconds:.1f} s")
         if name == "postgres":
             db.close()
-            common._pg_maintenance(database_url, "VACUUM ANALYZE")
+            common.pg_maintenance(database_url, "VACUUM ANALYZE")
             db.connect(reuse_if_open=True)
         started = time.perf_counter()
         built = rollup.refresh()
@@ -113,7 +90,7 @@ def run_backend(name: str, database_url: str, tmp: str, options) -> dict:
         )
         db.close()
     if name == "postgres":
-        common._pg_maintenance(database_url, "VACUUM ANALYZE")
+        common.pg_maintenance(database_url, "VACUUM ANALYZE")
     load_before = os.getloadavg()[0]
     cases = sales_cases(app, people, options.requests)
     db.close_all()

@@ -20,21 +20,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
-import platform
 import random
-import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 
-import lead_list as common  # noqa: E402  (the lead list benchmark's app, sign-in and PostgreSQL helpers)
+import common  # noqa: E402  (bench/common.py: the app, sign-in, PostgreSQL and the run)
 
 RESULTS = os.path.join(ROOT, "bench", "results", "dashboards_marketing.json")
 GOAL_P95_MS = 300.0
@@ -64,35 +60,14 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=50, help="timed requests per case")
     parser.add_argument("--no-postgres", action="store_true")
     options = parser.parse_args()
-    report = {
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "leads": options.leads,
-        "requests_per_case": options.requests,
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "goal": f"p95 < {GOAL_P95_MS:g} ms",
-        "backends": {},
-    }
-    with tempfile.TemporaryDirectory(prefix="leadflow-bench-") as tmp:
-        url = f"sqlite:///{os.path.join(tmp, 'bench.db')}"
-        report["backends"]["sqlite"] = run_backend("sqlite", url, tmp, options)
-        report["backends"]["sqlite"]["version"] = sqlite3.sqlite_version
-    if options.no_postgres:
-        print("PostgreSQL: skipped (--no-postgres)")
-    elif not common._pg_reachable():
-        print(f"PostgreSQL: not reachable at {common.PG_ADMIN_URL}, skipped")
-    else:
-        with (
-            common.throwaway_pg_database() as pg_url,
-            tempfile.TemporaryDirectory(prefix="leadflow-bench-") as tmp,
-        ):
-            report["backends"]["postgres"] = run_backend("postgres", pg_url, tmp, options)
-            report["backends"]["postgres"]["version"] = common._pg_version(pg_url)
+    report = common.new_report(
+        f"p95 < {GOAL_P95_MS:g} ms",
+        leads=options.leads,
+        requests_per_case=options.requests,
+    )
+    common.run_backends(report, run_backend, options)
     print_table(report)
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as fh:
-        json.dump(report, fh, indent=2)
-    print(f"written: {os.path.relpath(RESULTS, ROOT)}")
+    common.write_report(report, RESULTS)
     return 0
 
 
@@ -113,13 +88,13 @@ def run_backend(name: str, database_url: str, tmp: str, options) -> dict:
         f"{name}: loaded {options.leads:,} leads and {rows:,} history and interaction rows in {load_seconds:.1f} s"
     )
     if name == "postgres":
-        common._pg_maintenance(database_url, "VACUUM ANALYZE")
+        common.pg_maintenance(database_url, "VACUUM ANALYZE")
     with app.app_context():
         db.connect(reuse_if_open=True)
         rollup_figures = build_rollup(name)
         db.close()
     if name == "postgres":
-        common._pg_maintenance(database_url, "VACUUM ANALYZE")
+        common.pg_maintenance(database_url, "VACUUM ANALYZE")
     before = os.getloadavg()[0]
     print(f"{name}: measuring (load average {before:.1f})…")
     client = app.test_client()
@@ -328,7 +303,7 @@ def measure(client, case: str, path: str, htmx: bool, requests: int) -> dict:
         "case": case,
         "path": path + (" (HX-Request)" if htmx else ""),
         "p50_ms": round(statistics.median(timings), 1),
-        "p95_ms": round(common._p95(timings), 1),
+        "p95_ms": round(common.p95(timings), 1),
         "cpu_p50_ms": round(statistics.median(cpu), 1),
         "sql_p50_ms": round(statistics.median(sql_ms), 1),
         "queries": statistics.median(queries),

@@ -17,28 +17,31 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
-import platform
 import random
 import re
-import secrets
-import sqlite3
 import statistics
 import sys
-import tempfile
 import time
-from contextlib import contextmanager
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import psycopg2  # noqa: E402
+sys.path.append(os.path.join(ROOT, "bench"))  # for ``common`` when imported from elsewhere
 
-PG_ADMIN_URL = os.environ.get("LEADFLOW_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("LEADFLOW_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+from common import (  # noqa: E402
+    PASSWORD,
+    SqlTimer,
+    make_app,
+    new_report,
+    p95,
+    pg_maintenance,
+    run_backends,
+    sign_in,
+    write_report,
+)
+
 RESULTS = os.path.join(ROOT, "bench", "results", "lead_list.json")
-PASSWORD = "bench-password-123"
 GOAL_P95_MS = 50.0
 
 # (case name, path); every case runs for the manager (all leads) and a rep (own leads, G1).
@@ -94,37 +97,18 @@ def main() -> int:
     parser.add_argument("--no-postgres", action="store_true")
     options = parser.parse_args()
 
-    report = {
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "leads": options.leads,
-        "requests_per_case": options.requests,
-        "reps": options.reps,
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "goal": f"p95 < {GOAL_P95_MS:g} ms on SQLite for: {', '.join(sorted(GOAL_CASES))}",
-        "backends": {},
-    }
-    with tempfile.TemporaryDirectory(prefix="leadflow-bench-") as tmp:
-        sqlite_url = f"sqlite:///{os.path.join(tmp, 'bench.db')}"
-        report["backends"]["sqlite"] = run_backend("sqlite", sqlite_url, tmp, options)
-        report["backends"]["sqlite"]["version"] = sqlite3.sqlite_version
-    if options.no_postgres:
-        print("PostgreSQL: skipped (--no-postgres)")
-    elif not _pg_reachable():
-        print(f"PostgreSQL: not reachable at {PG_ADMIN_URL}, skipped")
-    else:
-        with throwaway_pg_database() as pg_url:
-            with tempfile.TemporaryDirectory(prefix="leadflow-bench-") as tmp:
-                report["backends"]["postgres"] = run_backend("postgres", pg_url, tmp, options)
-                report["backends"]["postgres"]["version"] = _pg_version(pg_url)
+    report = new_report(
+        f"p95 < {GOAL_P95_MS:g} ms on SQLite for: {', '.join(sorted(GOAL_CASES))}",
+        leads=options.leads,
+        requests_per_case=options.requests,
+        reps=options.reps,
+    )
+    run_backends(report, run_backend, options)
 
     print_table(report)
     report["verdict"] = goal_verdict(report)
     print(f"goal on SQLite: {report['verdict']}")
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as fh:
-        json.dump(report, fh, indent=2)
-    print(f"written: {os.path.relpath(RESULTS, ROOT)}")
+    write_report(report, RESULTS)
     return 0
 
 
@@ -143,7 +127,7 @@ def run_backend(name: str, database_url: str, tmp: str, options) -> dict:
         db.close()
     print(f"{name}: loaded {options.leads:,} leads in {load_seconds:.1f} s")
     if name == "postgres":
-        _pg_maintenance(database_url, "VACUUM ANALYZE")  # what autovacuum does after a bulk load
+        pg_maintenance(database_url, "VACUUM ANALYZE")  # what autovacuum does after a bulk load
     load_before = os.getloadavg()[0]
     print(f"{name}: measuring (load average {load_before:.1f})…")
     cases = measure_all(app, people, options.requests)
@@ -155,26 +139,6 @@ def run_backend(name: str, database_url: str, tmp: str, options) -> dict:
         "load_average_after": round(load_after, 2),
         "cases": cases,
     }
-
-
-def make_app(database_url: str, tmp: str):
-    """The app on ``database_url``, with its own queue and rate-limit prefixes."""
-    from app import create_app
-
-    prefix = f"leadflow-bench-{os.getpid()}-{secrets.token_hex(3)}"
-    app = create_app(
-        {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": REDIS_URL,
-            "SECRET_KEY": secrets.token_hex(16),
-            "SESSION_COOKIE_SECURE": False,
-            "QUEUE_PREFIX": prefix,
-            "RATELIMIT_KEY_PREFIX": prefix,
-            "RATELIMIT_ENABLED": False,
-        }
-    )
-    app.instance_path = tmp
-    return app
 
 
 def measure_all(app, people: dict, requests: int) -> list[dict]:
@@ -244,27 +208,6 @@ def load(count: int, rep_count: int) -> dict:
     return {"manager": manager, "rep": User.get_by_id(reps[0])}
 
 
-def sign_in(client, user) -> None:
-    """Sign in through the real form (CSRF token included)."""
-    html = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
-    response = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302, response.status_code
-
-
-class SqlTimer:
-    """Counts the statements a request runs and the time spent in them (peewee's
-    query hooks: from sending a statement to its first row; the rest of the
-    rows are read while peewee builds the objects)."""
-
-    def __init__(self):
-        self.queries, self.seconds = 0, 0.0
-
-    def __call__(self, event) -> None:
-        self.queries += 1
-        self.seconds += event.duration
-
-
 def measure(client, role: str, case: str, path: str, requests: int) -> dict:
     """Time ``requests`` GETs of ``path`` (after a short warm-up); returns the figures."""
     from leads.base.db import db
@@ -294,19 +237,15 @@ def measure(client, role: str, case: str, path: str, requests: int) -> dict:
         "matching": int(shown.group(1).replace(",", "")) if shown else None,
         "rows": html.count("<tr>") - 1 if "<tbody>" in html else 0,
         "p50_ms": round(statistics.median(timings), 2),
-        "p95_ms": round(_p95(timings), 2),
+        "p95_ms": round(p95(timings), 2),
         "max_ms": round(max(timings), 2),
         # CPU time of this process (app + SQLite, not the PostgreSQL server):
         # a steadier figure than wall time on a busy machine.
         "cpu_p50_ms": round(statistics.median(cpu), 2),
-        "cpu_p95_ms": round(_p95(cpu), 2),
+        "cpu_p95_ms": round(p95(cpu), 2),
         "queries": statistics.median(queries),
         "sql_p50_ms": round(statistics.median(sql_ms), 2),
     }
-
-
-def _p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1]
 
 
 def print_table(report: dict) -> None:
@@ -339,48 +278,6 @@ def goal_verdict(report: dict) -> str:
         if case["case"] in GOAL_CASES and case["p95_ms"] >= GOAL_P95_MS
     ]
     return "met" if not misses else "missed: " + ", ".join(misses)
-
-
-def _pg_version(database_url: str) -> str:
-    connection = psycopg2.connect(database_url)
-    version = connection.server_version  # e.g. 150020
-    connection.close()
-    return f"{version // 10000}.{version % 10000}"
-
-
-def _pg_maintenance(database_url: str, statement: str) -> None:
-    """Run VACUUM / ANALYZE (they refuse to run inside a transaction)."""
-    connection = psycopg2.connect(database_url)
-    connection.autocommit = True
-    connection.cursor().execute(statement)
-    connection.close()
-
-
-def _pg_reachable() -> bool:
-    try:
-        psycopg2.connect(PG_ADMIN_URL, connect_timeout=2).close()
-        return True
-    except psycopg2.Error:
-        return False
-
-
-@contextmanager
-def throwaway_pg_database():
-    """A fresh PostgreSQL database ``leadflow_bench_<pid>``, dropped afterwards."""
-    name = f"leadflow_bench_{os.getpid()}"
-    admin = psycopg2.connect(PG_ADMIN_URL)
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        cursor = admin.cursor()
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
-        )
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.close()
 
 
 if __name__ == "__main__":

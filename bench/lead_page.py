@@ -17,33 +17,28 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import logging
 import os
-import platform
 import random
-import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench.lead_list import (  # noqa: E402
-    FIRST,
-    LAST,
+from bench.common import (  # noqa: E402
     PASSWORD,
     SqlTimer,
-    _p95,
-    _pg_maintenance,
-    _pg_reachable,
-    _pg_version,
     make_app,
+    new_report,
+    p95,
+    pg_maintenance,
+    run_backends,
     sign_in,
-    throwaway_pg_database,
+    write_report,
 )
+from bench.lead_list import FIRST, LAST  # noqa: E402
 
 RESULTS = os.path.join(ROOT, "bench", "results", "lead_page.json")
 GOAL_P95_MS = 50.0
@@ -54,10 +49,30 @@ ACTIVITIES = 200
 CASES = [
     ("lead page, 200 activities", "manager", lambda ids: f"/leads/{ids['busy']}", False),
     ("lead body (htmx)", "manager", lambda ids: f"/leads/{ids['busy']}", True),
-    ("timeline, calls only (htmx)", "manager", lambda ids: f"/leads/{ids['busy']}/activities?kind=calls", True),
-    ("tp queue, 5,000 unclaimed", "teleprospector", lambda ids: "/queues/teleprospecting?tab=unclaimed", False),
-    ("tp queue, search (htmx)", "teleprospector", lambda ids: "/queues/teleprospecting?tab=unclaimed&q=mar", True),
-    ("tp queue, page 50", "teleprospector", lambda ids: "/queues/teleprospecting?tab=unclaimed&page=50", False),
+    (
+        "timeline, calls only (htmx)",
+        "manager",
+        lambda ids: f"/leads/{ids['busy']}/activities?kind=calls",
+        True,
+    ),
+    (
+        "tp queue, 5,000 unclaimed",
+        "teleprospector",
+        lambda ids: "/queues/teleprospecting?tab=unclaimed",
+        False,
+    ),
+    (
+        "tp queue, search (htmx)",
+        "teleprospector",
+        lambda ids: "/queues/teleprospecting?tab=unclaimed&q=mar",
+        True,
+    ),
+    (
+        "tp queue, page 50",
+        "teleprospector",
+        lambda ids: "/queues/teleprospecting?tab=unclaimed&page=50",
+        False,
+    ),
 ]
 GOAL_CASES = {"lead page, 200 activities", "tp queue, 5,000 unclaimed"}
 
@@ -68,33 +83,15 @@ def main() -> int:
     parser.add_argument("--no-postgres", action="store_true")
     options = parser.parse_args()
     logging.getLogger("leadflow").setLevel(logging.WARNING)  # one log line per request otherwise
-    report = {
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "requests_per_case": options.requests,
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-        "goal": f"p95 < {GOAL_P95_MS:g} ms on SQLite for: {', '.join(sorted(GOAL_CASES))}",
-        "backends": {},
-    }
-    with tempfile.TemporaryDirectory(prefix="leadflow-bench-") as tmp:
-        url = f"sqlite:///{os.path.join(tmp, 'bench.db')}"
-        report["backends"]["sqlite"] = run_backend("sqlite", url, tmp, options)
-        report["backends"]["sqlite"]["version"] = sqlite3.sqlite_version
-    if options.no_postgres:
-        print("PostgreSQL: skipped (--no-postgres)")
-    elif not _pg_reachable():
-        print("PostgreSQL: not reachable, skipped")
-    else:
-        with throwaway_pg_database() as pg_url, tempfile.TemporaryDirectory(prefix="leadflow-bench-") as tmp:
-            report["backends"]["postgres"] = run_backend("postgres", pg_url, tmp, options)
-            report["backends"]["postgres"]["version"] = _pg_version(pg_url)
+    report = new_report(
+        f"p95 < {GOAL_P95_MS:g} ms on SQLite for: {', '.join(sorted(GOAL_CASES))}",
+        requests_per_case=options.requests,
+    )
+    run_backends(report, run_backend, options)
     print_table(report)
     report["verdict"] = verdict(report)
     print(f"goal on SQLite: {report['verdict']}")
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as fh:
-        json.dump(report, fh, indent=2)
-    print(f"written: {os.path.relpath(RESULTS, ROOT)}")
+    write_report(report, RESULTS)
     return 0
 
 
@@ -113,7 +110,7 @@ def run_backend(name: str, database_url: str, tmp: str, options) -> dict:
         db.close()
     print(f"{name}: loaded in {load_seconds:.1f} s")
     if name == "postgres":
-        _pg_maintenance(database_url, "VACUUM ANALYZE")
+        pg_maintenance(database_url, "VACUUM ANALYZE")
     before = os.getloadavg()[0]
     cases = []
     clients = {}
@@ -145,8 +142,12 @@ def load() -> tuple[dict, dict]:
 
     rng = random.Random(7)
     password_hash = hash_password(PASSWORD)
-    manager = User.create(email="manager@bench.test", name="Max Manager", role=MANAGER, password_hash=password_hash)
-    tp = User.create(email="tp@bench.test", name="Tess Tele", role=TELEPROSPECTOR, password_hash=password_hash)
+    manager = User.create(
+        email="manager@bench.test", name="Max Manager", role=MANAGER, password_hash=password_hash
+    )
+    tp = User.create(
+        email="tp@bench.test", name="Tess Tele", role=TELEPROSPECTOR, password_hash=password_hash
+    )
     line = ProductLine.create(name="Analytics", code="AN")
     start = dt.datetime(2026, 1, 1)
     columns = [Lead.topic, Lead.first_name, Lead.last_name, Lead.email, Lead.company, Lead.source,
@@ -210,9 +211,9 @@ def measure(client, case: str, role: str, path: str, htmx: bool, requests: int) 
         "rows": html.count('<li class="queue-row'),
         "bytes": len(html),
         "p50_ms": round(statistics.median(wall), 2),
-        "p95_ms": round(_p95(wall), 2),
+        "p95_ms": round(p95(wall), 2),
         "cpu_p50_ms": round(statistics.median(cpu), 2),
-        "cpu_p95_ms": round(_p95(cpu), 2),
+        "cpu_p95_ms": round(p95(cpu), 2),
         "sql_p50_ms": round(statistics.median(sql), 2),
         "queries": statistics.median(queries),
     }
@@ -220,7 +221,9 @@ def measure(client, case: str, role: str, path: str, htmx: bool, requests: int) 
 
 def print_table(report: dict) -> None:
     """The figures as a plain text table."""
-    print(f"\n{report['requests_per_case']} requests per case; wall = response time, cpu = this process's CPU")
+    print(
+        f"\n{report['requests_per_case']} requests per case; wall = response time, cpu = this process's CPU"
+    )
     header = (
         f"{'backend':9} {'case':30} {'entries':>7} {'rows':>5} {'wall p50':>9} {'wall p95':>9}"
         f" {'cpu p50':>8} {'sql p50':>8} {'q':>3}"

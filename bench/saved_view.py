@@ -29,6 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 
+import common  # noqa: E402  (bench/common.py)
 import lead_list  # noqa: E402  (bench/lead_list.py: its loader, app, sign-in and timer)
 
 RESULTS = os.path.join(ROOT, "bench", "results", "saved_view.json")
@@ -52,8 +53,8 @@ def main() -> int:
     }
     with tempfile.TemporaryDirectory(prefix="leadflow-bench-") as tmp:
         report["backends"]["sqlite"] = run_backend("sqlite", f"sqlite:///{tmp}/bench.db", tmp, options)
-    if not options.no_postgres and lead_list._pg_reachable():
-        with lead_list.throwaway_pg_database() as pg_url, tempfile.TemporaryDirectory() as tmp:
+    if not options.no_postgres and common.pg_reachable():
+        with common.throwaway_pg_database() as pg_url, tempfile.TemporaryDirectory() as tmp:
             report["backends"]["postgres"] = run_backend("postgres", pg_url, tmp, options)
     else:
         print("PostgreSQL: skipped")
@@ -79,7 +80,7 @@ def run_backend(name: str, database_url: str, tmp: str, options) -> dict:
     from leads.base.db import db
     from leads.base.migrate import upgrade
 
-    app = lead_list.make_app(database_url, tmp)
+    app = common.make_app(database_url, tmp)
     with app.app_context():
         db.connect(reuse_if_open=True)
         upgrade()
@@ -91,9 +92,9 @@ def run_backend(name: str, database_url: str, tmp: str, options) -> dict:
         )
         db.close()
     if name == "postgres":
-        lead_list._pg_maintenance(database_url, "VACUUM ANALYZE")
+        common.pg_maintenance(database_url, "VACUUM ANALYZE")
     client = app.test_client()
-    lead_list.sign_in(client, people["manager"])
+    common.sign_in(client, people["manager"])
     path = save_view(client, model_ids)
     cases = [
         lead_list.measure(client, "manager", "page", path, options.requests),

@@ -43,7 +43,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from bench.lead_list import throwaway_pg_database  # noqa: E402
+from bench.common import throwaway_pg_database  # noqa: E402
 from leads.base.db import db  # noqa: E402
 from leads.records.models import Interaction  # noqa: E402
 from leads.scoring.models import LeadScore  # noqa: E402
