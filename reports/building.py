@@ -11,12 +11,10 @@ costs nothing: no query is made.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from leads.records.models import Lead
-
-_EPOCH = dt.datetime(1970, 1, 1)
+from reports import cursor
 
 
 @dataclass(frozen=True)
@@ -39,12 +37,7 @@ def first_build(state_model) -> Building | None:
     total = Lead.select().count()
     if not total:
         return None
-    if state is None or state.leads_through is None:
+    ahead = cursor.read_past(state)
+    if ahead is None:
         return Building(0, total)
-    through = _EPOCH + dt.timedelta(microseconds=state.leads_through)
-    done = (
-        Lead.select()
-        .where((Lead.updated_at < through) | ((Lead.updated_at == through) & (Lead.id <= state.leads_last_id)))
-        .count()
-    )
-    return Building(done, total)
+    return Building(total - Lead.select().where(ahead).count(), total)

@@ -27,6 +27,7 @@ from leads.base.db import transaction, utcnow
 from leads.core import lifecycle
 from leads.records.models import Contact, Interaction, Lead, LeadHistory
 from reports import core
+from reports.cursor import changed_leads, micros
 from reports.marketing.models import (
     BY_CAMPAIGN,
     BY_PRODUCT_LINE,
@@ -49,7 +50,6 @@ EVENTS = {
     ("sales_ready", "1"): SALES_READY,
     ("status_reason", lifecycle.REASON_CONVERTED): CONVERTED,
 }
-_EPOCH = dt.datetime(1970, 1, 1)
 
 
 def refresh(now: dt.datetime | None = None) -> dict:
@@ -67,10 +67,6 @@ def _state() -> MarketingRollupState:
     return state or MarketingRollupState.create()
 
 
-def _micros(moment: dt.datetime) -> int:
-    return (moment - _EPOCH) // dt.timedelta(microseconds=1)
-
-
 def day_of(moment: dt.datetime) -> int:
     return core.day_number(moment.date())
 
@@ -84,7 +80,7 @@ def refresh_slice(now: dt.datetime | None = None, size: int = SLICE) -> dict:
     if state.leads_through is None and not state.interactions_last_id:
         # A first build reads every lead with its interactions: none to read twice.
         state.interactions_last_id = Interaction.select(pw.fn.MAX(Interaction.id)).scalar() or 0
-    changed = _changed_leads(state, size)
+    changed = changed_leads(state, size)
     noted = list(
         Interaction.select(Interaction.id, Interaction.lead, Interaction.contact)
         .where(Interaction.id > state.interactions_last_id)
@@ -98,7 +94,7 @@ def refresh_slice(now: dt.datetime | None = None, size: int = SLICE) -> dict:
             store_leads(ids[first : first + BATCH])
     if changed:
         last_id, last_at = changed[-1]
-        state.leads_through, state.leads_last_id = _micros(last_at), last_id
+        state.leads_through, state.leads_last_id = micros(last_at), last_id
     if noted:
         state.interactions_last_id = noted[-1][0]
     caught_up = len(changed) < size and len(noted) < size
@@ -110,17 +106,6 @@ def refresh_slice(now: dt.datetime | None = None, size: int = SLICE) -> dict:
         state.refreshed_at = core.epoch(now)
     state.save()
     return {"leads": len(ids) + gone, "caught_up": caught_up}
-
-
-def _changed_leads(state: MarketingRollupState, size: int) -> list[tuple[int, dt.datetime]]:
-    """The next ``size`` leads by (last change, id) after the state's cursor."""
-    query = Lead.select(Lead.id, Lead.updated_at).order_by(Lead.updated_at, Lead.id).limit(size)
-    if state.leads_through is not None:
-        through = _EPOCH + dt.timedelta(microseconds=state.leads_through)
-        query = query.where(
-            (Lead.updated_at > through) | ((Lead.updated_at == through) & (Lead.id > state.leads_last_id))
-        )
-    return list(query.tuples())
 
 
 def _preceded_leads(noted: list[tuple[int, int | None, int | None]]) -> set[int]:

@@ -27,7 +27,12 @@ def _dashboard() -> dict:
     form.set_sources(services.source_choices(asked))
     filters = form.filters()
     dashboard = services.marketing_dashboard(filters, form.by.data) if filters else None
-    return {"form": form, "dashboard": dashboard, "breakdowns": BREAKDOWNS, "building": services.first_build()}
+    return {
+        "form": form,
+        "dashboard": dashboard,
+        "breakdowns": BREAKDOWNS,
+        "building": services.first_build(),
+    }
 
 
 @bp.route("")

@@ -34,6 +34,7 @@ from leads.base import bulk
 from leads.base.db import db, transaction, utcnow
 from leads.records.models import Lead, LeadHistory
 from reports import core
+from reports.cursor import changed_leads, micros
 from reports.sales.models import SalesDayBlock, SalesLeadFact, SalesRepDay, SalesRollupState
 from routing.assign import END_DECLINED, END_OVERDUE, END_REASSIGNED
 from routing.models import Assignment
@@ -42,7 +43,6 @@ BATCH = 1000
 SLICE = 2000  # leads per slice: a sweep's turn stays well under a second
 DAYS_EVERY_SECONDS = 60  # rep days are rewritten at most once a minute (and on a new day)
 _KINDS = ("stage", "status", "sales_ready")
-_EPOCH = dt.datetime(1970, 1, 1)
 
 
 def refresh(now: dt.datetime | None = None) -> dict:
@@ -61,10 +61,6 @@ def _state() -> SalesRollupState:
     return state or SalesRollupState.create()
 
 
-def _micros(moment: dt.datetime) -> int:
-    return (moment - _EPOCH) // dt.timedelta(microseconds=1)
-
-
 def refresh_slice(now: dt.datetime | None = None, size: int = SLICE) -> dict:
     """One slice: the next ``size`` changed leads (and those with new
     activities), then, once caught up, the rep days. Returns what it rewrote
@@ -74,7 +70,7 @@ def refresh_slice(now: dt.datetime | None = None, size: int = SLICE) -> dict:
     if state.leads_through is None and not state.activities_last_id:
         # A first build reads every lead with its activities: none to read twice.
         state.activities_last_id = Activity.select(pw.fn.MAX(Activity.id)).scalar() or 0
-    changed = _changed_leads(state, size)
+    changed = changed_leads(state, size)
     noted = list(
         Activity.select(Activity.id, Activity.lead)
         .where(Activity.id > state.activities_last_id)
@@ -89,7 +85,7 @@ def refresh_slice(now: dt.datetime | None = None, size: int = SLICE) -> dict:
             store_facts(ids[first : first + BATCH], core.epoch(now), teams)
     if changed:
         last_id, last_at = changed[-1]
-        state.leads_through, state.leads_last_id = _micros(last_at), last_id
+        state.leads_through, state.leads_last_id = micros(last_at), last_id
     if noted:
         state.activities_last_id = noted[-1][0]
     caught_up = len(changed) < size and len(noted) < size
@@ -216,17 +212,6 @@ def _shift_day_blocks(old: list[tuple], new: list[tuple], gained: int) -> None:
         SalesRollupState.update(blocks_facts=SalesRollupState.blocks_facts + gained).where(
             SalesRollupState.blocks_facts.is_null(False)
         ).execute()
-
-
-def _changed_leads(state: SalesRollupState, size: int) -> list[tuple[int, dt.datetime]]:
-    """The next ``size`` leads by (last change, id) after the state's cursor."""
-    query = Lead.select(Lead.id, Lead.updated_at).order_by(Lead.updated_at, Lead.id).limit(size)
-    if state.leads_through is not None:
-        through = _EPOCH + dt.timedelta(microseconds=state.leads_through)
-        query = query.where(
-            (Lead.updated_at > through) | ((Lead.updated_at == through) & (Lead.id > state.leads_last_id))
-        )
-    return list(query.tuples())
 
 
 def _rep_teams() -> dict[int, int | None]:
