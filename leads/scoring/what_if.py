@@ -46,6 +46,8 @@ STALE_SECONDS = 60  # a queued or running task with no beat for this long has lo
 JOB_TIMEOUT = 1800
 PROBLEM = "Trying the draft on these outcomes stopped on an unexpected error. Try again; if it stops again, tell an administrator."
 ACTIVE = ("queued", "running")
+FINISHED = ("done", "failed")
+KEEP_DAYS = 30  # a finished task's figures are kept this long (unless a newer answer replaced them)
 
 
 @dataclass(frozen=True)
@@ -200,4 +202,25 @@ def sweep(sender=None, *, now: dt.datetime, redis_lost: bool = False, **_) -> di
             BackgroundTask.id == task.id
         ).execute()
         enqueue_task(task.id)
-    return {"what_if_requeued": len(lost)}
+    return {"what_if_requeued": len(lost), "what_if_forgotten": forget_old(now)}
+
+
+def forget_old(now: dt.datetime) -> int:
+    """Delete the finished tasks nobody will be shown again: those of a question
+    answered again since (a newer finished task of the same key), and those
+    finished more than ``KEEP_DAYS`` ago (asked again, they are computed
+    again). Returns how many."""
+    finished = list(
+        BackgroundTask.select(BackgroundTask.id, BackgroundTask.title, BackgroundTask.finished_at)
+        .where((BackgroundTask.kind == KIND) & BackgroundTask.status.in_(FINISHED))
+        .order_by(BackgroundTask.id.desc())
+        .tuples()
+    )
+    oldest_kept, seen, gone = now - dt.timedelta(days=KEEP_DAYS), set(), []
+    for task_id, title, finished_at in finished:  # newest first
+        if title in seen or (finished_at is not None and finished_at < oldest_kept):
+            gone.append(task_id)
+        seen.add(title)
+    for start in range(0, len(gone), 500):
+        BackgroundTask.delete().where(BackgroundTask.id.in_(gone[start : start + 500])).execute()
+    return len(gone)

@@ -63,7 +63,9 @@ def _inline(draft: ModelRow, start, end) -> scoring_prediction.ModelPrediction:
 
 
 def _tasks() -> list[BackgroundTask]:
-    return list(BackgroundTask.select().where(BackgroundTask.kind == what_if.KIND).order_by(BackgroundTask.id))
+    return list(
+        BackgroundTask.select().where(BackgroundTask.kind == what_if.KIND).order_by(BackgroundTask.id)
+    )
 
 
 def test_d3_a_drafts_what_if_shows_a_progress_bar_then_the_figures_its_job_computed(app, as_job, run_jobs):
@@ -89,9 +91,14 @@ def test_d3_a_drafts_what_if_shows_a_progress_bar_then_the_figures_its_job_compu
     polled = client.get(url, headers=POLL).get_data(as_text=True)
     assert polled.lstrip().startswith('<section class="card" id="prediction">')
     assert 'id="what-if-progress"' in polled and len(_tasks()) == 1  # the poll starts nothing new
-    BackgroundTask.update(status="running", done=1, total=3).where(BackgroundTask.kind == what_if.KIND).execute()
+    BackgroundTask.update(status="running", done=1, total=3).where(
+        BackgroundTask.kind == what_if.KIND
+    ).execute()
     running = client.get(url, headers=POLL).get_data(as_text=True)
-    assert text_of(running, "what-if-progress").endswith("1 of 3 leads") and '<progress max="3" value="1">' in running
+    assert (
+        text_of(running, "what-if-progress").endswith("1 of 3 leads")
+        and '<progress max="3" value="1">' in running
+    )
 
     run_jobs()
     task = _tasks()[0]
@@ -242,3 +249,30 @@ def test_d3_a_small_drafts_what_if_is_still_computed_in_the_request(app):
     draft = _known_draft(app, user)
     page = client.get(f"/scoring/models/{draft.id}/insights").get_data(as_text=True)
     assert text_of(page, "prediction-auc") == "1.00" and _tasks() == []
+
+
+def test_d3_finished_what_ifs_answered_again_or_older_than_a_month_are_forgotten_by_the_sweeper(app):
+    """D3: the sweeper deletes a finished what-if once a newer answer to the
+    same question exists, and any finished more than 30 days ago; a running
+    one and the latest answer of each question stay."""
+    with app.app_context():
+        now = utcnow()
+
+        def task(title, status, days_ago):
+            finished = now - dt.timedelta(days=days_ago) if status in what_if.FINISHED else None
+            return BackgroundTask.create(
+                kind=what_if.KIND, title=title, status=status, finished_at=finished
+            ).id
+
+        replaced = task("What-if: model 1 version 2, a", "failed", 2)
+        latest_a = task("What-if: model 1 version 2, a", "done", 1)
+        expired = task("What-if: model 1 version 1, b", "done", 31)
+        recent_b = task("What-if: model 1 version 3, b", "done", 29)
+        running = task("What-if: model 2 version 1, c", "running", 0)
+        other_kind = BackgroundTask.create(
+            kind="import", title="x", status="done", finished_at=now - dt.timedelta(days=90)
+        ).id
+        assert what_if.sweep(now=now)["what_if_forgotten"] == 2
+        left = {row.id for row in BackgroundTask.select()}
+        assert left == {latest_a, recent_b, running, other_kind} and not {replaced, expired} & left
+        assert what_if.forget_old(now) == 0  # run again: nothing more
