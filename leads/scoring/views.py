@@ -255,7 +255,7 @@ def insights(model_id):
     row = get_or_404(ModelRow, model_id)
     model = scoring.ScoringModel.from_dict({**row.definition, "id": row.id, "name": row.name})
     threshold, problem = _threshold(model)
-    if wants_fragment() and request.htmx.target == "prediction":
+    if wants_fragment() and request.htmx.target in ("prediction", "prediction-result"):  # the form, the poll
         return render_fragment(
             "scoring/_prediction.html", row=row, threshold=threshold, **_prediction(row, model)
         )
@@ -287,7 +287,9 @@ def prediction_csv(model_id):
     model = scoring.ScoringModel.from_dict({**row.definition, "id": row.id, "name": row.name})
     context = _prediction(row, model)
     if context["prediction"] is None and context["what_if"] is not None:
-        message = context["what_if"].problem or "Still computing: download it once the page shows the figures."
+        message = (
+            context["what_if"].problem or "Still computing: download it once the page shows the figures."
+        )
         return Response(message, status=409, mimetype="text/plain")
     if context["prediction"] is None:
         return Response(" ".join(_form_errors(context["range_form"])), status=400, mimetype="text/plain")

@@ -29,7 +29,7 @@ from tests.factories import make_contact
 from tests.scoring.test_prediction import DAY, HOUR, _click, _last_90_days, outcome_lead
 from tests.scoring.test_scoring_ui import HX, signed_in, stored_model, text_of
 
-POLL = {**HX, "HX-Target": "prediction"}
+POLL = {**HX, "HX-Target": "prediction-result"}  # what the progress bar asks with
 
 
 @pytest.fixture
