@@ -132,6 +132,16 @@ class count_queries:
         self.logger.setLevel(self.level)
 
 
+def htmx_settled(page) -> None:
+    """Wait until htmx has no request in flight and nothing swapping or settling.
+
+    A test types faster than anyone: a change made between a response's arrival
+    and its swap lands in the form being replaced, and is lost with it."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )
+
+
 def sign_in(page, user):
     """Sign ``user`` in through the real form in a Playwright page."""
     page.goto("/login")

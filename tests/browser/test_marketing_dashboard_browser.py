@@ -15,7 +15,7 @@ from leads.core import lifecycle
 from leads.records.models import Campaign, LeadHistory
 from reports.marketing import rollup
 from tests.conftest import screenshot
-from tests.factories import make_lead, make_product_line, make_user, sign_in
+from tests.factories import htmx_settled, make_lead, make_product_line, make_user, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -64,11 +64,13 @@ def test_d2_a_marketer_changes_the_range_and_the_filters_of_the_dashboard(browse
     page.locator("input[name=from]").dispatch_event("change")
     expect(page.locator("#total-leads")).to_have_text("4")
     expect(page).to_have_url(re.compile(f"from={start}"))
+    htmx_settled(page)
     expect(page.locator("#dash-groups")).to_contain_text("import")
 
     page.select_option("select[name=campaign]", str(webinar.id))
     expect(page.locator("#total-leads")).to_have_text("1")
     expect(page).to_have_url(re.compile(f"campaign={webinar.id}"))  # the swap has settled
+    htmx_settled(page)
     page.select_option("select[name=by]", "campaign")
     expect(page.locator("#dash-groups")).to_contain_text("Autumn webinar")
     expect(page.locator("#dash-groups")).not_to_contain_text("import")

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from auth.models import MANAGER
 from reports.sales import rollup
 from tests.conftest import screenshot
-from tests.factories import make_user, sign_in
+from tests.factories import htmx_settled, make_user, sign_in
 from tests.reports.history import at, build_history
 
 pytestmark = pytest.mark.browser
@@ -34,8 +34,10 @@ def test_d1_a_manager_changes_the_range_and_the_team_and_the_figures_follow(sqli
 
     page.fill("#from", "2026-01-05")
     expect(page).to_have_url(re.compile(r"from=2026-01-05"))
+    htmx_settled(page)
     page.fill("#to", "2026-01-11")
     expect(page).to_have_url(re.compile(r"from=2026-01-05&to=2026-01-11"))
+    htmx_settled(page)
     expect(funnel.first.locator("td").nth(1)).to_have_text("4")
     expect(page.locator("#sales-range")).to_contain_text("05 Jan 2026 – 11 Jan 2026")
     expect(page.locator("#time-table tbody tr").first).to_contain_text("3.0 h")
@@ -47,6 +49,7 @@ def test_d1_a_manager_changes_the_range_and_the_team_and_the_figures_follow(sqli
 
     page.select_option("#team", label="North")
     expect(page).to_have_url(re.compile(rf"team={made['north'].id}"))
+    htmx_settled(page)
     expect(funnel.first.locator("td").nth(1)).to_have_text("1")
     expect(page.locator("#speed-reps-table")).to_contain_text("Rita Rep")
     expect(page.locator("#speed-reps-table")).not_to_contain_text("Sam Rep")
