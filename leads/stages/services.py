@@ -187,17 +187,8 @@ def _check_assignee(owner_id) -> None:
 
 def _store(lead_id: int, old: lifecycle.LeadState, new: lifecycle.LeadState) -> None:
     """Write the changed columns, only if the row still holds the state we read."""
-    values = {
-        column: getattr(new, name)
-        for name, column in _COLUMNS.items()
-        if getattr(old, name) != getattr(new, name)
-    }
-    now = utcnow()
-    values[Lead.updated_at] = now
-    if new.owner_id != old.owner_id:
-        values[Lead.assigned_at] = now if new.owner_id else None
-    if Lead.update(values).where((Lead.id == lead_id) & _guard(old)).execute() != 1:
-        raise TransitionError("Someone else changed this lead meanwhile. Reload and try again.")
+    changed = {name: getattr(new, name) for name in _COLUMNS if getattr(old, name) != getattr(new, name)}
+    _store_many([lead_id], old, new, changed, utcnow())
 
 
 def _guard(old: lifecycle.LeadState):
